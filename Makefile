@@ -1,0 +1,91 @@
+# Joulevisor: one entry point.
+#   make            build hv (freestanding ELF), the guests and the bootable ISO
+#   make run        boot hv with its VMs in the best emulator here (EMU=bochs|qemu|ovmf|kvm)
+#   make test       install what is missing, then unit and system tests
+#   make deps       install the Debian packages the project needs
+#   make format     clang-format every C file
+BUILD   ?= build
+CC      := gcc
+LD      := ld
+PYTHON  ?= python3
+EMU     ?=
+# V=1 shows full commands.
+Q       := $(if $(V),,@)
+
+# hv: freestanding, no SSE in hv code (guest FPU state stays the guest's),
+# frame pointers kept for the exception handler's stack trace.
+HV_CFLAGS := -std=c11 -O2 -g -ffreestanding -fno-builtin -nostdlib -mno-red-zone \
+	-fno-pic -fno-pie -mcmodel=small -mgeneral-regs-only -fno-stack-protector \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-Wall -Wextra -Werror -Iinclude -Ihv -MMD -MP
+HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
+	--no-warn-rwx-segments -T linker/hv.ld
+
+HV_SRCS := $(shell find hv -name '*.c' -o -name '*.S' | sort)
+HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
+
+.PHONY: all hv iso guests deps run debug test unit systest format clean
+all: hv iso $(if $(wildcard guest/guest.mk),guests)
+
+hv: $(BUILD)/hv.elf
+iso: $(BUILD)/joulevisor.iso
+
+$(BUILD)/hv/%.c.o: hv/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HV_CFLAGS) -c $< -o $@
+
+$(BUILD)/hv/%.S.o: hv/%.S
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HV_CFLAGS) -c $< -o $@
+
+$(BUILD)/hv.elf: $(HV_OBJS) linker/hv.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) $(HV_LDFLAGS) -o $@ $(HV_OBJS)
+	@grub-file --is-x86-multiboot2 $@ || { echo "error: $@ has no multiboot2 header in its first 32 KiB" >&2; exit 1; }
+	@grub-file --is-x86-multiboot $@ || { echo "error: $@ has no multiboot1 header in its first 8 KiB" >&2; exit 1; }
+
+# The demo ISO: hv plus whatever guest modules exist (see tools/mkiso.sh).
+$(BUILD)/joulevisor.iso: $(BUILD)/hv.elf tools/mkiso.sh
+	@echo "  ISO     $@"
+	$(Q)tools/mkiso.sh $@ $(BUILD)/hv.elf ""
+
+# Guest kernel and workloads (newlib built once into $(BUILD)/newlib).
+-include guest/guest.mk
+
+deps:
+	@tools/deps.sh
+
+run: deps all
+	$(PYTHON) tools/run.py --show $(if $(EMU),--emu $(EMU)) --iso $(BUILD)/joulevisor.iso
+
+# gdb attached to QEMU's stub (TCG: boot path only).
+debug: all
+	$(PYTHON) tools/run.py --show --emu qemu --gdb --iso $(BUILD)/joulevisor.iso
+
+# ---- tests ----------------------------------------------------------------
+UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -DHOSTED_TEST -D_DEFAULT_SOURCE
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+# Pure hv code that the unit tests exercise on the host.
+UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c
+
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) tests/unit/main.c tests/unit/check.h $(UNIT_UNDER_TEST)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (host, ASan+UBSan)"
+	$(Q)$(CC) $(UNIT_CFLAGS) -o $@ tests/unit/main.c $(UNIT_SRCS) $(UNIT_UNDER_TEST)
+
+unit: $(BUILD)/tests/unit_tests
+	$(BUILD)/tests/unit_tests
+
+test: deps all $(BUILD)/tests/unit_tests
+	@tests/run-all.sh $(BUILD)
+
+format:
+	clang-format -i $$(find hv guest migrate tools tests include -name '*.[ch]')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

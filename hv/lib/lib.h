@@ -1,0 +1,64 @@
+/* lib: the small C library hv is built with: string functions, a
+ * printf-style formatter, the command-line parser and the console log.
+ * Runs anywhere in hv (boot, VM-exit context). The pure parts (fmt.c,
+ * cmdline.c) are also built for the host by the unit tests. */
+#ifndef HV_LIB_H
+#define HV_LIB_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef HOSTED_TEST
+#include <string.h>
+#else
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strchr(const char *s, int c);
+#endif
+
+#define ARRAY_SIZE(a)    (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a)   (((x) + (a)-1) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define MIN(a, b)        ((a) < (b) ? (a) : (b))
+#define MAX(a, b)        ((a) > (b) ? (a) : (b))
+
+/* fmt.c: %d %i %u %x %X %p %s %c %% with flags '-' '0', width, precision
+ * for %s, and length modifiers hh h l ll z. Always NUL-terminates when
+ * size > 0; returns the length the full output would have had. */
+int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int fmt_snprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Copies s into buf as the inside of a JSON string (quotes not added). */
+void fmt_json_escape(char *buf, size_t size, const char *s);
+
+/* cmdline.c: "key=value flag key2=value2" parsing. */
+struct cmdline_option {
+	const char *key;
+	const char *const *choices; /* NULL-terminated allowed values, or NULL for any */
+	const char *help;
+};
+/* Checks every word of cmdline against the known options; returns 0, or -1
+ * with a one-line reason in err naming the bad word and what is allowed. */
+int cmdline_validate(const char *cmdline, const struct cmdline_option *options, size_t option_count,
+                     char *err, size_t err_len);
+/* Copies the value of the last "key=value" into out; returns true if found.
+ * A bare "key" gives the value "". */
+bool cmdline_get(const char *cmdline, const char *key, char *out, size_t out_len);
+
+#ifndef HOSTED_TEST
+/* log.c: console output to COM1 and the debug port. */
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kvprintf(const char *fmt, va_list ap);
+/* One machine-readable event: prints "@ " + the formatted JSON object. */
+void log_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#endif
+
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds a bootable hybrid ISO (GRUB 2 for BIOS and UEFI) with hv and its
+# guest modules.
+#   tools/mkiso.sh OUT.iso HV.elf "HV OPTIONS" [GUEST.elf "MODULE ARGS"]...
+# Each guest ELF becomes a multiboot2 module whose command line is its args,
+# e.g. "name=vm0 mem=32M -- mvb 512".
+set -euo pipefail
+if [ $# -lt 3 ] || [ $(( ($# - 3) % 2 )) -ne 0 ]; then
+	echo "usage: $0 OUT.iso HV.elf \"HV OPTIONS\" [GUEST.elf \"MODULE ARGS\"]..." >&2
+	exit 2
+fi
+out=$1 hv=$2 options=$3
+shift 3
+[ -f "$hv" ] || { echo "mkiso: $hv: no such file (run make first)" >&2; exit 2; }
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/boot/grub" "$stage/guest"
+cp "$hv" "$stage/boot/hv.elf"
+{
+	echo 'set timeout=0'
+	echo 'serial --unit=0 --speed=115200'
+	echo 'terminal_input serial console'
+	echo 'terminal_output serial console'
+	echo 'menuentry "Joulevisor" {'
+	echo "  multiboot2 /boot/hv.elf $options"
+	i=0
+	while [ $# -gt 0 ]; do
+		[ -f "$1" ] || { echo "mkiso: guest image $1: no such file" >&2; exit 2; }
+		name="g$i-$(basename "$1")"
+		cp "$1" "$stage/guest/$name"
+		echo "  module2 /guest/$name $2"
+		shift 2
+		i=$((i + 1))
+	done
+	echo '  boot'
+	echo '}'
+} >"$stage/boot/grub/grub.cfg"
+mkdir -p "$(dirname "$out")"
+if ! grub-mkrescue -o "$out" "$stage" >"$stage/mkrescue.log" 2>&1; then
+	echo "mkiso: grub-mkrescue failed:" >&2
+	cat "$stage/mkrescue.log" >&2
+	exit 1
+fi
