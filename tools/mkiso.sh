@@ -13,7 +13,8 @@ out=$1 hv=$2 options=$3
 shift 3
 [ -f "$hv" ] || { echo "mkiso: $hv: no such file (run make first)" >&2; exit 2; }
 stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
+log=$(mktemp) # outside the stage: grub-mkrescue packs everything in it
+trap 'rm -rf "$stage" "$log"' EXIT
 mkdir -p "$stage/boot/grub" "$stage/guest"
 cp "$hv" "$stage/boot/hv.elf"
 {
@@ -36,8 +37,8 @@ cp "$hv" "$stage/boot/hv.elf"
 	echo '}'
 } >"$stage/boot/grub/grub.cfg"
 mkdir -p "$(dirname "$out")"
-if ! grub-mkrescue -o "$out" "$stage" >"$stage/mkrescue.log" 2>&1; then
+if ! grub-mkrescue -o "$out" "$stage" >"$log" 2>&1; then
 	echo "mkiso: grub-mkrescue failed:" >&2
-	cat "$stage/mkrescue.log" >&2
+	cat "$log" >&2
 	exit 1
 fi
