@@ -24,7 +24,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 HV_SRCS := $(shell find hv -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
-.PHONY: all hv iso guests deps run debug test unit systest format clean
+.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests
 all: hv iso $(if $(wildcard guest/guest.mk),guests)
 
 hv: $(BUILD)/hv.elf
@@ -51,6 +51,22 @@ $(BUILD)/joulevisor.iso: $(BUILD)/hv.elf tools/mkiso.sh
 	@echo "  ISO     $@"
 	$(Q)tools/mkiso.sh $@ $(BUILD)/hv.elf ""
 
+# Tiny assembly guests that exercise hv's exits and its error paths.
+TINY_MODES := ok ept hostile triple hltcli
+TINY_ELFS := $(patsubst %,$(BUILD)/tests/tiny-%.elf,$(TINY_MODES))
+tiny_mode_ok := 0
+tiny_mode_ept := 1
+tiny_mode_hostile := 2
+tiny_mode_triple := 3
+tiny_mode_hltcli := 4
+$(BUILD)/tests/tiny-%.elf: tests/guests/tiny.S tests/guests/tiny.ld
+	@mkdir -p $(dir $@)
+	@echo "  AS      $@"
+	$(Q)$(CC) -m32 -c -DMODE=$(tiny_mode_$*) tests/guests/tiny.S -o $(@:.elf=.o)
+	$(Q)$(LD) -m elf_i386 -T tests/guests/tiny.ld -z noexecstack --no-warn-rwx-segments -o $(@:.elf=.32) $(@:.elf=.o)
+	$(Q)objcopy -O elf64-x86-64 $(@:.elf=.32) $@
+tiny-guests: $(TINY_ELFS)
+
 # Guest kernel and workloads (newlib built once into $(BUILD)/newlib).
 -include guest/guest.mk
 
@@ -69,7 +85,8 @@ UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit
 	-fsanitize=address,undefined -fno-sanitize-recover=all -DHOSTED_TEST -D_DEFAULT_SOURCE
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 # Pure hv code that the unit tests exercise on the host.
-UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c
+UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c \
+	hv/vm/vm_config.c hv/vm/elf_loader.c hv/vmx/ept.c
 
 $(BUILD)/tests/unit_tests: $(UNIT_SRCS) tests/unit/main.c tests/unit/check.h $(UNIT_UNDER_TEST)
 	@mkdir -p $(dir $@)
@@ -79,7 +96,7 @@ $(BUILD)/tests/unit_tests: $(UNIT_SRCS) tests/unit/main.c tests/unit/check.h $(U
 unit: $(BUILD)/tests/unit_tests
 	$(BUILD)/tests/unit_tests
 
-test: deps all $(BUILD)/tests/unit_tests
+test: deps all $(BUILD)/tests/unit_tests tiny-guests
 	@tests/run-all.sh $(BUILD)
 
 format:

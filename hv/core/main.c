@@ -7,6 +7,7 @@
 #include "dev/dev.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "vm/vm.h"
 #include "vmx/vmx.h"
 #include "x86/x86.h"
 
@@ -247,10 +248,39 @@ static void inject_fault(const char *what)
 	}
 }
 
+/* Builds a VM from every module (a bad one is refused with a reason; the
+ * others still run), runs them all to the end, and stops hv: ok if every
+ * VM exited with status 0. */
+__attribute__((noreturn)) static void run_vms(uint64_t tsc_khz)
+{
+	host_tsc_khz = tsc_khz;
+	if (!arch_enable())
+		hv_stop(HV_STATUS_NO_VMX, "cannot run VMs on this CPU");
+	unsigned refused = 0;
+	for (unsigned i = 0; i < boot_info.module_count; i++)
+		if (!vm_create_from_module(&boot_info.modules[i]))
+			refused++;
+	if (vm_count == 0)
+		hv_stop(HV_STATUS_FAIL, "no VM could be started");
+	sched_run(&sched_round_robin);
+	unsigned failed = refused;
+	for (unsigned i = 0; i < vm_count; i++)
+		failed += vms[i].exit_status != 0;
+	log_event("{\"ev\":\"vms_done\",\"started\":%u,\"refused\":%u,\"failed\":%u}", vm_count,
+	          refused, failed - refused);
+	if (failed)
+		hv_stop(HV_STATUS_FAIL, "a VM failed or was refused");
+	hv_stop(HV_STATUS_OK, "all VMs exited with status 0");
+}
+
 void hv_main(uint32_t magic, uint32_t info_phys);
 void hv_main(uint32_t magic, uint32_t info_phys)
 {
 	uart_init();
+	/* hv polls its devices: mask both 8259s so no legacy IRQ arrives as an
+	 * external-interrupt exit (PLATFORM.md section 6). */
+	outb(0x21, 0xFF);
+	outb(0xA1, 0xFF);
 	gdt_init();
 	idt_init();
 	kprintf("\nJoulevisor %s: a VT-x hypervisor for research on the energy cost of "
@@ -289,5 +319,7 @@ void hv_main(uint32_t magic, uint32_t info_phys)
 	}
 	if (!vmx_selftest(&vmx))
 		hv_stop(HV_STATUS_FAIL, "VMX first contact failed");
-	hv_stop(HV_STATUS_OK, "boot complete, no VMs to run");
+	if (boot_info.module_count == 0)
+		hv_stop(HV_STATUS_OK, "boot complete, no VMs to run");
+	run_vms(cpu.tsc.khz);
 }

@@ -108,3 +108,9 @@ bool frame_free(struct frame_allocator *fa, uint64_t phys)
 	set_free(fa, f);
 	return true;
 }
+
+void frames_free_range(struct frame_allocator *fa, uint64_t base, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += PAGE_SIZE)
+		frame_free(fa, base + off);
+}

@@ -31,6 +31,8 @@ uint64_t frames_alloc_contig(struct frame_allocator *fa, uint64_t count, uint64_
 /* Frees one frame; returns false (and changes nothing) on a double free or
  * an address the allocator does not own. */
 bool frame_free(struct frame_allocator *fa, uint64_t phys);
+/* Frees every frame of [base, base+len) (both page-aligned). */
+void frames_free_range(struct frame_allocator *fa, uint64_t base, uint64_t len);
 
 #ifndef HOSTED_TEST
 #include "boot/boot.h"

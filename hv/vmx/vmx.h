@@ -31,3 +31,27 @@ void vmx_probe(struct vmx_caps *caps);
 bool vmx_selftest(const struct vmx_caps *caps);
 
 #endif
+
+/* ---- ept.c (pure): extended page tables (SDM Vol. 3C 29.3) ----
+ * Table pages are addressed by physical address; hv maps them 1:1, and the
+ * unit tests hand out host pointers as "physical" addresses. */
+#define EPT_READ       (1ull << 0)
+#define EPT_WRITE      (1ull << 1)
+#define EPT_EXEC       (1ull << 2)
+#define EPT_RWX        (EPT_READ | EPT_WRITE | EPT_EXEC)
+#define EPT_MEMTYPE_WB (6ull << 3) /* leaf memory type, SDM 29.3.7 */
+#define EPT_ACCESSED   (1ull << 8)
+#define EPT_DIRTY      (1ull << 9)
+#define EPT_ADDR_MASK  0x000FFFFFFFFFF000ull
+
+/* Returns the physical address of a zeroed 4 KiB page, or 0. */
+typedef uint64_t (*ept_alloc_fn)(void *ctx);
+/* Maps [gpa, gpa+len) to [hpa, hpa+len) with 4 KiB leaves (write-back,
+ * perms from EPT_READ/WRITE/EXEC). Returns 0, or -1 if a table could not
+ * be allocated or an address is misaligned. */
+int ept_map_range(uint64_t root, uint64_t gpa, uint64_t hpa, uint64_t len, uint64_t perms,
+                  ept_alloc_fn alloc, void *ctx);
+/* The leaf entry for gpa, or NULL if it is not mapped. */
+uint64_t *ept_leaf(uint64_t root, uint64_t gpa);
+/* EPTP (SDM 25.6.11): write-back, 4-level walk, A/D flags if ad. */
+uint64_t ept_pointer(uint64_t root, bool ad);

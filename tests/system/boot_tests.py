@@ -4,63 +4,12 @@
 Each test boots build/hv.elf through tools/run.py (bochs, QEMU TCG with
 SeaBIOS or OVMF, QEMU -kernel, KVM where /dev/kvm exists), then checks what
 a user would check: the exit status, the human lines and the '@ {...}'
-events. Prints PASS/FAIL/SKIP per test and the summary line
-'N passed, N failed, N skipped'. Usage: boot_tests.py [name-filter].
+events. Usage: boot_tests.py [name-filter].
 """
-import concurrent.futures
-import json
 import os
-import re
-import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RUN = os.path.join(ROOT, "tools", "run.py")
-WORK = os.path.join(ROOT, "build", "systest")
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
-class Run:
-    """The outcome of one emulator run: status, log text, parsed events."""
-
-    def __init__(self, name, emu, cmdline="", timeout=120, extra=()):
-        self.workdir = os.path.join(WORK, name)
-        os.makedirs(self.workdir, exist_ok=True)
-        log = os.path.join(self.workdir, "serial.log")
-        args = [sys.executable, RUN, "--emu", emu, "--cmdline", cmdline, "--timeout", str(timeout),
-                "--workdir", self.workdir, "--log", log] + list(extra)
-        r = subprocess.run(args, capture_output=True, text=True)
-        self.status = r.returncode
-        self.stderr = r.stderr
-        self.log = open(log, errors="replace").read() if os.path.exists(log) else ""
-        self.events = []
-        for line in self.log.splitlines():
-            if line.startswith("@ "):
-                try:
-                    self.events.append(json.loads(line[2:]))
-                except ValueError as e:
-                    raise Failure("malformed event line %r: %s" % (line, e))
-
-    def event(self, ev):
-        found = [e for e in self.events if e.get("ev") == ev]
-        expect(found, "no %r event in the log" % ev)
-        return found[-1]
-
-    def expect_status(self, status):
-        expect(self.status == status, "exit status %d, expected %d; runner said: %s"
-               % (self.status, status, self.stderr.strip()[-400:]))
-
-    def expect_line(self, pattern):
-        expect(re.search(pattern, self.log, re.M), "no line matching %r in the log" % pattern)
+from harness import Run, expect, main
 
 
 def check_boot_event(run, multiboot, firmware):
@@ -193,36 +142,5 @@ def test_runner_calls_a_crash_a_failure():
            "runner did not show the bochs log lines")
 
 
-TESTS = [(name[5:], fn) for name, fn in sorted(globals().items()) if name.startswith("test_")]
-
-
-def run_one(item):
-    name, fn = item
-    start = time.time()
-    try:
-        outcome = fn()
-        if isinstance(outcome, str) and outcome.startswith("skip"):
-            return name, "SKIP", outcome[5:].strip(), time.time() - start
-        return name, "PASS", "", time.time() - start
-    except Failure as e:
-        return name, "FAIL", str(e), time.time() - start
-    except Exception as e:  # a bug in the test itself is a failure too
-        return name, "FAIL", "%s: %s" % (type(e).__name__, e), time.time() - start
-
-
-def main():
-    filt = sys.argv[1] if len(sys.argv) > 1 else ""
-    todo = [t for t in TESTS if filt in t[0]]
-    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        for name, verdict, why, secs in pool.map(run_one, todo):
-            counts[verdict] += 1
-            print("%s %s (%.1f s wall)%s" % (verdict, name, secs, ": " + why if why else ""), flush=True)
-            if verdict == "FAIL":
-                print("  logs: under %s (one folder per run)" % WORK)
-    print("%d passed, %d failed, %d skipped" % (counts["PASS"], counts["FAIL"], counts["SKIP"]))
-    return 1 if counts["FAIL"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(globals()))

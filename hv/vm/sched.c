@@ -1,0 +1,90 @@
+/* Runs in the main loop after boot: shares the one physical CPU between
+ * vCPUs. Mechanism here (timer wake-ups, idling, the loop); the choice of
+ * who runs next and for how long is a struct sched_policy, so a credit
+ * scheduler can replace round robin without touching this loop. */
+#include "lib/lib.h"
+#include "vm/vm.h"
+#include "x86/x86.h"
+
+#define SLICE_MS 2
+
+/* ---- the reference policy: round robin, equal slices ---- */
+static unsigned rr_next;
+
+static struct vcpu *rr_pick_next(void)
+{
+	for (unsigned i = 0; i < vm_count; i++) {
+		struct vm *vm = &vms[(rr_next + i) % vm_count];
+		if (vm->vcpu.state == VCPU_RUNNABLE) {
+			rr_next = (vm->id + 1) % vm_count;
+			return &vm->vcpu;
+		}
+	}
+	return NULL;
+}
+
+static uint64_t rr_slice_ticks(const struct vcpu *v)
+{
+	(void)v;
+	return host_tsc_khz * SLICE_MS;
+}
+
+const struct sched_policy sched_round_robin = {
+    .name = "round-robin",
+    .pick_next = rr_pick_next,
+    .slice_ticks = rr_slice_ticks,
+};
+
+/* ---- the loop ---- */
+static bool all_stopped(void)
+{
+	for (unsigned i = 0; i < vm_count; i++)
+		if (!vms[i].stopped)
+			return false;
+	return true;
+}
+
+/* Wakes halted vCPUs whose timer is due; returns the earliest deadline
+ * still ahead (0 if none). */
+static uint64_t wake_due_vcpus(uint64_t now)
+{
+	uint64_t earliest = 0;
+	for (unsigned i = 0; i < vm_count; i++) {
+		struct vcpu *v = &vms[i].vcpu;
+		if (v->state != VCPU_HALTED)
+			continue;
+		vlapic_tick(v, now);
+		if (v->state == VCPU_HALTED) {
+			uint64_t d = v->lapic.timer_deadline;
+			if (!d) {
+				vm_stop(v->vm, 255,
+				        "halted with no timer armed: it can never wake up");
+				continue;
+			}
+			if (!earliest || d < earliest)
+				earliest = d;
+		}
+	}
+	return earliest;
+}
+
+void sched_run(const struct sched_policy *policy)
+{
+	kprintf("hv: scheduler %s, %u VM%s, %d ms slices\n", policy->name, vm_count,
+	        vm_count == 1 ? "" : "s", SLICE_MS);
+	for (unsigned i = 0; i < vm_count; i++)
+		vms[i].start_tsc = rdtsc();
+	while (!all_stopped()) {
+		uint64_t now = rdtsc();
+		uint64_t next_deadline = wake_due_vcpus(now);
+		struct vcpu *v = policy->pick_next();
+		if (v) {
+			arch_vcpu_run(v, rdtsc() + policy->slice_ticks(v));
+			continue;
+		}
+		/* Nobody can run: wait for the earliest timer. (Issue 6 turns this
+		 * into HLT with idle accounting.) */
+		while (next_deadline && rdtsc() < next_deadline)
+			cpu_relax();
+	}
+}

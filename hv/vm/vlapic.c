@@ -1,0 +1,214 @@
+/* Runs in VM-exit context: the x2APIC each guest sees, enough of it for a
+ * timer: ID, version, TPR, EOI, SVR, the LVT timer in one-shot, periodic and
+ * TSC-deadline modes (SDM Vol. 3A 11.5.4), and the IA32_TSC_DEADLINE MSR.
+ * The timer counts TSC ticks (divide configuration applied), which is also
+ * what bochs' own LAPIC does. Register map: SDM Vol. 3A table 11-6. */
+#include "lib/lib.h"
+#include "vm/vm.h"
+#include "x86/x86.h"
+
+#define MSR_IA32_APIC_BASE    0x1B
+#define MSR_IA32_TSC_DEADLINE 0x6E0
+#define APIC_BASE_BSP         (1ull << 8)
+#define APIC_BASE_X2APIC      (1ull << 10)
+#define APIC_BASE_ENABLE      (1ull << 11)
+#define LVT_MASKED            (1u << 16)
+#define LVT_MODE(l)           (((l) >> 17) & 3) /* 0 one-shot, 1 periodic, 2 TSC-deadline */
+
+enum {
+	X2APIC_ID = 0x802,
+	X2APIC_VERSION = 0x803,
+	X2APIC_TPR = 0x808,
+	X2APIC_PPR = 0x80A,
+	X2APIC_EOI = 0x80B,
+	X2APIC_LDR = 0x80D,
+	X2APIC_SVR = 0x80F,
+	X2APIC_ESR = 0x828,
+	X2APIC_ICR = 0x830,
+	X2APIC_LVT_TIMER = 0x832,
+	X2APIC_LVT_THERMAL = 0x833,
+	X2APIC_LVT_PMC = 0x834,
+	X2APIC_LVT_LINT0 = 0x835,
+	X2APIC_LVT_LINT1 = 0x836,
+	X2APIC_LVT_ERROR = 0x837,
+	X2APIC_TIMER_INITIAL = 0x838,
+	X2APIC_TIMER_CURRENT = 0x839,
+	X2APIC_TIMER_DIVIDE = 0x83E,
+};
+
+void vlapic_reset(struct vlapic *l)
+{
+	memset(l, 0, sizeof *l);
+	l->apic_base = 0xFEE00000ull | APIC_BASE_ENABLE | APIC_BASE_BSP;
+	l->lvt_timer = LVT_MASKED;
+	l->svr = 0xFF;
+}
+
+static unsigned divide_shift(uint32_t config)
+{
+	/* bits 3,1,0: 000 = /2 ... 110 = /128, 111 = /1 (SDM figure 11-10) */
+	unsigned code = (config & 3) | ((config >> 1) & 4);
+	return code == 7 ? 0 : code + 1;
+}
+
+static void set_bit(uint64_t *bits, int v)
+{
+	bits[v / 64] |= 1ull << (v % 64);
+}
+static void clear_bit(uint64_t *bits, int v)
+{
+	bits[v / 64] &= ~(1ull << (v % 64));
+}
+static int highest(const uint64_t *bits)
+{
+	for (int w = 3; w >= 0; w--)
+		if (bits[w])
+			return w * 64 + 63 - __builtin_clzll(bits[w]);
+	return -1;
+}
+
+int vlapic_pending_vector(const struct vlapic *l)
+{
+	int requested = highest(l->irr);
+	if (requested < 16)
+		return -1; /* vectors 0-15 are illegal for the LAPIC */
+	int in_service = highest(l->isr);
+	/* Only a higher priority class than what is in service, or the TPR. */
+	if (in_service >= 0 && (requested >> 4) <= (in_service >> 4))
+		return -1;
+	if ((unsigned)(requested >> 4) <= ((l->tpr >> 4) & 15))
+		return -1;
+	return requested;
+}
+
+void vlapic_ack(struct vlapic *l, int vector)
+{
+	clear_bit(l->irr, vector);
+	set_bit(l->isr, vector);
+}
+
+void vlapic_tick(struct vcpu *v, uint64_t now)
+{
+	struct vlapic *l = &v->lapic;
+	if (!l->timer_deadline || now < l->timer_deadline)
+		return;
+	if (l->timer_period) {
+		/* Periodic: next deadline, skipping periods missed while the VM
+		 * did not run (one interrupt for them, as real APICs coalesce). */
+		uint64_t missed = (now - l->timer_deadline) / l->timer_period + 1;
+		l->timer_deadline += missed * l->timer_period;
+	} else {
+		l->timer_deadline = 0;
+	}
+	if (!(l->lvt_timer & LVT_MASKED) && (l->svr & 0x100)) {
+		set_bit(l->irr, (int)(l->lvt_timer & 0xFF));
+		if (v->state == VCPU_HALTED)
+			v->state = VCPU_RUNNABLE;
+	}
+}
+
+bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value)
+{
+	struct vlapic *l = &v->lapic;
+	if (msr == MSR_IA32_APIC_BASE) {
+		*value = l->apic_base;
+		return true;
+	}
+	if (msr == MSR_IA32_TSC_DEADLINE) {
+		*value = LVT_MODE(l->lvt_timer) == 2 ? l->timer_deadline : 0;
+		return true;
+	}
+	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & APIC_BASE_X2APIC))
+		return false;
+	switch (msr) {
+	case X2APIC_ID: *value = 0; break;
+	case X2APIC_VERSION: *value = 0x00050014; break; /* version 0x14, 6 LVTs */
+	case X2APIC_TPR: *value = l->tpr; break;
+	case X2APIC_PPR: *value = l->tpr; break;
+	case X2APIC_LDR: *value = 1; break;
+	case X2APIC_SVR: *value = l->svr; break;
+	case X2APIC_ESR: *value = 0; break;
+	case X2APIC_LVT_TIMER: *value = l->lvt_timer; break;
+	case X2APIC_LVT_THERMAL:
+	case X2APIC_LVT_PMC:
+	case X2APIC_LVT_LINT0:
+	case X2APIC_LVT_LINT1:
+	case X2APIC_LVT_ERROR: *value = LVT_MASKED; break;
+	case X2APIC_TIMER_INITIAL: *value = l->initial_count; break;
+	case X2APIC_TIMER_CURRENT: {
+		uint64_t now = rdtsc();
+		*value = LVT_MODE(l->lvt_timer) < 2 && l->timer_deadline > now
+		             ? (l->timer_deadline - now) >> divide_shift(l->divide_config)
+		             : 0;
+		break;
+	}
+	case X2APIC_TIMER_DIVIDE: *value = l->divide_config; break;
+	default:
+		if (msr >= 0x810 && msr <= 0x827) { /* ISR, TMR, IRR words */
+			unsigned reg = (msr - 0x810) / 8, word = (msr - 0x810) % 8;
+			const uint64_t *bits = reg == 0 ? l->isr : reg == 2 ? l->irr : NULL;
+			*value = bits ? (uint32_t)(bits[word / 2] >> (32 * (word % 2))) : 0;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
+{
+	struct vlapic *l = &v->lapic;
+	uint64_t now = rdtsc();
+	if (msr == MSR_IA32_APIC_BASE) {
+		l->apic_base = (l->apic_base & ~(APIC_BASE_X2APIC | APIC_BASE_ENABLE)) |
+		               (value & (APIC_BASE_X2APIC | APIC_BASE_ENABLE));
+		return true;
+	}
+	if (msr == MSR_IA32_TSC_DEADLINE) {
+		/* SDM 11.5.4.1: ignored unless the timer is in TSC-deadline mode;
+		 * 0 disarms. */
+		if (LVT_MODE(l->lvt_timer) == 2) {
+			l->timer_deadline = value;
+			l->timer_period = 0;
+		}
+		return true;
+	}
+	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & APIC_BASE_X2APIC))
+		return false;
+	uint32_t v32 = (uint32_t)value;
+	switch (msr) {
+	case X2APIC_TPR: l->tpr = v32 & 0xFF; break;
+	case X2APIC_EOI: {
+		int in_service = highest(l->isr);
+		if (in_service >= 0)
+			clear_bit(l->isr, in_service);
+		break;
+	}
+	case X2APIC_SVR: l->svr = v32 & 0x1FF; break;
+	case X2APIC_ESR: break;
+	case X2APIC_ICR: break; /* no other CPUs to send to */
+	case X2APIC_LVT_TIMER:
+		if (LVT_MODE(v32) != LVT_MODE(l->lvt_timer)) {
+			l->timer_deadline = 0; /* a mode change disarms (SDM 11.5.4.1) */
+			l->timer_period = 0;
+		}
+		l->lvt_timer = v32 & (0xFF | LVT_MASKED | (3u << 17));
+		break;
+	case X2APIC_LVT_THERMAL:
+	case X2APIC_LVT_PMC:
+	case X2APIC_LVT_LINT0:
+	case X2APIC_LVT_LINT1:
+	case X2APIC_LVT_ERROR: break;
+	case X2APIC_TIMER_INITIAL:
+		if (LVT_MODE(l->lvt_timer) < 2) {
+			l->initial_count = v32;
+			uint64_t ticks = (uint64_t)v32 << divide_shift(l->divide_config);
+			l->timer_deadline = v32 ? now + ticks : 0;
+			l->timer_period = LVT_MODE(l->lvt_timer) == 1 ? ticks : 0;
+		}
+		break;
+	case X2APIC_TIMER_DIVIDE: l->divide_config = v32 & 0xB; break;
+	default: return false;
+	}
+	return true;
+}

@@ -1,0 +1,176 @@
+/* Runs at boot (VM creation) and in VM-exit context (stop, reports): a VM
+ * from a multiboot module: its config line, memory from the host frame
+ * allocator (nothing shared with hv or other VMs), the guest ELF, the PVH
+ * start info, and the vCPU. */
+#include "vm/vm.h"
+#include "boot/boot.h"
+#include "joulevisor/pvh.h"
+#include "lib/lib.h"
+#include "mm/mm.h"
+#include "x86/x86.h"
+
+struct vm vms[VM_MAX];
+unsigned vm_count;
+uint64_t host_tsc_khz;
+
+static void report_error(const char *vm_name, const char *what, const char *err)
+{
+	char esc[300];
+	fmt_json_escape(esc, sizeof esc, err);
+	kprintf("hv: %s: %s: %s\n", vm_name, what, err);
+	log_event("{\"ev\":\"vm_error\",\"vm\":\"%s\",\"what\":\"%s\",\"message\":\"%s\"}", vm_name,
+	          what, esc);
+}
+
+void *vm_gpa_to_host(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa > vm->mem_size || len > vm->mem_size - gpa)
+		return NULL;
+	return (void *)(uintptr_t)(vm->mem_hpa + gpa);
+}
+
+/* Writes the PVH start info, the guest's command line and its memory map
+ * into the boot area (Xen docs/misc/pvh.pandoc). */
+static void write_start_info(struct vm *vm)
+{
+	struct hvm_start_info *si = vm_gpa_to_host(vm, VM_START_INFO_GPA, sizeof *si);
+	char *cmdline = vm_gpa_to_host(vm, VM_CMDLINE_GPA, VM_ARGS_MAX);
+	struct hvm_memmap_table_entry *map = vm_gpa_to_host(vm, VM_MEMMAP_GPA, 2 * sizeof *map);
+	memcpy(cmdline, vm->config.args, strlen(vm->config.args) + 1);
+	/* The boot area is reserved so the guest does not reuse it before it has
+	 * read its start info; RAM is everything after it. */
+	map[0] =
+	    (struct hvm_memmap_table_entry){0, VM_BOOT_AREA_END, XEN_HVM_MEMMAP_TYPE_RESERVED, 0};
+	map[1] = (struct hvm_memmap_table_entry){VM_BOOT_AREA_END, vm->mem_size - VM_BOOT_AREA_END,
+	                                         XEN_HVM_MEMMAP_TYPE_RAM, 0};
+	*si = (struct hvm_start_info){
+	    .magic = XEN_HVM_START_MAGIC_VALUE,
+	    .version = 1,
+	    .cmdline_paddr = VM_CMDLINE_GPA,
+	    .memmap_paddr = VM_MEMMAP_GPA,
+	    .memmap_entries = 2,
+	};
+}
+
+struct vm *vm_create_from_module(const struct boot_module *mod)
+{
+	char err[200], default_name[VM_NAME_MAX];
+	fmt_snprintf(default_name, sizeof default_name, "vm%u", vm_count);
+	if (vm_count == VM_MAX) {
+		report_error(default_name, "not started", "too many VMs (at most 8)");
+		return NULL;
+	}
+	struct vm *vm = &vms[vm_count];
+	memset(vm, 0, sizeof *vm);
+	vm->id = vm_count;
+	if (vm_config_parse(mod->cmdline, default_name, &vm->config, err, sizeof err)) {
+		report_error(default_name, "bad module command line", err);
+		return NULL;
+	}
+	memcpy(vm->name, vm->config.name, sizeof vm->name);
+	for (unsigned i = 0; i < vm_count; i++)
+		if (!strcmp(vms[i].name, vm->name)) {
+			report_error(vm->name, "not started", "another VM already has this name");
+			return NULL;
+		}
+	const uint8_t *image = (const uint8_t *)(uintptr_t)mod->start;
+	size_t image_size = (size_t)(mod->end - mod->start);
+	struct elf_image_info elf;
+	/* Validate before taking memory: a bad image costs nothing. */
+	if (elf_load_guest(image, image_size, NULL, vm->config.mem_bytes, &elf, err, sizeof err)) {
+		report_error(vm->name, "bad guest image", err);
+		return NULL;
+	}
+	vm->mem_size = vm->config.mem_bytes;
+	vm->mem_hpa = frames_alloc_contig(&host_frames, vm->mem_size / PAGE_SIZE, 512);
+	if (!vm->mem_hpa) {
+		fmt_snprintf(err, sizeof err,
+		             "cannot allocate %llu MiB of guest memory (%llu MiB free)",
+		             (unsigned long long)(vm->mem_size >> 20),
+		             (unsigned long long)(host_frames.free_count >> 8));
+		report_error(vm->name, "not started", err);
+		return NULL;
+	}
+	uint8_t *guest_mem = (uint8_t *)(uintptr_t)vm->mem_hpa;
+	memset(guest_mem, 0, vm->mem_size);
+	elf_load_guest(image, image_size, guest_mem, vm->mem_size, &elf, err, sizeof err);
+	write_start_info(vm);
+	vuart_reset(&vm->uart);
+	vm->vcpu.vm = vm;
+	vm->vcpu.state = VCPU_RUNNABLE;
+	vlapic_reset(&vm->vcpu.lapic);
+	vm->vcpu.pat = 0x0007040600070406ull; /* power-on PAT (SDM Vol. 3A 13.12.4) */
+	if (!arch_vm_init(vm) || !arch_vcpu_init(&vm->vcpu, elf.pvh_entry, VM_START_INFO_GPA)) {
+		report_error(vm->name, "not started",
+		             "out of memory for EPT or VMCS, or VMCS set-up failed");
+		frames_free_range(&host_frames, vm->mem_hpa, vm->mem_size);
+		return NULL;
+	}
+	vm_count++;
+	char args[2 * VM_ARGS_MAX];
+	fmt_json_escape(args, sizeof args, vm->config.args);
+	kprintf(
+	    "hv: %s: %llu MiB at host 0x%llx, image 0x%llx..0x%llx, PVH entry 0x%x, args '%s'\n",
+	    vm->name, (unsigned long long)(vm->mem_size >> 20), (unsigned long long)vm->mem_hpa,
+	    (unsigned long long)elf.load_start, (unsigned long long)elf.load_end, elf.pvh_entry,
+	    vm->config.args);
+	log_event(
+	    "{\"ev\":\"vm_start\",\"vm\":\"%s\",\"id\":%u,\"mem_mib\":%llu,\"entry\":\"0x%x\","
+	    "\"args\":\"%s\"}",
+	    vm->name, vm->id, (unsigned long long)(vm->mem_size >> 20), elf.pvh_entry, args);
+	return vm;
+}
+
+void vm_stop(struct vm *vm, int status, const char *fmt, ...)
+{
+	if (vm->stopped)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fmt_vsnprintf(vm->stop_reason, sizeof vm->stop_reason, fmt, ap);
+	va_end(ap);
+	vm_console_flush(vm);
+	vm->stopped = true;
+	vm->exit_status = status;
+	vm->vcpu.state = VCPU_STOPPED;
+	vm_report_exit(vm);
+}
+
+uint64_t vm_time_ns(const struct vm *vm)
+{
+	if (!host_tsc_khz)
+		return 0;
+	uint64_t ticks = rdtsc() - vm->start_tsc;
+	/* ticks * 10^6 / kHz without overflowing 64 bits */
+	return ticks / host_tsc_khz * 1000000ull + ticks % host_tsc_khz * 1000000ull / host_tsc_khz;
+}
+
+void vm_report_exit(struct vm *vm)
+{
+	char counts[1024];
+	size_t used = 0;
+	uint64_t total = vm->exits_other;
+	for (unsigned r = 0; r < VM_EXIT_REASONS; r++) {
+		if (!vm->exits[r])
+			continue;
+		total += vm->exits[r];
+		if (used < sizeof counts)
+			used += (size_t)fmt_snprintf(
+			    counts + used, sizeof counts - used, "%s\"%s\":%llu", used ? "," : "",
+			    arch_exit_name(r), (unsigned long long)vm->exits[r]);
+	}
+	if (vm->exits_other && used < sizeof counts)
+		fmt_snprintf(counts + used, sizeof counts - used, "%s\"other\":%llu",
+		             used ? "," : "", (unsigned long long)vm->exits_other);
+	char reason[240];
+	fmt_json_escape(reason, sizeof reason, vm->stop_reason);
+	kprintf("hv: %s stopped, status %d: %s (%llu exits; guest %llu, hv %llu TSC ticks)\n",
+	        vm->name, vm->exit_status, vm->stop_reason, (unsigned long long)total,
+	        (unsigned long long)vm->guest_tsc, (unsigned long long)vm->hv_tsc);
+	log_event("{\"ev\":\"vm_exit\",\"vm\":\"%s\",\"status\":%d,\"reason\":\"%s\","
+	          "\"exits_total\":%llu,\"exits\":{%s},\"guest_tsc\":%llu,\"hv_tsc\":%llu,"
+	          "\"tsc_khz\":%llu}",
+	          vm->name, vm->exit_status, reason, (unsigned long long)total, counts,
+	          (unsigned long long)vm->guest_tsc, (unsigned long long)vm->hv_tsc,
+	          (unsigned long long)host_tsc_khz);
+}

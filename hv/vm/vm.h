@@ -1,0 +1,181 @@
+/* vm: the generic side of virtual machines: what a VM and its vCPU are,
+ * building one from a multiboot module (config, ELF loader, PVH start
+ * info), the devices every guest sees (virtual UART, x2APIC timer), and
+ * the scheduler that shares one physical CPU between vCPUs. The VT-x side
+ * (VMCS, EPT, exits) is in vmx/; this header is all the core needs of it. */
+#ifndef HV_VM_H
+#define HV_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VM_MAX          8
+#define VM_NAME_MAX     16
+#define VM_ARGS_MAX     256
+#define VM_EXIT_REASONS 70
+/* Guest-physical layout set by hv: start info, command line and memory map
+ * live in the first 64 KiB, which no guest segment may use. */
+#define VM_BOOT_AREA_END  0x10000u
+#define VM_START_INFO_GPA 0x1000u
+#define VM_CMDLINE_GPA    0x2000u
+#define VM_MEMMAP_GPA     0x3000u
+
+/* ---- vm_config.c (pure): "name=vm0 mem=32M -- mvb 512" ---- */
+struct vm_config {
+	char name[VM_NAME_MAX];
+	uint64_t mem_bytes;
+	char args[VM_ARGS_MAX]; /* what the guest's main() gets: "mvb 512" */
+};
+#define VM_MEM_MIN     (2ull << 20)
+#define VM_MEM_MAX     (1ull << 30)
+#define VM_MEM_DEFAULT (32ull << 20)
+/* Returns 0, or -1 with a one-line reason. default_name is used when the
+ * line has no name=. */
+int vm_config_parse(const char *line, const char *default_name, struct vm_config *out, char *err,
+                    size_t err_len);
+
+/* ---- elf_loader.c (pure): validate and load a guest ELF ---- */
+struct elf_image_info {
+	uint32_t pvh_entry;  /* from XEN_ELFNOTE_PHYS32_ENTRY */
+	uint64_t load_start; /* lowest guest-physical byte loaded */
+	uint64_t load_end;   /* one past the highest */
+	unsigned segments;
+};
+/* Copies the PT_LOAD segments of image into guest memory through
+ * guest_mem (a host pointer to guest-physical 0, mem_size bytes) after
+ * checking everything: ELF class, machine, program headers inside the
+ * file, segments inside the file and inside guest memory above
+ * VM_BOOT_AREA_END, no overlaps, and the PVH entry note. With guest_mem
+ * NULL it only validates. Returns 0 or -1 with a one-line reason. */
+int elf_load_guest(const uint8_t *image, size_t size, uint8_t *guest_mem, uint64_t mem_size,
+                   struct elf_image_info *info, char *err, size_t err_len);
+
+/* ---- devices every guest sees ---- */
+struct vuart { /* 16550 at 0x3F8 (vuart.c) */
+	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	char line[200];
+	unsigned line_len;
+};
+
+struct vlapic { /* x2APIC with the TSC-deadline timer (vlapic.c) */
+	uint64_t apic_base;
+	uint32_t svr, tpr, lvt_timer, divide_config, initial_count;
+	uint64_t timer_deadline; /* TSC value; 0 = not armed */
+	uint64_t timer_period;   /* periodic mode: TSC ticks between interrupts */
+	uint64_t irr[4], isr[4]; /* requested / in-service vectors */
+};
+
+enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_STOPPED };
+
+/* The guest's general registers, in the order vmx/entry.S saves them. */
+struct guest_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+/* MSRs VT-x does not switch and hv does not use, so they are swapped on a
+ * vCPU switch (syscall MSRs and KERNEL_GS_BASE). */
+enum {
+	VCPU_MSR_STAR,
+	VCPU_MSR_LSTAR,
+	VCPU_MSR_CSTAR,
+	VCPU_MSR_SFMASK,
+	VCPU_MSR_KERNEL_GS,
+	VCPU_SWAPPED_MSRS
+};
+
+struct vm;
+struct vcpu {
+	struct vm *vm;
+	struct guest_regs regs;
+	uint8_t fxsave_area[512] __attribute__((aligned(16))); /* FPU/SSE, SDM Vol. 1 10.5 */
+	uint64_t swapped_msrs[VCPU_SWAPPED_MSRS];
+	uint64_t pat;
+	enum vcpu_state state;
+	struct vlapic lapic;
+	/* VT-x state (vmx/vcpu.c) */
+	uint64_t vmcs_pa;
+	bool launched;
+	bool fpu_saved; /* fxsave_area holds the live state */
+};
+
+struct vm {
+	unsigned id;
+	char name[VM_NAME_MAX];
+	struct vm_config config;
+	uint64_t mem_hpa, mem_size; /* host frames backing guest-physical 0.. */
+	uint64_t ept_root;          /* EPT PML4 (host-physical) */
+	struct vcpu vcpu;           /* one vCPU per VM for now */
+	struct vuart uart;
+	bool stopped;
+	int exit_status;
+	char stop_reason[120];
+	uint64_t exits[VM_EXIT_REASONS];
+	uint64_t exits_other;
+	uint64_t start_tsc, guest_tsc, hv_tsc;
+	unsigned unknown_msr_reports;
+};
+
+extern struct vm vms[VM_MAX];
+extern unsigned vm_count;
+
+/* vm.c: builds VM number vm_count from a module; on failure prints why
+ * and returns NULL (the other VMs are not affected). */
+struct boot_module;
+struct vm *vm_create_from_module(const struct boot_module *mod);
+/* Marks the VM stopped with a status and a reason (printed and logged). */
+void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Guest-physical range -> host pointer, or NULL if not all inside the VM. */
+void *vm_gpa_to_host(struct vm *vm, uint64_t gpa, uint64_t len);
+/* Emits the vm_exit event with per-reason exit counts. */
+void vm_report_exit(struct vm *vm);
+uint64_t vm_time_ns(const struct vm *vm);
+
+/* vuart.c */
+void vuart_reset(struct vuart *u);
+/* Port I/O at 0x3F8..0x3FF (offset 0..7) and the debug port 0xE9. */
+uint32_t vuart_read(struct vm *vm, unsigned offset);
+void vuart_write(struct vm *vm, unsigned offset, uint32_t value);
+void vm_console_putc(struct vm *vm, char c);
+void vm_console_flush(struct vm *vm);
+
+/* vlapic.c */
+void vlapic_reset(struct vlapic *l);
+/* x2APIC MSR 0x800-0x8FF and IA32_TSC_DEADLINE; false = no such register. */
+bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value);
+bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value);
+/* Raises the timer interrupt if its deadline has passed. */
+void vlapic_tick(struct vcpu *v, uint64_t now_tsc);
+/* Highest requested vector above what is in service, or -1. */
+int vlapic_pending_vector(const struct vlapic *l);
+/* The vector is being delivered: IRR -> ISR. */
+void vlapic_ack(struct vlapic *l, int vector);
+
+/* sched.c: a scheduler is a policy table (the reference one is round
+ * robin); sched_run() runs every VM until all have stopped. */
+struct sched_policy {
+	const char *name;
+	/* Next vCPU to run among the runnable ones, or NULL. */
+	struct vcpu *(*pick_next)(void);
+	/* Slice length in TSC ticks for this vCPU. */
+	uint64_t (*slice_ticks)(const struct vcpu *v);
+};
+void sched_run(const struct sched_policy *policy);
+extern const struct sched_policy sched_round_robin;
+extern uint64_t host_tsc_khz;
+
+#endif
+
+/* ---- the vendor seam: what vmx/ implements for the core ---- */
+/* Enters VMX operation for good (VMXON); false with a reason printed. */
+bool arch_enable(void);
+/* EPT for the VM's memory; false if out of memory. */
+bool arch_vm_init(struct vm *vm);
+/* VMCS in the PVH entry state: 32-bit protected mode, paging off, RIP =
+ * entry, RBX = start info. */
+bool arch_vcpu_init(struct vcpu *v, uint32_t entry, uint32_t start_info_gpa);
+/* Runs the vCPU until slice_end_tsc, a block (HLT), a yield or a stop. */
+void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc);
+/* Name of an exit reason, for reports ("cpuid", "io", ...). */
+const char *arch_exit_name(unsigned reason);

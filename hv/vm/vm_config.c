@@ -1,0 +1,113 @@
+/* Runs at boot (and on the host in unit tests): a guest module's command
+ * line, "name=vm0 mem=32M -- mvb 512". Options before "--", the guest's own
+ * arguments after it. */
+#include "lib/lib.h"
+#include "vm/vm.h"
+
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		fmt_snprintf(err, err_len, __VA_ARGS__);                                           \
+		return -1;                                                                         \
+	} while (0)
+
+/* "32M", "65536K", "1G" or plain bytes; false on junk or overflow. */
+static bool parse_size(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	if (len == 0)
+		return false;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		if (v > (~0ull - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (i == 0)
+		return false;
+	unsigned shift = 0;
+	if (i < len) {
+		switch (s[i]) {
+		case 'K':
+		case 'k': shift = 10; break;
+		case 'M':
+		case 'm': shift = 20; break;
+		case 'G':
+		case 'g': shift = 30; break;
+		default: return false;
+		}
+		if (++i != len)
+			return false;
+	}
+	if (shift && v > (~0ull >> shift))
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+static bool valid_name(const char *s, size_t len)
+{
+	if (len == 0 || len >= VM_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+int vm_config_parse(const char *line, const char *default_name, struct vm_config *out, char *err,
+                    size_t err_len)
+{
+	memset(out, 0, sizeof *out);
+	out->mem_bytes = VM_MEM_DEFAULT;
+	fmt_snprintf(out->name, sizeof out->name, "%s", default_name);
+	const char *p = line;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			FAIL("no '--' before the guest's arguments (expected e.g. 'name=vm0 "
+			     "mem=32M -- "
+			     "hello')");
+		const char *word = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		size_t len = (size_t)(p - word);
+		if (len == 2 && word[0] == '-' && word[1] == '-')
+			break;
+		const char *eq = memchr(word, '=', len);
+		size_t klen = eq ? (size_t)(eq - word) : len;
+		const char *value = eq ? eq + 1 : "";
+		size_t vlen = eq ? len - klen - 1 : 0;
+		if (klen == 4 && !strncmp(word, "name", 4)) {
+			if (!valid_name(value, vlen))
+				FAIL("bad VM name '%.*s' (1-%d of a-z A-Z 0-9 - _)", (int)vlen,
+				     value, VM_NAME_MAX - 1);
+			memcpy(out->name, value, vlen);
+			out->name[vlen] = '\0';
+		} else if (klen == 3 && !strncmp(word, "mem", 3)) {
+			uint64_t bytes;
+			if (!parse_size(value, vlen, &bytes))
+				FAIL("bad memory size '%.*s' (e.g. mem=32M)", (int)vlen, value);
+			if (bytes < VM_MEM_MIN || bytes > VM_MEM_MAX || bytes % (2u << 20))
+				FAIL("memory size %.*s out of range (2M..1G, a multiple of 2M)",
+				     (int)vlen, value);
+			out->mem_bytes = bytes;
+		} else {
+			FAIL("unknown VM option '%.*s' (known: name= mem=, then -- and the guest's "
+			     "arguments)",
+			     (int)len, word);
+		}
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!*p)
+		FAIL("no guest arguments after '--' (the first one names the program)");
+	size_t alen = strlen(p);
+	if (alen >= sizeof out->args)
+		FAIL("guest arguments are %zu bytes long; at most %zu", alen, sizeof out->args - 1);
+	memcpy(out->args, p, alen + 1);
+	return 0;
+}

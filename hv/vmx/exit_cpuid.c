@@ -1,0 +1,71 @@
+/* Runs in VM-exit context: CPUID (exits unconditionally, SDM Vol. 3C
+ * 25.1.2). The guest sees the host CPU minus what hv does not virtualize
+ * (VMX, XSAVE/AVX, MONITOR, PMU, power leaves) plus what it emulates
+ * (x2APIC, TSC-deadline) and the Joulevisor leaves. */
+#include "joulevisor/hypercall.h"
+#include "vm/vm.h"
+#include "vmx/exits.h"
+#include "x86/x86.h"
+
+/* CPUID.1:ECX (SDM Vol. 2A table 3-10) */
+#define ECX_MONITOR      (1u << 3)
+#define ECX_VMX          (1u << 5)
+#define ECX_SMX          (1u << 6)
+#define ECX_EST          (1u << 7)
+#define ECX_PDCM         (1u << 15)
+#define ECX_X2APIC       (1u << 21)
+#define ECX_TSC_DEADLINE (1u << 24)
+#define ECX_XSAVE        (1u << 26)
+#define ECX_OSXSAVE      (1u << 27)
+#define ECX_AVX          (1u << 28)
+#define ECX_HYPERVISOR   (1u << 31)
+
+enum exit_action exit_cpuid(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)e;
+	uint32_t leaf = (uint32_t)v->regs.rax, subleaf = (uint32_t)v->regs.rcx;
+	struct cpuid_regs r = {0, 0, 0, 0};
+	if (leaf == JV_CPUID_SIGNATURE_LEAF) {
+		r = (struct cpuid_regs){JV_CPUID_TIMING_LEAF, JV_CPUID_SIG_EBX, JV_CPUID_SIG_ECX,
+		                        JV_CPUID_SIG_EDX};
+	} else if (leaf == JV_CPUID_TIMING_LEAF) {
+		r.eax = (uint32_t)host_tsc_khz; /* TSC kHz; EBX (APIC bus kHz) = TSC too */
+		r.ebx = (uint32_t)host_tsc_khz;
+	} else if (leaf > JV_CPUID_SIGNATURE_LEAF && leaf < 0x80000000u) {
+		/* other hypervisor leaves: zero */
+	} else {
+		r = cpuid(leaf, subleaf);
+		switch (leaf) {
+		case 1:
+			r.ecx &= ~(ECX_MONITOR | ECX_VMX | ECX_SMX | ECX_EST | ECX_PDCM |
+			           ECX_XSAVE | ECX_OSXSAVE | ECX_AVX);
+			r.ecx |= ECX_X2APIC | ECX_TSC_DEADLINE | ECX_HYPERVISOR;
+			r.ebx &= 0x0000FFFFu; /* APIC ID 0, one logical processor */
+			break;
+		case 5:    /* MONITOR/MWAIT */
+		case 6:    /* thermal and power management: hv owns power */
+		case 0xA:  /* architectural PMU */
+		case 0xD:  /* XSAVE state */
+		case 0x15: /* the crystal clock: emulators report it wrongly; use 0x40000010 */
+		case 0x16: r = (struct cpuid_regs){0, 0, 0, 0}; break;
+		case 7:
+			/* Structured extended features: keep only what needs no
+			 * hv support (FSGSBASE, BMI1/2, ERMS, SMEP, SMAP, CLFLUSHOPT). */
+			if (subleaf == 0)
+				r = (struct cpuid_regs){0,
+				                        r.ebx & ((1u << 0) | (1u << 3) | (1u << 7) |
+				                                 (1u << 8) | (1u << 9) |
+				                                 (1u << 20) | (1u << 23)),
+				                        0, 0};
+			else
+				r = (struct cpuid_regs){0, 0, 0, 0};
+			break;
+		default: break;
+		}
+	}
+	v->regs.rax = r.eax;
+	v->regs.rbx = r.ebx;
+	v->regs.rcx = r.ecx;
+	v->regs.rdx = r.edx;
+	return EXIT_NEXT_INSN;
+}

@@ -1,0 +1,145 @@
+/* Runs in VM-exit context: the small exit handlers (HLT, timers,
+ * interrupts, faults of the VM itself, control registers, EPT). */
+#include "lib/lib.h"
+#include "vmx/exits.h"
+#include "x86/x86.h"
+
+enum exit_action exit_ignore(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)v, (void)e;
+	return EXIT_RESUME;
+}
+
+enum exit_action exit_next_insn(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)v, (void)e;
+	return EXIT_NEXT_INSN;
+}
+
+/* VMX instructions, GETSEC, XSETBV: the guest sees no VMX (CPUID hides
+ * it), so these are invalid opcodes to it (SDM Vol. 3C 25.1.2). */
+enum exit_action exit_inject_ud(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)v, (void)e;
+	vmx_inject_exception(6, false, 0);
+	return EXIT_RESUME;
+}
+
+/* SDM 25.1.3: HLT exits; the vCPU sleeps until its timer or an interrupt.
+ * With interrupts off it could never wake: that stops the VM. */
+enum exit_action exit_hlt(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)e;
+	if (!(vmcs_read(VMCS_GUEST_RFLAGS) & (1u << 9)) && vlapic_pending_vector(&v->lapic) < 0) {
+		vm_stop(v->vm, 255,
+		        "halted with interrupts disabled at RIP 0x%llx: it can never "
+		        "wake up",
+		        (unsigned long long)vmcs_read(VMCS_GUEST_RIP));
+		return EXIT_STOP;
+	}
+	if (vlapic_pending_vector(&v->lapic) < 0)
+		v->state = VCPU_HALTED;
+	return EXIT_NEXT_INSN;
+}
+
+/* SDM 25.6.2: the guest can take the pending interrupt now; the run loop
+ * injects it before the next entry. */
+enum exit_action exit_interrupt_window(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)v, (void)e;
+	return EXIT_RESUME;
+}
+
+/* SDM 26.7.4: the slice (or the wait for the guest's timer) is over. */
+enum exit_action exit_preemption_timer(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)v, (void)e;
+	return EXIT_RESUME; /* the run loop checks the slice end and the timer */
+}
+
+/* SDM 28.2.2: with acknowledge-on-exit the vector is in the exit
+ * interruption information; hv polls its devices and takes no IRQs, so
+ * the interrupt is counted and dropped. */
+enum exit_action exit_external_interrupt(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)v, (void)e;
+	return EXIT_END_SLICE;
+}
+
+enum exit_action exit_triple_fault(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)e;
+	vmx_dump_guest_state(v, "triple fault");
+	vm_stop(v->vm, 255, "triple fault at RIP 0x%llx (the guest could not handle an exception)",
+	        (unsigned long long)vmcs_read(VMCS_GUEST_RIP));
+	return EXIT_STOP;
+}
+
+/* SDM 28.2.1 table 28-7: EPT violation qualification bits 0-2 = read,
+ * write, fetch. All guest memory is mapped, so any violation is an access
+ * outside it (or to the xAPIC page: guests must use the x2APIC). */
+enum exit_action exit_ept_violation(struct vcpu *v, const struct vmx_exit *e)
+{
+	uint64_t gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS);
+	const char *kind = e->qualification & 2 ? "write" : e->qualification & 4 ? "fetch" : "read";
+	vm_stop(v->vm, 255,
+	        "%s of guest-physical 0x%llx at RIP 0x%llx is outside its %llu MiB of memory", kind,
+	        (unsigned long long)gpa, (unsigned long long)vmcs_read(VMCS_GUEST_RIP),
+	        (unsigned long long)(v->vm->mem_size >> 20));
+	return EXIT_STOP;
+}
+
+enum exit_action exit_ept_misconfig(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)e;
+	vm_stop(v->vm, 255, "EPT misconfiguration at guest-physical 0x%llx (a bug in hv)",
+	        (unsigned long long)vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS));
+	return EXIT_STOP;
+}
+
+/* SDM 28.2.1 table 28-3: MOV to CR0/CR4 exits only when the guest changes
+ * a bit hv owns (CR0.NE, CR4.VMXE). The guest's value goes to the read
+ * shadow; the real register keeps the bits VMX operation needs. */
+enum exit_action exit_cr_access(struct vcpu *v, const struct vmx_exit *e)
+{
+	unsigned cr = e->qualification & 15, type = (e->qualification >> 4) & 3;
+	unsigned gpr = (e->qualification >> 8) & 15;
+	const struct vmx_caps *c = &vmx_host_caps;
+	if (type != 0) { /* CLTS, LMSW and MOV from CR never exit with our masks */
+		vm_stop(v->vm, 255, "unexpected control-register access type %u to CR%u", type, cr);
+		return EXIT_STOP;
+	}
+	uint64_t value = *vcpu_gpr(v, gpr);
+	if (cr == 0) {
+		uint64_t old = vmcs_read(VMCS_GUEST_CR0);
+		uint64_t real = (value | (c->cr0_fixed0 & ~(1ull | 1ull << 31))) & c->cr0_fixed1;
+		vmcs_write(VMCS_CR0_READ_SHADOW, value);
+		vmcs_write(VMCS_GUEST_CR0, real);
+		/* Turning paging on with EFER.LME set enters IA-32e mode (SDM Vol.
+		 * 3A 10.8.5); the CPU does it when CR0 writes do not exit. */
+		uint64_t efer = vmcs_read(VMCS_GUEST_IA32_EFER);
+		if (!(old >> 31 & 1) && (real >> 31 & 1) && (efer & (1u << 8))) {
+			vmcs_write(VMCS_GUEST_IA32_EFER, efer | (1u << 10));
+			vmcs_write(VMCS_ENTRY_CTLS,
+			           vmcs_read(VMCS_ENTRY_CTLS) | ENTRY_IA32E_MODE_GUEST);
+		}
+	} else if (cr == 4) {
+		vmcs_write(VMCS_CR4_READ_SHADOW, value);
+		vmcs_write(VMCS_GUEST_CR4, (value | c->cr4_fixed0) & c->cr4_fixed1);
+	} else {
+		vm_stop(v->vm, 255, "unexpected MOV to CR%u", cr);
+		return EXIT_STOP;
+	}
+	return EXIT_NEXT_INSN;
+}
+
+/* SDM 26.8: the guest state failed the entry checks. bochs names the
+ * failing check in its log (PLATFORM.md). */
+enum exit_action exit_entry_failure(struct vcpu *v, const struct vmx_exit *e)
+{
+	vmx_dump_guest_state(v, "VM entry failure");
+	vm_stop(v->vm, 255,
+	        "VM entry failed, reason %u (%s), qualification %llu: invalid guest state",
+	        e->reason, arch_exit_name(e->reason), (unsigned long long)e->qualification);
+	return EXIT_STOP;
+}

@@ -1,0 +1,65 @@
+/* Runs in VM-exit context: VMCALL, the hypercall table of
+ * include/joulevisor/hypercall.h (VMCALL exits unconditionally, SDM Vol. 3C
+ * 25.1.2). Every argument is checked: a hostile guest gets an error code,
+ * never a crash of hv or another VM. */
+#include "joulevisor/hypercall.h"
+#include "vmx/exits.h"
+
+typedef int64_t (*hypercall_fn)(struct vcpu *v, enum exit_action *action);
+
+static int64_t hc_console_write(struct vcpu *v, enum exit_action *action)
+{
+	(void)action;
+	uint64_t gpa = v->regs.rdi, len = v->regs.rsi;
+	if (len > JV_HC_CONSOLE_MAX)
+		return -JV_EINVAL;
+	const char *buf = vm_gpa_to_host(v->vm, gpa, len);
+	if (!buf)
+		return -JV_EFAULT;
+	for (uint64_t i = 0; i < len; i++)
+		vm_console_putc(v->vm, buf[i]);
+	return (int64_t)len;
+}
+
+static int64_t hc_exit(struct vcpu *v, enum exit_action *action)
+{
+	vm_stop(v->vm, (int)(int32_t)v->regs.rdi, "exited");
+	*action = EXIT_STOP;
+	return 0;
+}
+
+static int64_t hc_yield(struct vcpu *v, enum exit_action *action)
+{
+	(void)v;
+	*action = EXIT_END_SLICE;
+	return 0;
+}
+
+static int64_t hc_time_ns(struct vcpu *v, enum exit_action *action)
+{
+	(void)action;
+	return (int64_t)vm_time_ns(v->vm);
+}
+
+static const hypercall_fn hypercalls[JV_HC_COUNT] = {
+    [JV_HC_CONSOLE_WRITE] = hc_console_write,
+    [JV_HC_EXIT] = hc_exit,
+    [JV_HC_YIELD] = hc_yield,
+    [JV_HC_TIME_NS] = hc_time_ns,
+};
+
+enum exit_action exit_vmcall(struct vcpu *v, const struct vmx_exit *e)
+{
+	uint64_t nr = v->regs.rax;
+	enum exit_action action = EXIT_NEXT_INSN;
+	/* Only the guest kernel (CPL 0: SS.DPL, SDM 25.4.1) may call hv. */
+	if ((vmcs_read(VMCS_GUEST_SS_AR) >> 5 & 3) != 0) {
+		vmx_inject_exception(6, false, 0);
+		return EXIT_RESUME;
+	}
+	int64_t result = nr < JV_HC_COUNT ? hypercalls[nr](v, &action) : -JV_ENOSYS;
+	v->regs.rax = (uint64_t)result;
+	if (action == EXIT_END_SLICE) /* yield: done with VMCALL, then give way */
+		vmcs_write(VMCS_GUEST_RIP, vmcs_read(VMCS_GUEST_RIP) + e->instruction_length);
+	return action;
+}

@@ -1,0 +1,466 @@
+/* Runs at VM creation (VMCS set-up) and in the scheduler loop (entering the
+ * guest and dispatching its exits). The VMCS is set up area by area as SDM
+ * Vol. 3C chapter 25 lays it out; every control goes through one helper
+ * that honours the capability MSRs. */
+#include "lib/lib.h"
+#include "mm/mm.h"
+#include "vmx/exits.h"
+#include "x86/x86.h"
+
+struct vmx_caps vmx_host_caps;
+static uint64_t vmxon_region;
+static struct vcpu *fpu_owner; /* whose FPU/SSE state is in the registers */
+
+int vmx_enter(struct guest_regs *regs, int launched);
+extern char vmx_exit_stub[];
+extern uint64_t boot_gdt[];
+
+#define CR0_PE         (1ull << 0)
+#define CR0_ET         (1ull << 4)
+#define CR0_NE         (1ull << 5)
+#define CR0_PG         (1ull << 31)
+#define CR4_OSFXSR     (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_VMXE       (1ull << 13)
+
+uint64_t vmcs_read(uint64_t field)
+{
+	uint64_t v = 0;
+	if (vmread(field, &v) != VMX_OK)
+		return 0;
+	return v;
+}
+
+/* A VMWRITE that fails is a bug in hv (a field this CPU lacks): say which. */
+void vmcs_write(uint64_t field, uint64_t value)
+{
+	enum vmx_result r = vmwrite(field, value);
+	if (r != VMX_OK)
+		kprintf("hv: BUG: VMWRITE field 0x%llx = 0x%llx failed (%s, error %llu)\n",
+		        (unsigned long long)field, (unsigned long long)value,
+		        r == VMX_FAIL_VALID ? "valid" : "invalid",
+		        (unsigned long long)(r == VMX_FAIL_VALID
+		                                 ? vmcs_read(VMCS_VM_INSTRUCTION_ERROR)
+		                                 : 0));
+}
+
+/* Allowed-0 bits (low dword) must be 1, allowed-1 bits (high dword) may be
+ * 1 (SDM Vol. 3D A.3.1-A.5). Fails if something we need is not allowed. */
+static bool control_value(const char *name, uint64_t cap, uint32_t wanted, uint32_t *out)
+{
+	uint32_t v = (wanted | (uint32_t)cap) & (uint32_t)(cap >> 32);
+	if ((v & wanted) != wanted) {
+		kprintf("hv: this CPU cannot set %s control bits 0x%x (allowed-1 0x%x)\n", name,
+		        wanted & ~v, (uint32_t)(cap >> 32));
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool arch_enable(void)
+{
+	struct vmx_caps *c = &vmx_host_caps;
+	vmx_probe(c);
+	if (!c->usable || !c->ept || !c->unrestricted_guest || !c->preemption_timer ||
+	    !c->ept_4level || !c->ept_wb) {
+		kprintf("hv: running VMs needs VMX with EPT (4-level, write-back), unrestricted "
+		        "guest and the preemption timer; this CPU lacks one of them\n");
+		return false;
+	}
+	if (!(c->feature_control & 1))
+		wrmsr(MSR_IA32_FEATURE_CONTROL, c->feature_control | 1 | 4);
+	/* CR0/CR4 fixed bits (SDM 24.8); OSFXSR so FXSAVE covers the XMM
+	 * registers when we switch guests' FPU state. */
+	write_cr0((read_cr0() | c->cr0_fixed0) & c->cr0_fixed1);
+	write_cr4((read_cr4() | CR4_VMXE | CR4_OSFXSR | CR4_OSXMMEXCPT | c->cr4_fixed0) &
+	          c->cr4_fixed1);
+	vmxon_region = mm_alloc_zeroed_page();
+	if (!vmxon_region)
+		return false;
+	*(uint32_t *)(uintptr_t)vmxon_region = c->vmcs_revision;
+	if (vmxon(vmxon_region) != VMX_OK) {
+		kprintf("hv: VMXON failed\n");
+		return false;
+	}
+	return true;
+}
+
+static uint64_t ept_alloc_page(void *ctx)
+{
+	(void)ctx;
+	return mm_alloc_zeroed_page();
+}
+
+bool arch_vm_init(struct vm *vm)
+{
+	vm->ept_root = mm_alloc_zeroed_page();
+	return vm->ept_root && ept_map_range(vm->ept_root, 0, vm->mem_hpa, vm->mem_size, EPT_RWX,
+	                                     ept_alloc_page, NULL) == 0;
+}
+
+/* SDM 25.6: execution controls. */
+static bool setup_execution_controls(struct vcpu *v)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	uint32_t pin, proc, proc2;
+	/* External interrupts and NMIs belong to the host; the preemption
+	 * timer ends time slices (it fires even when the guest has IF=0,
+	 * unlike bochs' external-interrupt exits: PLATFORM.md deviation 1). */
+	if (!control_value("pin-based", c->pin,
+	                   PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER,
+	                   &pin))
+		return false;
+	/* HLT blocks the vCPU; every port access exits (the UART is emulated);
+	 * no MSR bitmap, so every RDMSR/WRMSR exits. */
+	if (!control_value(
+	        "processor-based", c->proc,
+	        PROC_HLT_EXITING | PROC_UNCONDITIONAL_IO_EXITING | PROC_SECONDARY_CONTROLS, &proc))
+		return false;
+	uint32_t want2 = PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST |
+	                 (c->vpid ? PROC2_ENABLE_VPID : 0) | PROC2_ENABLE_RDTSCP;
+	if (!(c->proc2 >> 32 & PROC2_ENABLE_RDTSCP))
+		want2 &= ~PROC2_ENABLE_RDTSCP;
+	if (!control_value("secondary processor-based", c->proc2, want2, &proc2))
+		return false;
+	vmcs_write(VMCS_PIN_BASED_CTLS, pin);
+	vmcs_write(VMCS_PROC_BASED_CTLS, proc);
+	vmcs_write(VMCS_PROC_BASED_CTLS2, proc2);
+	vmcs_write(VMCS_EXCEPTION_BITMAP, 0); /* the guest handles its own faults */
+	vmcs_write(VMCS_PF_ERROR_CODE_MASK, 0);
+	vmcs_write(VMCS_PF_ERROR_CODE_MATCH, 0);
+	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
+	vmcs_write(VMCS_TSC_OFFSET, 0); /* guest TSC = host TSC */
+	vmcs_write(VMCS_EPT_POINTER, ept_pointer(v->vm->ept_root, false));
+	if (c->vpid)
+		vmcs_write(VMCS_VPID, v->vm->id + 1); /* 0 is the host's */
+	/* SDM 25.6.6: CR0.NE and CR4.VMXE must stay set in VMX operation, so
+	 * hv owns them; the guest reads the shadow (NE as it wrote it, VMXE 0). */
+	vmcs_write(VMCS_CR0_GUEST_HOST_MASK, CR0_NE);
+	vmcs_write(VMCS_CR0_READ_SHADOW, CR0_PE | CR0_ET);
+	vmcs_write(VMCS_CR4_GUEST_HOST_MASK, CR4_VMXE);
+	vmcs_write(VMCS_CR4_READ_SHADOW, 0);
+	vmcs_write(VMCS_LINK_POINTER, ~0ull); /* no shadow VMCS (SDM 26.3.1.5) */
+	return true;
+}
+
+/* SDM 25.7 and 25.8: exit and entry controls. */
+static bool setup_exit_entry_controls(void)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	uint32_t exit, entry;
+	if (!control_value("VM-exit", c->exit,
+	                   EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_ACK_INTERRUPT_ON_EXIT |
+	                       EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER,
+	                   &exit) ||
+	    !control_value("VM-entry", c->entry, ENTRY_LOAD_IA32_EFER, &entry))
+		return false;
+	vmcs_write(VMCS_EXIT_CTLS, exit);
+	vmcs_write(VMCS_ENTRY_CTLS, entry); /* not IA-32e: PVH starts in 32-bit mode */
+	vmcs_write(VMCS_EXIT_MSR_STORE_COUNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+	vmcs_write(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+	return true;
+}
+
+/* SDM 25.5: host state, loaded on every exit; checked per SDM 27.2.2-27.2.4. */
+static void setup_host_state(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) gdtr;
+	__asm__ volatile("sgdt %0" : "=m"(gdtr));
+	vmcs_write(VMCS_HOST_CR0, read_cr0());
+	vmcs_write(VMCS_HOST_CR3, read_cr3());
+	vmcs_write(VMCS_HOST_CR4, read_cr4());
+	vmcs_write(VMCS_HOST_CS_SEL, GDT_SEL_CODE);
+	vmcs_write(VMCS_HOST_SS_SEL, GDT_SEL_DATA);
+	vmcs_write(VMCS_HOST_DS_SEL, GDT_SEL_DATA);
+	vmcs_write(VMCS_HOST_ES_SEL, GDT_SEL_DATA);
+	vmcs_write(VMCS_HOST_FS_SEL, 0);
+	vmcs_write(VMCS_HOST_GS_SEL, 0);
+	vmcs_write(VMCS_HOST_TR_SEL, GDT_SEL_TSS);
+	vmcs_write(VMCS_HOST_FS_BASE, 0);
+	vmcs_write(VMCS_HOST_GS_BASE, 0);
+	vmcs_write(VMCS_HOST_TR_BASE, gdt_tss_base());
+	vmcs_write(VMCS_HOST_GDTR_BASE, gdtr.base);
+	vmcs_write(VMCS_HOST_IDTR_BASE, idt_base());
+	vmcs_write(VMCS_HOST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_HOST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_HOST_SYSENTER_EIP, 0);
+	vmcs_write(VMCS_HOST_IA32_EFER, rdmsr(MSR_IA32_EFER));
+	vmcs_write(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub);
+	/* HOST_RSP is written by vmx_enter right before each entry. */
+}
+
+/* SDM 25.4 guest state for the PVH entry: 32-bit protected mode, paging
+ * off (allowed by unrestricted guest, SDM 26.3.1.1), flat 4 GiB segments. */
+static void setup_guest_state(uint32_t entry)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	/* PE and PG may be 0 with unrestricted guest; NE (fixed0) must be 1. */
+	vmcs_write(VMCS_GUEST_CR0, ((CR0_PE | CR0_ET | c->cr0_fixed0) & ~CR0_PG) & c->cr0_fixed1);
+	vmcs_write(VMCS_GUEST_CR3, 0);
+	vmcs_write(VMCS_GUEST_CR4, (c->cr4_fixed0 | CR4_VMXE) & c->cr4_fixed1);
+	vmcs_write(VMCS_GUEST_DR7, 0x400);
+	vmcs_write(VMCS_GUEST_RSP, 0);
+	vmcs_write(VMCS_GUEST_RIP, entry);
+	vmcs_write(VMCS_GUEST_RFLAGS, 0x2); /* bit 1 is reserved-1 */
+	static const struct {
+		uint64_t sel, base, limit, ar, value_sel;
+	} segs[] = {
+	    /* Access rights (SDM 25.4.1, table 25-2): 0xC09B = 32-bit
+	     * code, accessed, G; 0xC093 = 32-bit data, accessed, G. */
+	    {VMCS_GUEST_CS_SEL, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR, 0x08},
+	    {VMCS_GUEST_SS_SEL, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR, 0x10},
+	    {VMCS_GUEST_DS_SEL, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR, 0x10},
+	    {VMCS_GUEST_ES_SEL, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR, 0x10},
+	    {VMCS_GUEST_FS_SEL, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR, 0x10},
+	    {VMCS_GUEST_GS_SEL, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR, 0x10},
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(segs); i++) {
+		vmcs_write(segs[i].sel, segs[i].value_sel);
+		vmcs_write(segs[i].base, 0);
+		vmcs_write(segs[i].limit, 0xFFFFFFFF);
+		vmcs_write(segs[i].ar, i == 0 ? 0xC09B : 0xC093);
+	}
+	/* TR must be a busy TSS (type 11) even if the guest never uses it;
+	 * LDTR is marked unusable (AR bit 16), SDM 26.3.1.2. */
+	vmcs_write(VMCS_GUEST_TR_SEL, 0x18);
+	vmcs_write(VMCS_GUEST_TR_BASE, 0);
+	vmcs_write(VMCS_GUEST_TR_LIMIT, 0x67);
+	vmcs_write(VMCS_GUEST_TR_AR, 0x8B);
+	vmcs_write(VMCS_GUEST_LDTR_SEL, 0);
+	vmcs_write(VMCS_GUEST_LDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_LDTR_LIMIT, 0);
+	vmcs_write(VMCS_GUEST_LDTR_AR, 0x10000);
+	vmcs_write(VMCS_GUEST_GDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0);
+	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0);
+	vmcs_write(VMCS_GUEST_IA32_EFER, 0);
+	vmcs_write(VMCS_GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_EIP, 0);
+	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(VMCS_GUEST_ACTIVITY_STATE, 0);
+	vmcs_write(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+}
+
+bool arch_vcpu_init(struct vcpu *v, uint32_t entry, uint32_t start_info_gpa)
+{
+	v->vmcs_pa = mm_alloc_zeroed_page();
+	if (!v->vmcs_pa)
+		return false;
+	*(uint32_t *)(uintptr_t)v->vmcs_pa = vmx_host_caps.vmcs_revision;
+	if (vmclear(v->vmcs_pa) != VMX_OK || vmptrld(v->vmcs_pa) != VMX_OK)
+		return false;
+	if (!setup_execution_controls(v) || !setup_exit_entry_controls())
+		return false;
+	setup_host_state();
+	setup_guest_state(entry);
+	memset(&v->regs, 0, sizeof v->regs);
+	v->regs.rbx = start_info_gpa; /* PVH: EBX = hvm_start_info */
+	v->launched = false;
+	/* A clean FPU for the guest: FNINIT state, MXCSR default (SDM Vol. 1
+	 * 10.5.1 FXSAVE layout: FCW at 0, MXCSR at 24). */
+	memset(v->fxsave_area, 0, sizeof v->fxsave_area);
+	v->fxsave_area[0] = 0x7F;
+	v->fxsave_area[1] = 0x03;
+	v->fxsave_area[24] = 0x80;
+	v->fxsave_area[25] = 0x1F;
+	v->fpu_saved = true;
+	return true;
+}
+
+void vmx_inject_exception(unsigned vector, bool has_error_code, uint32_t error_code)
+{
+	vmcs_write(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector |
+	                                     (has_error_code ? INTR_DELIVER_ERROR_CODE : 0));
+	if (has_error_code)
+		vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, error_code);
+}
+
+uint64_t *vcpu_gpr(struct vcpu *v, unsigned n)
+{
+	static uint64_t rsp_scratch;
+	uint64_t *order[16] = {&v->regs.rax, &v->regs.rcx, &v->regs.rdx, &v->regs.rbx,
+	                       &rsp_scratch, &v->regs.rbp, &v->regs.rsi, &v->regs.rdi,
+	                       &v->regs.r8,  &v->regs.r9,  &v->regs.r10, &v->regs.r11,
+	                       &v->regs.r12, &v->regs.r13, &v->regs.r14, &v->regs.r15};
+	if (n == 4)
+		rsp_scratch = vmcs_read(VMCS_GUEST_RSP);
+	return order[n & 15];
+}
+
+/* Switches FPU/SSE state and the MSRs VT-x leaves alone to vCPU v. */
+static void switch_to(struct vcpu *v)
+{
+	static const uint32_t swapped[VCPU_SWAPPED_MSRS] = {0xC0000081, 0xC0000082, 0xC0000083,
+	                                                    0xC0000084, 0xC0000102};
+	if (fpu_owner == v)
+		return;
+	if (fpu_owner) {
+		__asm__ volatile("fxsave64 %0" : "=m"(fpu_owner->fxsave_area));
+		fpu_owner->fpu_saved = true;
+		for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
+			fpu_owner->swapped_msrs[i] = rdmsr(swapped[i]);
+	}
+	__asm__ volatile("fxrstor64 %0" ::"m"(v->fxsave_area));
+	v->fpu_saved = false;
+	for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
+		wrmsr(swapped[i], v->swapped_msrs[i]);
+	fpu_owner = v;
+}
+
+/* Delivers the highest pending interrupt if the guest can take it now
+ * (RFLAGS.IF=1, no STI/MOV-SS blocking: SDM 26.3.1.5), else asks for an
+ * interrupt-window exit (SDM 25.6.2). */
+static void deliver_interrupts(struct vcpu *v)
+{
+	int vector = vlapic_pending_vector(&v->lapic);
+	uint64_t proc = vmcs_read(VMCS_PROC_BASED_CTLS);
+	if (vector < 0 || (vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID)) {
+		if (proc & PROC_INTERRUPT_WINDOW_EXITING && vector < 0)
+			vmcs_write(VMCS_PROC_BASED_CTLS, proc & ~PROC_INTERRUPT_WINDOW_EXITING);
+		return;
+	}
+	bool can_take = (vmcs_read(VMCS_GUEST_RFLAGS) & (1u << 9)) &&
+	                !(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
+	                  (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	if (can_take) {
+		vlapic_ack(&v->lapic, vector);
+		vmcs_write(VMCS_ENTRY_INTR_INFO,
+		           INTR_INFO_VALID | INTR_TYPE_EXTERNAL | (uint32_t)vector);
+		vmcs_write(VMCS_PROC_BASED_CTLS, proc & ~PROC_INTERRUPT_WINDOW_EXITING);
+	} else {
+		vmcs_write(VMCS_PROC_BASED_CTLS, proc | PROC_INTERRUPT_WINDOW_EXITING);
+	}
+}
+
+extern const exit_handler_fn exit_handlers[VM_EXIT_REASONS];
+
+void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc)
+{
+	struct vm *vm = v->vm;
+	if (vmptrld(v->vmcs_pa) != VMX_OK) {
+		vm_stop(vm, 255, "VMPTRLD of its VMCS failed");
+		return;
+	}
+	switch_to(v);
+	while (v->state == VCPU_RUNNABLE && !vm->stopped) {
+		uint64_t now = rdtsc();
+		vlapic_tick(v, now);
+		if (now >= slice_end_tsc)
+			return;
+		deliver_interrupts(v);
+		/* The slice ends at the earlier of its end and the guest's timer,
+		 * so a timer interrupt is never late by more than one exit. */
+		uint64_t until = slice_end_tsc;
+		if (v->lapic.timer_deadline && v->lapic.timer_deadline < until)
+			until = v->lapic.timer_deadline;
+		uint64_t ticks =
+		    until > now ? (until - now) >> vmx_host_caps.preemption_timer_rate : 0;
+		vmcs_write(VMCS_PREEMPTION_TIMER_VALUE,
+		           ticks > 0xFFFFFFFFull ? 0xFFFFFFFFull : ticks);
+
+		uint64_t entered = rdtsc();
+		int failed = vmx_enter(&v->regs, v->launched);
+		uint64_t exited = rdtsc();
+		vm->guest_tsc += exited - entered;
+		if (failed) {
+			uint64_t error = vmcs_read(VMCS_VM_INSTRUCTION_ERROR);
+			vmx_dump_guest_state(v, "VM entry failed");
+			vm_stop(vm, 255,
+			        "VM entry failed: VMLAUNCH/VMRESUME VM-instruction error %llu "
+			        "(SDM Vol. 3C 31.4)",
+			        (unsigned long long)error);
+			return;
+		}
+		v->launched = true;
+		struct vmx_exit e = {
+		    .reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON),
+		    .qualification = vmcs_read(VMCS_EXIT_QUALIFICATION),
+		    .instruction_length = (uint32_t)vmcs_read(VMCS_EXIT_INSTRUCTION_LENGTH),
+		};
+		bool entry_failed = e.reason >> 31; /* SDM 28.2.1: bit 31 = VM-entry failure */
+		e.reason &= 0xffff;
+		/* An event that was being delivered when the exit came must be
+		 * delivered again (SDM 28.2.4 IDT-vectoring information). */
+		uint32_t vectoring = (uint32_t)vmcs_read(VMCS_IDT_VECTORING_INFO);
+		if (vectoring & INTR_INFO_VALID) {
+			vmcs_write(VMCS_ENTRY_INTR_INFO, vectoring & ~(1u << 12));
+			if (vectoring & INTR_DELIVER_ERROR_CODE)
+				vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE,
+				           vmcs_read(VMCS_IDT_VECTORING_ERROR_CODE));
+		}
+		if (e.reason < VM_EXIT_REASONS)
+			vm->exits[e.reason]++;
+		else
+			vm->exits_other++;
+		exit_handler_fn handler = entry_failed ? exit_entry_failure
+		                          : e.reason < VM_EXIT_REASONS && exit_handlers[e.reason]
+		                              ? exit_handlers[e.reason]
+		                              : NULL;
+		enum exit_action action;
+		if (handler) {
+			action = handler(v, &e);
+		} else {
+			vmx_dump_guest_state(v, "unhandled VM exit");
+			vm_stop(vm, 255, "unhandled VM exit reason %u (qualification 0x%llx)",
+			        e.reason, (unsigned long long)e.qualification);
+			action = EXIT_STOP;
+		}
+		if (action == EXIT_NEXT_INSN) {
+			vmcs_write(VMCS_GUEST_RIP,
+			           vmcs_read(VMCS_GUEST_RIP) + e.instruction_length);
+			/* Past the instruction, STI/MOV-SS blocking is over (SDM 26.3.1.5). */
+			uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+			if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+				vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
+				           intr & ~(uint64_t)(INTERRUPTIBILITY_STI |
+				                              INTERRUPTIBILITY_MOV_SS));
+		}
+		vm->hv_tsc += rdtsc() - exited;
+		if (action == EXIT_STOP || action == EXIT_END_SLICE)
+			return;
+	}
+}
+
+void vmx_dump_guest_state(struct vcpu *v, const char *why)
+{
+	static const struct {
+		const char *name;
+		uint32_t field;
+	} fields[] = {
+	    {"RIP", VMCS_GUEST_RIP},
+	    {"RSP", VMCS_GUEST_RSP},
+	    {"RFLAGS", VMCS_GUEST_RFLAGS},
+	    {"CR0", VMCS_GUEST_CR0},
+	    {"CR3", VMCS_GUEST_CR3},
+	    {"CR4", VMCS_GUEST_CR4},
+	    {"EFER", VMCS_GUEST_IA32_EFER},
+	    {"CS", VMCS_GUEST_CS_SEL},
+	    {"CS.AR", VMCS_GUEST_CS_AR},
+	    {"SS.AR", VMCS_GUEST_SS_AR},
+	    {"TR.AR", VMCS_GUEST_TR_AR},
+	    {"ENTRY_CTLS", VMCS_ENTRY_CTLS},
+	    {"EXIT_REASON", VMCS_EXIT_REASON},
+	    {"EXIT_QUAL", VMCS_EXIT_QUALIFICATION},
+	    {"INTR_STATE", VMCS_GUEST_INTERRUPTIBILITY},
+	    {"GPA", VMCS_GUEST_PHYSICAL_ADDRESS},
+	};
+	kprintf("hv: %s: %s guest state:\n", v->vm->name, why);
+	for (unsigned i = 0; i < ARRAY_SIZE(fields); i++)
+		kprintf("  %-12s %016llx%s", fields[i].name,
+		        (unsigned long long)vmcs_read(fields[i].field), i % 2 ? "\n" : "");
+	const struct guest_regs *r = &v->regs;
+	kprintf("  RAX %016llx RBX %016llx RCX %016llx RDX %016llx\n"
+	        "  RSI %016llx RDI %016llx RBP %016llx\n",
+	        (unsigned long long)r->rax, (unsigned long long)r->rbx, (unsigned long long)r->rcx,
+	        (unsigned long long)r->rdx, (unsigned long long)r->rsi, (unsigned long long)r->rdi,
+	        (unsigned long long)r->rbp);
+}

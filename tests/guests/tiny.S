@@ -1,0 +1,122 @@
+/* Runs as a guest: the smallest PVH guest, in 32-bit protected mode with
+ * paging off, for hv's system tests. Built once per MODE:
+ *   0 ok       prints through the UART and a hypercall, checks CPUID, exits 0
+ *   1 ept      writes outside its memory (hv must stop this VM only)
+ *   2 hostile  hypercalls with bad numbers, buffers and lengths; exits 0 if
+ *              hv answered each with the right error, else 1
+ *   3 triple   triple-faults (no IDT)
+ *   4 hltcli   halts with interrupts off (can never wake)
+ * Hypercall ABI: include/joulevisor/hypercall.h (32-bit code: the upper
+ * halves of the registers are zero at PVH entry). */
+#define HC_CONSOLE_WRITE 0
+#define HC_EXIT 1
+
+	.section .note.Xen, "a"
+	.balign 4
+	.long 4, 4, 18          /* namesz, descsz, XEN_ELFNOTE_PHYS32_ENTRY */
+	.asciz "Xen"
+	.long tiny_entry
+
+	.text
+	.code32
+	.globl tiny_entry
+tiny_entry:
+	movl $stack_top, %esp
+	movl $msg_uart, %esi
+	call uart_puts
+#if MODE == 0
+	/* CPUID 0x40000000 must say Joulevisor. */
+	movl $0x40000000, %eax
+	cpuid
+	cmpl $0x6c756f4a, %ebx
+	jne fail
+	/* CPUID.1:ECX: VMX (bit 5) hidden, hypervisor (31) set. */
+	movl $1, %eax
+	cpuid
+	btl $5, %ecx
+	jc fail
+	btl $31, %ecx
+	jnc fail
+	movl $HC_CONSOLE_WRITE, %eax
+	movl $msg_hc, %edi
+	movl $msg_hc_len, %esi
+	vmcall
+	cmpl $msg_hc_len, %eax
+	jne fail
+	jmp pass
+#elif MODE == 1
+	movl $0x7fff0000, %eax
+	movl $1, (%eax)
+	jmp pass                /* never reached */
+#elif MODE == 2
+	movl $99, %eax          /* unknown hypercall */
+	vmcall
+	cmpl $-38, %eax
+	jne fail
+	movl $HC_CONSOLE_WRITE, %eax
+	movl $0x7fff0000, %edi  /* buffer outside guest memory */
+	movl $16, %esi
+	vmcall
+	cmpl $-14, %eax
+	jne fail
+	movl $HC_CONSOLE_WRITE, %eax
+	movl $msg_hc, %edi      /* length far too big */
+	movl $0x7fffffff, %esi
+	vmcall
+	cmpl $-22, %eax
+	jne fail
+	movl $HC_CONSOLE_WRITE, %eax
+	movl $0x1fff800, %edi   /* buffer crossing the end of 32 MiB */
+	movl $0x1000, %esi
+	vmcall
+	cmpl $-14, %eax
+	jne fail
+	movl $msg_hostile_ok, %esi
+	call uart_puts
+	jmp pass
+#elif MODE == 3
+	lidt null_idt
+	int3
+#elif MODE == 4
+	cli
+	hlt
+#endif
+pass:
+	movl $HC_EXIT, %eax
+	xorl %edi, %edi
+	vmcall
+fail:
+	movl $msg_fail, %esi
+	call uart_puts
+	movl $HC_EXIT, %eax
+	movl $1, %edi
+	vmcall
+1:	jmp 1b
+
+uart_puts:                      /* esi: NUL-terminated string */
+	movw $0x3f8, %dx
+2:	lodsb
+	testb %al, %al
+	jz 3f
+	outb %al, %dx
+	jmp 2b
+3:	ret
+
+	.data
+null_idt:
+	.short 0
+	.long 0
+msg_uart:
+	.asciz "tiny: hello through the UART\n"
+msg_hc:
+	.ascii "tiny: hello through a hypercall\n"
+	.set msg_hc_len, . - msg_hc
+msg_hostile_ok:
+	.asciz "tiny: every bad hypercall was refused with the right error\n"
+msg_fail:
+	.asciz "tiny: FAIL\n"
+
+	.bss
+	.balign 16
+	.skip 4096
+stack_top:
