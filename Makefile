@@ -24,7 +24,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 HV_SRCS := $(shell find hv -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
-.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests
+.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead
 all: hv iso $(if $(wildcard guest/guest.mk),guests)
 
 hv: $(BUILD)/hv.elf
@@ -79,6 +79,10 @@ run: deps all
 # gdb attached to QEMU's stub (TCG: boot path only).
 debug: all
 	$(PYTHON) tools/run.py --show --emu qemu --gdb --iso $(BUILD)/joulevisor.iso
+
+# ---- experiments (figures, not tests) ----
+exp-overhead: deps all
+	$(PYTHON) tools/exp_overhead.py
 
 # ---- tests ----------------------------------------------------------------
 UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit \

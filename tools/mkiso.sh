@@ -4,7 +4,15 @@
 #   tools/mkiso.sh OUT.iso HV.elf "HV OPTIONS" [GUEST.elf "MODULE ARGS"]...
 # Each guest ELF becomes a multiboot2 module whose command line is its args,
 # e.g. "name=vm0 mem=32M -- mvb 512".
+#   tools/mkiso.sh --bare OUT.iso GUEST.elf "ARGS"
+# boots a guest ELF alone, with no hypervisor (multiboot1): the native
+# baseline.
 set -euo pipefail
+bare=0
+if [ "${1:-}" = "--bare" ]; then
+	bare=1
+	shift
+fi
 if [ $# -lt 3 ] || [ $(( ($# - 3) % 2 )) -ne 0 ]; then
 	echo "usage: $0 OUT.iso HV.elf \"HV OPTIONS\" [GUEST.elf \"MODULE ARGS\"]..." >&2
 	exit 2
@@ -22,8 +30,13 @@ cp "$hv" "$stage/boot/hv.elf"
 	echo 'serial --unit=0 --speed=115200'
 	echo 'terminal_input serial console'
 	echo 'terminal_output serial console'
-	echo 'menuentry "Joulevisor" {'
-	echo "  multiboot2 /boot/hv.elf $options"
+	if [ $bare = 1 ]; then
+		echo 'menuentry "bare guest" {'
+		echo "  multiboot /boot/hv.elf $options"
+	else
+		echo 'menuentry "Joulevisor" {'
+		echo "  multiboot2 /boot/hv.elf $options"
+	fi
 	i=0
 	while [ $# -gt 0 ]; do
 		[ -f "$1" ] || { echo "mkiso: guest image $1: no such file" >&2; exit 2; }

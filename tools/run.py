@@ -71,9 +71,9 @@ def find_ovmf():
     return None, None
 
 
-def build_iso(work, hv, cmdline, modules):
+def build_iso(work, hv, cmdline, modules, bare=False):
     iso = os.path.join(work, "joulevisor.iso")
-    args = [os.path.join(ROOT, "tools", "mkiso.sh"), iso, hv, cmdline]
+    args = [os.path.join(ROOT, "tools", "mkiso.sh")] + (["--bare"] if bare else []) + [iso, hv, cmdline]
     for elf, margs in modules:
         args += [elf, margs]
     r = subprocess.run(args, capture_output=True, text=True)
@@ -123,9 +123,11 @@ def emulator_command(emu, opts, work, serial):
     raise SystemExit("run: unknown emulator " + emu)
 
 
-def parse_result(text):
-    """The last result event in the log, or None."""
+def parse_result(text, bare=False):
+    """The last result event in the log, or None. A bare guest (no hv)
+    ends with its own guest_exit event instead."""
     result = None
+    wanted = "guest_exit" if bare else "result"
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("@ "):
@@ -133,7 +135,7 @@ def parse_result(text):
                 ev = json.loads(line[2:])
             except ValueError:
                 continue
-            if ev.get("ev") == "result":
+            if ev.get("ev") == wanted:
                 result = ev
     return result
 
@@ -142,11 +144,15 @@ def run(opts):
     emu = opts.emu or best_emu()
     work = opts.workdir or tempfile.mkdtemp(prefix="jv-run-")
     os.makedirs(work, exist_ok=True)
+    if opts.bare:
+        opts.kernel, opts.cmdline = opts.bare
     if emu == "qemu-kernel":
         opts.kernel = opts.kernel or opts.hv
     elif not opts.iso:
-        opts.iso = build_iso(work, opts.hv, opts.cmdline or "", opts.module)
+        opts.iso = build_iso(work, opts.kernel if opts.bare else opts.hv, opts.cmdline or "",
+                             opts.module, bare=bool(opts.bare))
     opts.iso = os.path.abspath(opts.iso) if opts.iso else None
+    opts.kernel = os.path.abspath(opts.kernel) if opts.kernel else None  # QEMU runs in work/
     serial = os.path.join(work, "serial.txt")
     open(serial, "w").close()
     cmd, env_extra = emulator_command(emu, opts, work, serial)
@@ -176,7 +182,7 @@ def run(opts):
     if opts.log:
         with open(opts.log, "w") as f:
             f.write(text)
-    result = parse_result(text)
+    result = parse_result(text, bool(opts.bare))
     wall = time.time() - start
     if result is None:
         status = STATUS_TIMEOUT if timed_out else STATUS_NO_RESULT
@@ -188,8 +194,9 @@ def run(opts):
     status = int(result.get("status", STATUS_NO_RESULT))
     if emu != "bochs" and rc != (status << 1 | 1) and not opts.gdb:
         sys.stderr.write("run: warning: QEMU exit %d does not match result status %d\n" % (rc, status))
-    sys.stderr.write("run: %s: hv stopped with status %d (%s) after %.1f s wall\n"
-                     % (emu, status, result.get("name", "?"), wall))
+    sys.stderr.write("run: %s: %s stopped with status %d (%s) after %.1f s wall\n"
+                     % (emu, "the bare guest" if opts.bare else "hv", status,
+                        result.get("name", "guest exit"), wall))
     if status != 0:
         explain_failure(emu, work)
     if not opts.workdir and not opts.keep and status == 0:
@@ -229,6 +236,8 @@ def main(argv=None):
     p.add_argument("--cmdline", default="", help="hv boot options")
     p.add_argument("--module", nargs=2, action="append", default=[], metavar=("ELF", "ARGS"),
                    help="a guest image and its module command line")
+    p.add_argument("--bare", nargs=2, metavar=("GUEST.elf", "ARGS"),
+                   help="boot a guest alone, no hypervisor (the native baseline)")
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--mem", type=int, default=256, help="emulated RAM in MiB")
     p.add_argument("--cpu", default="tigerlake", help="bochs cpu model")
@@ -241,6 +250,8 @@ def main(argv=None):
     p.add_argument("--gdb", action="store_true", help="QEMU: wait for gdb on :1234")
     p.add_argument("-v", "--verbose", action="store_true")
     opts = p.parse_args(argv)
+    if opts.bare and opts.module:
+        p.error("--bare boots one guest alone; it takes no --module")
     if opts.emu == "qemu-kernel" and opts.module:
         p.error("qemu-kernel cannot pass guest modules; use an ISO platform")
     if opts.iso and not os.path.exists(opts.iso):

@@ -70,5 +70,62 @@ def test_broken_and_hostile_vms_stop_alone():
     expect(r.event("result")["name"] == "fail", "hv should report failure")
 
 
+GUEST = os.path.join(BUILD, "guest", "%s.elf")
+DIRTY_ARGS = "dirty --ws 2 --rate 500 --seconds 1 --checksum"
+
+
+def test_hello_mvb_dirty_run_at_the_same_time():
+    r = Run("vm_three_workloads", "bochs", timeout=300, modules=[
+        (GUEST % "hello", "name=hello mem=16M -- hello one two"),
+        (GUEST % "mvb", "name=mvb mem=32M -- mvb 160 8"),
+        (GUEST % "dirty", "name=dirty mem=32M -- " + DIRTY_ARGS),
+    ])
+    r.expect_status(0)
+    r.expect_line(r"^\[hello\] hello from Joulevisor guest$")
+    r.expect_line(r'^\[hello\] hello: argv\[2\] = "two"$')
+    mvb = r.guest_event("mvb", "mvb")
+    expect(mvb["check"] == "ok" and mvb["n"] == 160 and mvb["gflops"] > 0, "mvb: %r" % mvb)
+    dirty = r.guest_event("dirty", "dirty")
+    expect(dirty["pages_written"] == 500, "dirty wrote %r pages, asked 500" % dirty)
+    for vm in ("hello", "mvb", "dirty"):
+        ex = r.event("vm_exit", vm=vm)
+        expect(ex["status"] == 0, "%s exited with %r" % (vm, ex))
+        expect(ex["exits"].get("cpuid", 0) > 0 and ex["exits"].get("vmcall", 0) > 0,
+               "%s: per-reason exit counts missing: %r" % (vm, ex["exits"]))
+    # dirty sleeps on its TSC-deadline timer: HLT exits and timer interrupts.
+    dex = r.event("vm_exit", vm="dirty")["exits"]
+    expect(dex.get("hlt", 0) > 10, "dirty never slept on its timer: %r" % dex)
+    # They shared the CPU: the long ones were preempted by the time slice.
+    expect(r.event("vm_exit", vm="mvb")["exits"].get("preemption_timer", 0) > 0,
+           "mvb was never preempted: the VMs did not run at the same time")
+    # The same work bare gives the same memory checksum: the VM's memory
+    # behaves exactly like the machine's.
+    bare = Run("bare_dirty_qemu", "qemu-kernel", timeout=120, extra=["--bare", GUEST % "dirty", DIRTY_ARGS])
+    bare.expect_status(0)
+    bdirty = [e for e in bare.events if e.get("ev") == "dirty"]
+    expect(bdirty and bdirty[-1]["checksum"] == dirty["checksum"],
+           "checksum as a VM %s, bare %s" % (dirty["checksum"], bdirty[-1]["checksum"] if bdirty else None))
+
+
+def test_mvb_runs_bare_in_bochs_and_qemu():
+    for emu in ("bochs", "qemu-kernel"):
+        r = Run("bare_mvb_" + emu, emu, timeout=120, extra=["--bare", GUEST % "mvb", "mvb 96 4"])
+        r.expect_status(0)
+        ev = [e for e in r.events if e.get("ev") == "mvb"]
+        expect(ev and ev[-1]["check"] == "ok" and ev[-1]["gflops"] > 0, "%s: mvb printed %r" % (emu, ev))
+        r.expect_line(r"^mvb: n=96 iters=4 gflops=[0-9.]+ check=ok$")
+        if emu == "bochs":
+            boot = [e for e in r.events if e.get("ev") == "guest_boot"]
+            expect(boot and abs(boot[-1]["tsc_hz"] - 50e6) < 0.01 * 50e6,
+                   "bare in bochs the TSC must calibrate to the emulated 50 MHz: %r" % boot)
+
+
+def test_guest_bad_arguments_exit_2():
+    r = Run("vm_bad_args", "bochs", modules=[(GUEST % "dirty", "name=d -- dirty --rate banana")])
+    r.expect_status(1)
+    expect(r.event("vm_exit", vm="d")["status"] == 2, "a bad argument should end the VM with status 2")
+    r.expect_line(r"^\[d\] .*(usage|Usage)")
+
+
 if __name__ == "__main__":
     sys.exit(main(globals()))

@@ -1,0 +1,187 @@
+/* Runs in the guest: dirty [--ws MIB] [--rate PAGES_PER_S] [--seconds S]
+ * [--checksum]. Writes RATE pages per second, round-robin over a working
+ * set of MIB MiB, for S seconds: the load a live migration has to chase.
+ *
+ * The work is fixed, the pacing is not: exactly RATE * S page writes happen,
+ * spread over S * 100 bursts of 10 ms, and the guest sleeps (HLT until a
+ * TSC deadline) between bursts. So the final memory, and its checksum, only
+ * depend on the arguments; a burst that overruns its 10 ms is counted as
+ * late instead of dropping work. Each write fills the whole page with
+ * values derived from the write's sequence number. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/boot.h"
+#include "clock/clock.h"
+
+#define PAGE_SIZE         4096u
+#define WORDS_PER_PAGE    (PAGE_SIZE / sizeof(uint64_t))
+#define BURSTS_PER_SECOND 100
+#define GOLDEN_RATIO_64   0x9E3779B97F4A7C15ull /* spreads sequence numbers */
+#define FNV_OFFSET_BASIS  0xcbf29ce484222325ull
+#define FNV_PRIME         0x100000001b3ull
+
+struct options {
+	long working_set_mib;
+	long pages_per_second;
+	double seconds;
+	bool checksum;
+};
+
+static int usage(const char *problem, const char *argument)
+{
+	fprintf(stderr, "dirty: %s%s%s\n", problem, argument ? ": " : "", argument ? argument : "");
+	fprintf(
+	    stderr,
+	    "usage: dirty [--ws MIB] [--rate PAGES_PER_S] [--seconds S] [--checksum]\n"
+	    "  --ws MIB            working set, 1..4096 MiB (default 4)\n"
+	    "  --rate PAGES_PER_S  page writes per second, 1..10000000 (default 1000)\n"
+	    "  --seconds S         how long, 0.01..3600, may have decimals (default 2)\n"
+	    "  --checksum          print an FNV-1a 64 checksum of the working set at the end\n");
+	return GUEST_EXIT_USAGE;
+}
+
+static bool parse_whole(const char *text, long min, long max, long *value)
+{
+	char *end;
+	long number = strtol(text, &end, 10);
+	if (end == text || *end != '\0' || number < min || number > max)
+		return false;
+	*value = number;
+	return true;
+}
+
+static bool parse_seconds(const char *text, double *value)
+{
+	char *end;
+	double number = strtod(text, &end);
+	if (end == text || *end != '\0' || !(number >= 0.01 && number <= 3600))
+		return false;
+	*value = number;
+	return true;
+}
+
+static bool is_option_with_value(const char *name)
+{
+	return strcmp(name, "--ws") == 0 || strcmp(name, "--rate") == 0 ||
+	       strcmp(name, "--seconds") == 0;
+}
+
+/* Accepts "--ws 8" and "--ws=8". Returns 0 or the exit status for main. */
+static int parse_options(int argc, char **argv, struct options *options)
+{
+	*options = (struct options){.working_set_mib = 4, .pages_per_second = 1000, .seconds = 2};
+	for (int i = 1; i < argc; i++) {
+		char *name = argv[i];
+		if (strcmp(name, "--checksum") == 0) {
+			options->checksum = true;
+			continue;
+		}
+		char *value = strchr(name, '=');
+		if (value)
+			*value++ = '\0';
+		if (!is_option_with_value(name))
+			return usage(strncmp(name, "--", 2) == 0 ? "unknown option"
+			                                         : "unexpected argument",
+			             name);
+		if (!value && i + 1 >= argc)
+			return usage("missing value after", name);
+		if (!value)
+			value = argv[++i];
+		if (strcmp(name, "--ws") == 0) {
+			if (!parse_whole(value, 1, 4096, &options->working_set_mib))
+				return usage("--ws wants 1..4096 MiB, not", value);
+		} else if (strcmp(name, "--rate") == 0) {
+			if (!parse_whole(value, 1, 10000000, &options->pages_per_second))
+				return usage("--rate wants 1..10000000 pages per second, not",
+				             value);
+		} else if (!parse_seconds(value, &options->seconds)) {
+			return usage("--seconds wants 0.01..3600, not", value);
+		}
+	}
+	return 0;
+}
+
+/* Write number `sequence` (0, 1, 2, ...) goes to page sequence mod pages. */
+static void write_page(uint64_t *working_set, uint64_t pages, uint64_t sequence)
+{
+	uint64_t *page = working_set + (sequence % pages) * WORDS_PER_PAGE;
+	uint64_t base = (sequence + 1) * GOLDEN_RATIO_64;
+	for (unsigned word = 0; word < WORDS_PER_PAGE; word++)
+		page[word] = base + word;
+}
+
+static uint64_t fnv1a_64(const unsigned char *bytes, uint64_t length)
+{
+	uint64_t hash = FNV_OFFSET_BASIS;
+	for (uint64_t i = 0; i < length; i++) {
+		hash ^= bytes[i];
+		hash *= FNV_PRIME;
+	}
+	return hash;
+}
+
+int main(int argc, char **argv)
+{
+	struct options options;
+	int status = parse_options(argc, argv, &options);
+	if (status != 0)
+		return status;
+
+	uint64_t bytes = (uint64_t)options.working_set_mib << 20;
+	uint64_t pages = bytes / PAGE_SIZE;
+	uint64_t *working_set = aligned_alloc(PAGE_SIZE, bytes);
+	if (!working_set) {
+		printf("dirty: cannot allocate a %ld MiB working set\n", options.working_set_mib);
+		return GUEST_EXIT_FAILURE;
+	}
+	/* Pass 0: every page gets known contents (and is touched once). */
+	for (uint64_t page = 0; page < pages; page++)
+		for (unsigned word = 0; word < WORDS_PER_PAGE; word++)
+			working_set[page * WORDS_PER_PAGE + word] = word;
+
+	uint64_t total_writes =
+	    (uint64_t)llround((double)options.pages_per_second * options.seconds);
+	uint64_t bursts = (uint64_t)ceil(options.seconds * BURSTS_PER_SECOND);
+	uint64_t burst_ticks = tsc_hz() / BURSTS_PER_SECOND;
+	uint64_t written = 0, late_bursts = 0;
+	uint64_t start = tsc_read();
+	for (uint64_t burst = 0; burst < bursts; burst++) {
+		uint64_t target = total_writes * (burst + 1) / bursts;
+		for (; written < target; written++)
+			write_page(working_set, pages, written);
+		uint64_t deadline = start + burst_ticks * (burst + 1);
+		if (tsc_read() > deadline)
+			late_bursts++;
+		else
+			sleep_until_tsc(deadline);
+	}
+	uint64_t elapsed_ms = tsc_ticks_to_ns(tsc_read() - start) / 1000000;
+
+	char checksum_text[32] = "";
+	char checksum_json[48] = "";
+	if (options.checksum) {
+		uint64_t checksum = fnv1a_64((const unsigned char *)working_set, bytes);
+		snprintf(checksum_text, sizeof(checksum_text), " checksum=0x%016llx",
+		         (unsigned long long)checksum);
+		snprintf(checksum_json, sizeof(checksum_json), ",\"checksum\":\"0x%016llx\"",
+		         (unsigned long long)checksum);
+	}
+	printf("dirty: ws=%ldMiB rate=%ld seconds=%g pages_written=%llu late_bursts=%llu "
+	       "elapsed_ms=%llu%s\n",
+	       options.working_set_mib, options.pages_per_second, options.seconds,
+	       (unsigned long long)written, (unsigned long long)late_bursts,
+	       (unsigned long long)elapsed_ms, checksum_text);
+	printf(
+	    "@ {\"ev\":\"dirty\",\"ws_mib\":%ld,\"rate\":%ld,\"seconds\":%g,\"pages_written\":%llu,"
+	    "\"late_bursts\":%llu,\"elapsed_ms\":%llu%s}\n",
+	    options.working_set_mib, options.pages_per_second, options.seconds,
+	    (unsigned long long)written, (unsigned long long)late_bursts,
+	    (unsigned long long)elapsed_ms, checksum_json);
+	free(working_set);
+	return GUEST_EXIT_OK;
+}
