@@ -142,7 +142,8 @@ def parse_result(text, bare=False):
 
 def run(opts):
     emu = opts.emu or best_emu()
-    work = opts.workdir or tempfile.mkdtemp(prefix="jv-run-")
+    # Absolute: the emulator runs inside the work directory.
+    work = os.path.abspath(opts.workdir or tempfile.mkdtemp(prefix="jv-run-"))
     os.makedirs(work, exist_ok=True)
     if opts.bare:
         opts.kernel, opts.cmdline = opts.bare
@@ -152,6 +153,7 @@ def run(opts):
         opts.iso = build_iso(work, opts.kernel if opts.bare else opts.hv, opts.cmdline or "",
                              opts.module, bare=bool(opts.bare))
     opts.iso = os.path.abspath(opts.iso) if opts.iso else None
+    opts.log = os.path.abspath(opts.log) if opts.log else None
     opts.kernel = os.path.abspath(opts.kernel) if opts.kernel else None  # QEMU runs in work/
     serial = os.path.join(work, "serial.txt")
     open(serial, "w").close()
