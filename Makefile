@@ -25,7 +25,7 @@ HV_SRCS := $(shell find hv -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
 .PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead
-all: hv iso $(if $(wildcard guest/guest.mk),guests)
+all: hv guests iso
 
 hv: $(BUILD)/hv.elf
 iso: $(BUILD)/joulevisor.iso
@@ -46,10 +46,13 @@ $(BUILD)/hv.elf: $(HV_OBJS) linker/hv.ld
 	@grub-file --is-x86-multiboot2 $@ || { echo "error: $@ has no multiboot2 header in its first 32 KiB" >&2; exit 1; }
 	@grub-file --is-x86-multiboot $@ || { echo "error: $@ has no multiboot1 header in its first 8 KiB" >&2; exit 1; }
 
-# The demo ISO: hv plus whatever guest modules exist (see tools/mkiso.sh).
-$(BUILD)/joulevisor.iso: $(BUILD)/hv.elf tools/mkiso.sh
+# The demo ISO: hv with three VMs running at once (see tools/mkiso.sh).
+DEMO_VMS := $(BUILD)/guest/hello.elf "name=hello mem=16M -- hello world" \
+	$(BUILD)/guest/mvb.elf "name=mvb mem=32M -- mvb 256 10" \
+	$(BUILD)/guest/dirty.elf "name=dirty mem=32M -- dirty --ws 4 --rate 1000 --seconds 2 --checksum"
+$(BUILD)/joulevisor.iso: $(BUILD)/hv.elf tools/mkiso.sh Makefile $(BUILD)/guest/hello.elf $(BUILD)/guest/mvb.elf $(BUILD)/guest/dirty.elf
 	@echo "  ISO     $@"
-	$(Q)tools/mkiso.sh $@ $(BUILD)/hv.elf ""
+	$(Q)tools/mkiso.sh $@ $(BUILD)/hv.elf "" $(DEMO_VMS)
 
 # Tiny assembly guests that exercise hv's exits and its error paths.
 TINY_MODES := ok ept hostile triple hltcli
@@ -68,7 +71,7 @@ $(BUILD)/tests/tiny-%.elf: tests/guests/tiny.S tests/guests/tiny.ld
 tiny-guests: $(TINY_ELFS)
 
 # Guest kernel and workloads (newlib built once into $(BUILD)/newlib).
--include guest/guest.mk
+include guest/guest.mk
 
 deps:
 	@tools/deps.sh
