@@ -94,6 +94,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 # Pure hv code that the unit tests exercise on the host.
 UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c \
 	hv/vm/vm_config.c hv/vm/elf_loader.c hv/vmx/ept.c
+# Subsystems list their own pure (host-testable) sources here.
+-include hv/net/unit.mk migrate/unit.mk hv/power/unit.mk
 
 $(BUILD)/tests/unit_tests: $(UNIT_SRCS) tests/unit/main.c tests/unit/check.h $(UNIT_UNDER_TEST)
 	@mkdir -p $(dir $@)
