@@ -10,6 +10,7 @@
 
 #include "boot/boot.h"
 #include "clock/clock.h"
+#include "power/power.h"
 
 #define DEFAULT_N 256
 #define MAX_N     16384
@@ -91,6 +92,9 @@ int main(int argc, char **argv)
 			a[i * size + j] = (double)((i + j) % 7 + 1);
 	}
 
+	/* Under Joulevisor the VM's virtual RAPL gives the energy of the loop. */
+	bool have_energy = rapl_available();
+	uint64_t energy_start = have_energy ? rapl_energy_uj() : 0;
 	uint64_t start = tsc_read();
 	for (long k = 0; k < iterations; k++) {
 		multiply(size, a, x, y);
@@ -99,6 +103,7 @@ int main(int argc, char **argv)
 		__asm__ volatile("" : : "r"(y) : "memory");
 	}
 	uint64_t ticks = tsc_read() - start;
+	uint64_t energy_uj = have_energy ? rapl_energy_uj() - energy_start : 0;
 
 	bool ok = true;
 	for (size_t i = 0; i < size && ok; i++)
@@ -108,10 +113,16 @@ int main(int argc, char **argv)
 	double gflops = 2.0 * (double)n * (double)n * (double)iterations / seconds / 1e9;
 	const char *check = ok ? "ok" : "FAIL";
 	printf("mvb: n=%ld iters=%ld gflops=%.4g check=%s\n", n, iterations, gflops, check);
+	if (have_energy) {
+		/* J per GFLOP = uJ / (flops / 1e9) / 1e6 = uJ * 1000 / flops */
+		double flops = 2.0 * (double)n * (double)n * (double)iterations;
+		printf("mvb: energy %llu uJ (virtual RAPL), %.4g J per GFLOP\n",
+		       (unsigned long long)energy_uj, (double)energy_uj * 1000.0 / flops);
+	}
 	printf("@ "
 	       "{\"ev\":\"mvb\",\"n\":%ld,\"iters\":%ld,\"gflops\":%.6g,\"seconds\":%.6f,\"check\":"
-	       "\"%s\"}\n",
-	       n, iterations, gflops, seconds, check);
+	       "\"%s\",\"energy_uj\":%llu}\n",
+	       n, iterations, gflops, seconds, check, (unsigned long long)energy_uj);
 	free(a);
 	free(x);
 	free(y);

@@ -3,10 +3,12 @@
  * every later failure can be told), then exceptions, then the boot table
  * (everything else depends on the memory map), then the CPU. */
 #include "boot/boot.h"
+#include "console/console.h"
 #include "core/core.h"
 #include "dev/dev.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "power/power.h"
 #include "vm/vm.h"
 #include "vmx/vmx.h"
 #include "x86/x86.h"
@@ -17,8 +19,13 @@
 static const char *const inject_choices[] = {"ud",   "pf",          "gp", "badmb",
                                              "hang", "triplefault", NULL};
 static const char *const onoff[] = {"on", "off", NULL};
+static const char *const power_choices[] = {"auto", "model", NULL};
 static const struct cmdline_option hv_options[] = {
     {"inject", inject_choices, "provoke a failure path (test suite)"},
+    {"at", NULL, "at=MS:COMMAND runs a console command MS after the VMs start"},
+    {"power", power_choices, "model: use the power model even where RAPL answers"},
+    {"power_idle_mw", NULL, "power model: idle power in mW (default 50000)"},
+    {"power_busy_mw", NULL, "power model: power with one busy core in mW (default 72000)"},
     {"vmx", onoff, "off: skip VMX even where it exists"},
     {"pci", onoff, "off: skip PCI enumeration"},
 };
@@ -90,6 +97,13 @@ static void check_options(const char *options)
 {
 	char err[300];
 	if (cmdline_validate(options, hv_options, ARRAY_SIZE(hv_options), err, sizeof err)) {
+		kprintf("hv: bad command line: %s\n", err);
+		char esc[360];
+		fmt_json_escape(esc, sizeof esc, err);
+		log_event("{\"ev\":\"error\",\"what\":\"cmdline\",\"message\":\"%s\"}", esc);
+		hv_stop(HV_STATUS_BAD_CMDLINE, "bad command line");
+	}
+	if (console_parse_script(options, err, sizeof err)) {
 		kprintf("hv: bad command line: %s\n", err);
 		char esc[360];
 		fmt_json_escape(esc, sizeof esc, err);
@@ -251,9 +265,10 @@ static void inject_fault(const char *what)
 /* Builds a VM from every module (a bad one is refused with a reason; the
  * others still run), runs them all to the end, and stops hv: ok if every
  * VM exited with status 0. */
-__attribute__((noreturn)) static void run_vms(uint64_t tsc_khz)
+__attribute__((noreturn)) static void run_vms(uint64_t tsc_khz, const char *options)
 {
 	host_tsc_khz = tsc_khz;
+	power_init(options, tsc_khz);
 	if (!arch_enable())
 		hv_stop(HV_STATUS_NO_VMX, "cannot run VMs on this CPU");
 	unsigned refused = 0;
@@ -263,6 +278,7 @@ __attribute__((noreturn)) static void run_vms(uint64_t tsc_khz)
 	if (vm_count == 0)
 		hv_stop(HV_STATUS_FAIL, "no VM could be started");
 	sched_run(&sched_round_robin);
+	power_report_summary();
 	unsigned failed = refused;
 	for (unsigned i = 0; i < vm_count; i++)
 		failed += vms[i].exit_status != 0;
@@ -321,5 +337,5 @@ void hv_main(uint32_t magic, uint32_t info_phys)
 		hv_stop(HV_STATUS_FAIL, "VMX first contact failed");
 	if (boot_info.module_count == 0)
 		hv_stop(HV_STATUS_OK, "boot complete, no VMs to run");
-	run_vms(cpu.tsc.khz);
+	run_vms(cpu.tsc.khz, options);
 }

@@ -2,7 +2,9 @@
  * vCPUs. Mechanism here (timer wake-ups, idling, the loop); the choice of
  * who runs next and for how long is a struct sched_policy, so a credit
  * scheduler can replace round robin without touching this loop. */
+#include "console/console.h"
 #include "lib/lib.h"
+#include "power/power.h"
 #include "vm/vm.h"
 #include "x86/x86.h"
 
@@ -74,17 +76,24 @@ void sched_run(const struct sched_policy *policy)
 	        vm_count == 1 ? "" : "s", SLICE_MS);
 	for (unsigned i = 0; i < vm_count; i++)
 		vms[i].start_tsc = rdtsc();
+	console_start(host_tsc_khz);
 	while (!all_stopped()) {
 		uint64_t now = rdtsc();
 		uint64_t next_deadline = wake_due_vcpus(now);
+		console_poll();
 		struct vcpu *v = policy->pick_next();
 		if (v) {
 			arch_vcpu_run(v, rdtsc() + policy->slice_ticks(v));
+			power_switch_to(ACCOUNT_HV_OTHER_ID);
+			power_settle(true); /* exact at every VM switch */
 			continue;
 		}
-		/* Nobody can run: wait for the earliest timer. (Issue 6 turns this
-		 * into HLT with idle accounting.) */
-		while (next_deadline && rdtsc() < next_deadline)
-			cpu_relax();
+		/* Nobody can run: halt until the earliest timer, waking at least
+		 * every accounting tick. */
+		if (next_deadline) {
+			uint64_t tick = power_next_tick_tsc();
+			power_idle_until(next_deadline < tick ? next_deadline : tick);
+			power_settle(false);
+		}
 	}
 }

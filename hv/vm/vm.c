@@ -7,6 +7,7 @@
 #include "joulevisor/pvh.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "power/power.h"
 #include "x86/x86.h"
 
 struct vm vms[VM_MAX];
@@ -92,6 +93,8 @@ struct vm *vm_create_from_module(const struct boot_module *mod)
 		return NULL;
 	}
 	uint8_t *guest_mem = (uint8_t *)(uintptr_t)vm->mem_hpa;
+	/* Building the VM is work done for it. */
+	power_switch_to(ACCOUNT_HV(vm->id));
 	memset(guest_mem, 0, vm->mem_size);
 	elf_load_guest(image, image_size, guest_mem, vm->mem_size, &elf, err, sizeof err);
 	write_start_info(vm);
@@ -101,12 +104,14 @@ struct vm *vm_create_from_module(const struct boot_module *mod)
 	vlapic_reset(&vm->vcpu.lapic);
 	vm->vcpu.pat = 0x0007040600070406ull; /* power-on PAT (SDM Vol. 3A 13.12.4) */
 	if (!arch_vm_init(vm) || !arch_vcpu_init(&vm->vcpu, elf.pvh_entry, VM_START_INFO_GPA)) {
+		power_switch_to(ACCOUNT_HV_OTHER_ID);
 		report_error(vm->name, "not started",
 		             "out of memory for EPT or VMCS, or VMCS set-up failed");
 		frames_free_range(&host_frames, vm->mem_hpa, vm->mem_size);
 		return NULL;
 	}
 	vm_count++;
+	power_switch_to(ACCOUNT_HV_OTHER_ID);
 	char args[2 * VM_ARGS_MAX];
 	fmt_json_escape(args, sizeof args, vm->config.args);
 	kprintf(
@@ -130,10 +135,14 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	fmt_vsnprintf(vm->stop_reason, sizeof vm->stop_reason, fmt, ap);
 	va_end(ap);
 	vm_console_flush(vm);
+	/* From here hv works for nobody in particular: the reports below are
+	 * not charged to the VM that just stopped. */
+	power_switch_to(ACCOUNT_HV_OTHER_ID);
 	vm->stopped = true;
 	vm->exit_status = status;
 	vm->vcpu.state = VCPU_STOPPED;
 	vm_report_exit(vm);
+	power_report_vm(vm->id, vm->name);
 }
 
 uint64_t vm_time_ns(const struct vm *vm)

@@ -63,6 +63,11 @@ enum exit_action exit_preemption_timer(struct vcpu *v, const struct vmx_exit *e)
 enum exit_action exit_external_interrupt(struct vcpu *v, const struct vmx_exit *e)
 {
 	(void)v, (void)e;
+	/* The only interrupt hv enables is its idle timer (0xF0), disarmed
+	 * before any guest runs; should one arrive late, acknowledge it so the
+	 * APIC does not stay blocked (SDM Vol. 3A 11.8.5). */
+	if ((vmcs_read(VMCS_EXIT_INTR_INFO) & 0xFF) == 0xF0)
+		wrmsr(0x80B, 0);
 	return EXIT_END_SLICE;
 }
 

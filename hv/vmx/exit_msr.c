@@ -2,6 +2,7 @@
  * bitmap, SDM Vol. 3C 25.6.9). Known MSRs are emulated; any other gets #GP,
  * as on a CPU without it (SDM Vol. 2B RDMSR). */
 #include "lib/lib.h"
+#include "power/power.h"
 #include "vmx/exits.h"
 #include "x86/x86.h"
 
@@ -45,7 +46,7 @@ enum exit_action exit_rdmsr(struct vcpu *v, const struct vmx_exit *e)
 	uint32_t msr = (uint32_t)v->regs.rcx;
 	uint64_t value;
 	int swapped = swapped_index(msr);
-	if (vlapic_read_msr(v, msr, &value)) {
+	if (vlapic_read_msr(v, msr, &value) || vrapl_read_msr(v->vm->id, msr, &value)) {
 	} else if (swapped >= 0) {
 		/* While the vCPU runs, the live value is in the register. */
 		value = rdmsr(msr);

@@ -4,6 +4,7 @@
  * that honours the capability MSRs. */
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "power/power.h"
 #include "vmx/exits.h"
 #include "x86/x86.h"
 
@@ -351,7 +352,10 @@ void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc)
 		return;
 	}
 	switch_to(v);
+	unsigned guest_account = ACCOUNT_GUEST(vm->id), hv_account = ACCOUNT_HV(vm->id);
+	power_switch_to(hv_account);
 	while (v->state == VCPU_RUNNABLE && !vm->stopped) {
+		power_settle(false); /* the accounting tick: at most 1 ms apart */
 		uint64_t now = rdtsc();
 		vlapic_tick(v, now);
 		if (now >= slice_end_tsc)
@@ -362,14 +366,18 @@ void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc)
 		uint64_t until = slice_end_tsc;
 		if (v->lapic.timer_deadline && v->lapic.timer_deadline < until)
 			until = v->lapic.timer_deadline;
+		if (power_next_tick_tsc() < until)
+			until = power_next_tick_tsc();
 		uint64_t ticks =
 		    until > now ? (until - now) >> vmx_host_caps.preemption_timer_rate : 0;
 		vmcs_write(VMCS_PREEMPTION_TIMER_VALUE,
 		           ticks > 0xFFFFFFFFull ? 0xFFFFFFFFull : ticks);
 
+		power_switch_to(guest_account);
 		uint64_t entered = rdtsc();
 		int failed = vmx_enter(&v->regs, v->launched);
 		uint64_t exited = rdtsc();
+		power_switch_to(hv_account);
 		vm->guest_tsc += exited - entered;
 		if (failed) {
 			uint64_t error = vmcs_read(VMCS_VM_INSTRUCTION_ERROR);

@@ -62,19 +62,27 @@ static const char *const exception_names[32] = {
     "reserved 31",
 };
 
+extern char isr_host_timer[], isr_spurious[];
+
+static void set_gate(int vector, uint64_t handler, uint8_t ist)
+{
+	idt[vector] = (struct idt_gate){
+	    .offset_low = (uint16_t)handler,
+	    .selector = GDT_SEL_CODE,
+	    .ist = ist,
+	    .type_attr = 0x8E, /* present, DPL 0, 64-bit interrupt gate */
+	    .offset_mid = (uint16_t)(handler >> 16),
+	    .offset_high = (uint32_t)(handler >> 32),
+	};
+}
+
 void idt_init(void)
 {
-	for (int v = 0; v < 32; v++) {
-		uint64_t h = isr_stub_table[v];
-		idt[v] = (struct idt_gate){
-		    .offset_low = (uint16_t)h,
-		    .selector = GDT_SEL_CODE,
-		    .ist = v == 8 ? 1 : 0, /* #DF on its own stack (TSS IST1) */
-		    .type_attr = 0x8E,     /* present, DPL 0, 64-bit interrupt gate */
-		    .offset_mid = (uint16_t)(h >> 16),
-		    .offset_high = (uint32_t)(h >> 32),
-		};
-	}
+	for (int v = 0; v < 32; v++)
+		set_gate(v, isr_stub_table[v], v == 8 ? 1 : 0); /* #DF on its own stack (IST1) */
+	/* hv's idle timer and the APIC's spurious vector (power/power.c). */
+	set_gate(0xF0, (uint64_t)(uintptr_t)isr_host_timer, 0);
+	set_gate(0xFF, (uint64_t)(uintptr_t)isr_spurious, 0);
 	struct {
 		uint16_t limit;
 		uint64_t base;

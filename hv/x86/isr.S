@@ -96,3 +96,25 @@ isr_stub_table:
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad isr_stub_\v
 	.endr
+
+	/* Vector 0xF0: hv's own x2APIC timer, which only wakes an idle HLT
+	 * (power/power.c). EOI through the x2APIC MSR, then return. */
+	.text
+	.globl isr_host_timer
+isr_host_timer:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	movl $0x80B, %ecx
+	xorl %eax, %eax
+	xorl %edx, %edx
+	wrmsr
+	popq %rdx
+	popq %rcx
+	popq %rax
+	iretq
+
+	/* Vector 0xFF: the APIC's spurious vector takes no EOI (SDM Vol. 3A 11.9). */
+	.globl isr_spurious
+isr_spurious:
+	iretq

@@ -1,0 +1,182 @@
+/* Runs in the scheduler loop: the command console. Commands are a table;
+ * adding one is one function and one line. */
+#include "console/console.h"
+#include "lib/lib.h"
+#include "power/power.h"
+#include "vm/vm.h"
+#include "x86/x86.h"
+
+#define SCRIPT_MAX 32
+#define LINE_MAX   80
+#define COM1       0x3F8
+
+struct command {
+	const char *name;
+	const char *help;
+	void (*run)(const char *args);
+};
+
+static void cmd_help(const char *args);
+
+static void cmd_vms(const char *args)
+{
+	(void)args;
+	kprintf("%-16s %-8s %8s %10s %s\n", "vm", "state", "mem MiB", "exits", "args");
+	for (unsigned i = 0; i < vm_count; i++) {
+		const struct vm *vm = &vms[i];
+		uint64_t exits = vm->exits_other;
+		for (unsigned r = 0; r < VM_EXIT_REASONS; r++)
+			exits += vm->exits[r];
+		const char *state = vm->stopped                     ? "stopped"
+		                    : vm->vcpu.state == VCPU_HALTED ? "halted"
+		                                                    : "runnable";
+		kprintf("%-16s %-8s %8llu %10llu %s\n", vm->name, state,
+		        (unsigned long long)(vm->mem_size >> 20), (unsigned long long)exits,
+		        vm->config.args);
+	}
+}
+
+static void cmd_energy(const char *args)
+{
+	(void)args;
+	power_print_table();
+	for (unsigned i = 0; i < vm_count; i++)
+		power_report_vm(vms[i].id, vms[i].name);
+}
+
+static const struct command commands[] = {
+    {"help", "list the commands", cmd_help},
+    {"vms", "the VMs, their state and exit counts", cmd_vms},
+    {"energy", "energy per VM and account, and an energy event per VM", cmd_energy},
+};
+
+static void cmd_help(const char *args)
+{
+	(void)args;
+	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++)
+		kprintf("  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+static const struct command *find(const char *line, size_t *name_len)
+{
+	size_t n = 0;
+	while (line[n] && line[n] != ' ' && line[n] != ',')
+		n++;
+	*name_len = n;
+	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strlen(commands[i].name) == n && !strncmp(commands[i].name, line, n))
+			return &commands[i];
+	return NULL;
+}
+
+bool console_run(const char *line)
+{
+	while (*line == ' ')
+		line++;
+	if (!*line)
+		return true;
+	size_t n;
+	const struct command *c = find(line, &n);
+	if (!c) {
+		kprintf("hv: unknown command '%.*s' (try help)\n", (int)n, line);
+		return false;
+	}
+	char esc[LINE_MAX * 2];
+	fmt_json_escape(esc, sizeof esc, line);
+	log_event("{\"ev\":\"command\",\"line\":\"%s\"}", esc);
+	c->run(line + n + (line[n] ? 1 : 0));
+	return true;
+}
+
+/* ---- the boot script ---- */
+static struct {
+	uint64_t at_ms;
+	char line[LINE_MAX];
+	bool done;
+} script[SCRIPT_MAX];
+static unsigned script_count;
+static uint64_t start_tsc, khz;
+
+int console_parse_script(const char *options, char *err, size_t err_len)
+{
+	const char *p = options;
+	script_count = 0;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *word = p;
+		while (*p && *p != ' ')
+			p++;
+		size_t len = (size_t)(p - word);
+		if (len < 3 || strncmp(word, "at=", 3))
+			continue;
+		const char *q = word + 3, *end = word + len;
+		uint64_t ms = 0;
+		const char *digits = q;
+		while (q < end && *q >= '0' && *q <= '9' && ms < 100000000)
+			ms = ms * 10 + (uint64_t)(*q++ - '0');
+		if (q == digits || q == end || *q != ':') {
+			fmt_snprintf(err, err_len,
+			             "bad script entry '%.*s' (expected at=MS:COMMAND)", (int)len,
+			             word);
+			return -1;
+		}
+		q++;
+		size_t cmd_len = (size_t)(end - q), name_len;
+		if (cmd_len == 0 || cmd_len >= LINE_MAX) {
+			fmt_snprintf(err, err_len, "bad command in '%.*s'", (int)len, word);
+			return -1;
+		}
+		char line[LINE_MAX];
+		memcpy(line, q, cmd_len);
+		line[cmd_len] = '\0';
+		if (!find(line, &name_len)) {
+			fmt_snprintf(err, err_len,
+			             "unknown command in '%.*s' (known: help vms energy)", (int)len,
+			             word);
+			return -1;
+		}
+		if (script_count == SCRIPT_MAX) {
+			fmt_snprintf(err, err_len, "more than %d at= entries", SCRIPT_MAX);
+			return -1;
+		}
+		script[script_count].at_ms = ms;
+		memcpy(script[script_count].line, line, cmd_len + 1);
+		script[script_count].done = false;
+		script_count++;
+	}
+	return 0;
+}
+
+void console_start(uint64_t tsc_khz)
+{
+	khz = tsc_khz ? tsc_khz : 1;
+	start_tsc = rdtsc();
+}
+
+static char typed[LINE_MAX];
+static unsigned typed_len;
+
+void console_poll(void)
+{
+	uint64_t now_ms = (rdtsc() - start_tsc) / khz;
+	for (unsigned i = 0; i < script_count; i++) {
+		if (!script[i].done && now_ms >= script[i].at_ms) {
+			script[i].done = true;
+			kprintf("hv: script at %llu ms: %s\n", (unsigned long long)script[i].at_ms,
+			        script[i].line);
+			console_run(script[i].line);
+		}
+	}
+	/* Serial input: LSR bit 0 says a byte is waiting (16550). */
+	for (int budget = 0; budget < 64 && (inb(COM1 + 5) & 1); budget++) {
+		char c = (char)inb(COM1);
+		if (c == '\r' || c == '\n') {
+			typed[typed_len] = '\0';
+			typed_len = 0;
+			console_run(typed);
+		} else if (typed_len + 1 < LINE_MAX && c >= 0x20 && c < 0x7f) {
+			typed[typed_len++] = c;
+		}
+	}
+}
