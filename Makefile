@@ -24,7 +24,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 HV_SRCS := $(shell find hv -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
-.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead
+.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy
 all: hv guests iso
 
 hv: $(BUILD)/hv.elf
@@ -86,6 +86,9 @@ debug: all
 # ---- experiments (figures, not tests) ----
 exp-overhead: deps all
 	$(PYTHON) tools/exp_overhead.py
+
+exp-energy: deps all
+	$(PYTHON) tools/exp_energy.py
 
 # ---- tests ----------------------------------------------------------------
 UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit \

@@ -26,6 +26,7 @@ static const struct cmdline_option hv_options[] = {
     {"power", power_choices, "model: use the power model even where RAPL answers"},
     {"power_idle_mw", NULL, "power model: idle power in mW (default 50000)"},
     {"power_busy_mw", NULL, "power model: power with one busy core in mW (default 72000)"},
+    {"power_sample_ms", NULL, "a power_sample event every N ms (0: none)"},
     {"vmx", onoff, "off: skip VMX even where it exists"},
     {"pci", onoff, "off: skip PCI enumeration"},
 };

@@ -28,6 +28,9 @@ static bool host_timer; /* x2APIC TSC-deadline timer armed for idle waits */
 /* What each guest's virtual RAPL shows, refreshed at most every 1 ms. */
 static uint64_t vrapl_visible_nj[POWER_MAX_VMS];
 static uint64_t vrapl_refresh_tsc;
+/* power_sample_ms=N: a power_sample event every N ms, for plots. */
+static uint64_t sample_period_cycles, last_sample_tsc, last_sample_total_nj;
+static uint64_t last_sample_vm_nj[POWER_MAX_VMS], last_sample_idle_nj;
 
 static uint64_t option_u32(const char *options, const char *key, uint64_t fallback)
 {
@@ -58,6 +61,7 @@ void power_init(const char *options, uint64_t khz)
 	}
 	model.idle_mw = (uint32_t)option_u32(options, "power_idle_mw", model.idle_mw);
 	model.busy_mw = (uint32_t)option_u32(options, "power_busy_mw", model.busy_mw);
+	sample_period_cycles = option_u32(options, "power_sample_ms", 0) * khz;
 	/* Idle waits halt on the x2APIC's TSC-deadline timer (SDM Vol. 3A
 	 * 11.5.4.1), where there is one: CPUID.1:ECX bits 21 and 24. */
 	struct cpuid_regs f = cpuid(1, 0);
@@ -68,7 +72,8 @@ void power_init(const char *options, uint64_t khz)
 		wrmsr(MSR_IA32_TSC_DEADLINE, 0);
 		host_timer = true;
 	}
-	start_tsc = last_switch_tsc = last_settle_tsc = vrapl_refresh_tsc = rdtsc();
+	start_tsc = last_switch_tsc = last_settle_tsc = vrapl_refresh_tsc = last_sample_tsc =
+	    rdtsc();
 	kprintf("hv: energy from %s%s; idle by %s\n",
 	        use_rapl ? "RAPL (MSR_PKG_ENERGY_STATUS)" : "the power model", use_rapl ? "" : ":",
 	        host_timer ? "HLT until the TSC deadline"
@@ -118,6 +123,35 @@ static uint64_t interval_energy_nj(void)
 	return rapl_units_to_nj(delta, rapl_energy_shift(host_power_unit));
 }
 
+/* Average power since the last sample, whole and per VM, in mW. */
+static void emit_sample(uint64_t now)
+{
+	uint64_t cycles = now - last_sample_tsc;
+	uint64_t r, ms_x1000 = power_mul_div(cycles, 1000, tsc_khz, &r); /* microseconds */
+	char per_vm[400];
+	size_t used = 0;
+	per_vm[0] = '\0';
+	for (unsigned v = 0; v < vm_count && v < POWER_MAX_VMS && used < sizeof per_vm; v++) {
+		uint64_t nj = ledger.energy_nj[ACCOUNT_GUEST(v)] + ledger.energy_nj[ACCOUNT_HV(v)];
+		used += (size_t)fmt_snprintf(
+		    per_vm + used, sizeof per_vm - used, "%s\"%s\":%llu", v ? "," : "", vms[v].name,
+		    (unsigned long long)((nj - last_sample_vm_nj[v]) / (ms_x1000 ? ms_x1000 : 1)));
+		last_sample_vm_nj[v] = nj;
+	}
+	/* nJ / us = mW */
+	log_event("{\"ev\":\"power_sample\",\"t_ms\":%llu,\"mw\":%llu,\"idle_mw\":%llu,"
+	          "\"vm_mw\":{%s}}",
+	          (unsigned long long)((now - start_tsc) / tsc_khz),
+	          (unsigned long long)((ledger.total_nj - last_sample_total_nj) /
+	                               (ms_x1000 ? ms_x1000 : 1)),
+	          (unsigned long long)((ledger.energy_nj[ACCOUNT_IDLE_ID] - last_sample_idle_nj) /
+	                               (ms_x1000 ? ms_x1000 : 1)),
+	          per_vm);
+	last_sample_total_nj = ledger.total_nj;
+	last_sample_idle_nj = ledger.energy_nj[ACCOUNT_IDLE_ID];
+	last_sample_tsc = now;
+}
+
 void power_settle(bool force)
 {
 	uint64_t now = rdtsc();
@@ -138,6 +172,8 @@ void power_settle(bool force)
 		attribution_rules[r].on_interval(&rule_states[r], &iv, &model, tsc_khz);
 	interval_active = interval_halted = 0;
 	last_settle_tsc = now;
+	if (sample_period_cycles && now - last_sample_tsc >= sample_period_cycles)
+		emit_sample(now);
 	/* Guests see their counters move at most once per millisecond: a finer
 	 * counter would be a power side channel (PLATYPUS, S&P 2021). */
 	if (now - vrapl_refresh_tsc >= tsc_khz) {
