@@ -2,6 +2,7 @@
  * adding one is one function and one line. */
 #include "console/console.h"
 #include "lib/lib.h"
+#include "net/net.h"
 #include "power/power.h"
 #include "vm/vm.h"
 #include "x86/x86.h"
@@ -44,7 +45,49 @@ static void cmd_energy(const char *args)
 		power_report_vm(vms[i].id, vms[i].name);
 }
 
+static void cmd_net(const char *args)
+{
+	(void)args;
+	for (unsigned i = 0; i < vm_count; i++)
+		net_report(&vms[i]);
+}
+
+static struct vm *vm_named(const char *name, size_t len)
+{
+	for (unsigned i = 0; i < vm_count; i++)
+		if (strlen(vms[i].name) == len && !strncmp(vms[i].name, name, len))
+			return &vms[i];
+	return NULL;
+}
+
+/* batch VM policy=fixed-time tbuf=1ms (in a boot script commas stand for
+ * spaces: at=500:batch,vm0,policy=fixed-time,tbuf=1ms). */
+static void cmd_batch(const char *args)
+{
+	char line[LINE_MAX];
+	size_t n = 0;
+	for (; args[n] && n + 1 < sizeof line; n++)
+		line[n] = args[n] == ',' ? ' ' : args[n];
+	line[n] = '\0';
+	size_t name_len = 0;
+	while (line[name_len] && line[name_len] != ' ')
+		name_len++;
+	struct vm *vm = vm_named(line, name_len);
+	if (!vm) {
+		kprintf("hv: batch: no VM named '%.*s' (usage: batch VM policy=NAME [tbuf=..] "
+		        "[alpha=..])\n",
+		        (int)name_len, line);
+		return;
+	}
+	const char *params = line[name_len] ? line + name_len + 1 : "";
+	if (net_set_batching(vm, params))
+		kprintf("hv: batch: %s has no vNIC or the settings were refused\n", vm->name);
+}
+
 static const struct command commands[] = {
+    {"net", "net_stats of every vNIC", cmd_net},
+    {"batch", "batch VM policy=NAME [tbuf=T] [count=N] [alpha=A]: set a vNIC's batching",
+     cmd_batch},
     {"help", "list the commands", cmd_help},
     {"vms", "the VMs, their state and exit counts", cmd_vms},
     {"energy", "energy per VM and account, and an energy event per VM", cmd_energy},
@@ -132,8 +175,8 @@ int console_parse_script(const char *options, char *err, size_t err_len)
 		line[cmd_len] = '\0';
 		if (!find(line, &name_len)) {
 			fmt_snprintf(err, err_len,
-			             "unknown command in '%.*s' (known: help vms energy)", (int)len,
-			             word);
+			             "unknown command in '%.*s' (known: help vms energy net batch)",
+			             (int)len, word);
 			return -1;
 		}
 		if (script_count == SCRIPT_MAX) {

@@ -208,4 +208,21 @@ uint16_t vswitch_forward(struct vswitch *sw, unsigned in_port, const uint8_t *fr
 /* The port a MAC was learned on, or -1 (unknown or aged out). */
 int vswitch_lookup(const struct vswitch *sw, const uint8_t *mac, uint64_t now_ns);
 
+#ifndef HOSTED_TEST
+/* ---- backend.c: the hypervisor side (hv only, not unit-tested) ---- */
+struct vm;
+/* The hypercalls of include/joulevisor/hypercall.h; results as there. */
+int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector);
+int64_t net_kick(struct vm *vm, uint64_t what);
+int64_t net_set_batching(struct vm *vm, const char *text);
+/* Flush timers of the batching policies: call from the scheduler loop. */
+void net_poll_timers(void);
+/* The earliest flush deadline in TSC ticks (0: none), for idle waits. */
+uint64_t net_next_deadline_tsc(void);
+/* The net_stats event of one VM's vNIC (nothing if it never attached). */
+void net_report(struct vm *vm);
+/* True once the VM's guest attached a vNIC: a packet may wake it. */
+bool net_attached(const struct vm *vm);
+#endif
+
 #endif

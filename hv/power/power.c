@@ -304,3 +304,8 @@ void power_report_summary(void)
 	          (unsigned long long)(ledger.energy_nj[ACCOUNT_NET_ID] / 1000),
 	          idle_residency_permille(), (unsigned long long)ledger.intervals, ours, rules);
 }
+
+uint64_t power_account_nj(unsigned account)
+{
+	return account < ACCOUNT_COUNT ? ledger.energy_nj[account] : 0;
+}

@@ -140,6 +140,8 @@ bool vrapl_read_msr(unsigned vm_id, uint32_t msr, uint64_t *value);
 void power_report_vm(unsigned vm_id, const char *vm_name);
 void power_print_table(void);
 void power_report_summary(void);
+/* Energy attributed to one account so far (nJ). */
+uint64_t power_account_nj(unsigned account);
 #endif
 
 #endif

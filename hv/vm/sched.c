@@ -4,6 +4,7 @@
  * scheduler can replace round robin without touching this loop. */
 #include "console/console.h"
 #include "lib/lib.h"
+#include "net/net.h"
 #include "power/power.h"
 #include "vm/vm.h"
 #include "x86/x86.h"
@@ -59,8 +60,10 @@ static uint64_t wake_due_vcpus(uint64_t now)
 		if (v->state == VCPU_HALTED) {
 			uint64_t d = v->lapic.timer_deadline;
 			if (!d) {
-				vm_stop(v->vm, 255,
-				        "halted with no timer armed: it can never wake up");
+				/* Without a timer only a packet can wake it. */
+				if (!net_attached(v->vm))
+					vm_stop(v->vm, 255,
+					        "halted with no timer armed: it can never wake up");
 				continue;
 			}
 			if (!earliest || d < earliest)
@@ -81,6 +84,7 @@ void sched_run(const struct sched_policy *policy)
 		uint64_t now = rdtsc();
 		uint64_t next_deadline = wake_due_vcpus(now);
 		console_poll();
+		net_poll_timers();
 		struct vcpu *v = policy->pick_next();
 		if (v) {
 			arch_vcpu_run(v, rdtsc() + policy->slice_ticks(v));
@@ -90,10 +94,21 @@ void sched_run(const struct sched_policy *policy)
 		}
 		/* Nobody can run: halt until the earliest timer, waking at least
 		 * every accounting tick. */
+		uint64_t net_deadline = net_next_deadline_tsc();
+		if (net_deadline && (!next_deadline || net_deadline < next_deadline))
+			next_deadline = net_deadline;
 		if (next_deadline) {
 			uint64_t tick = power_next_tick_tsc();
 			power_idle_until(next_deadline < tick ? next_deadline : tick);
 			power_settle(false);
+		} else {
+			/* Everyone waits for a packet and no timer is armed: nothing
+			 * can ever happen again. */
+			for (unsigned i = 0; i < vm_count; i++)
+				if (vms[i].vcpu.state == VCPU_HALTED)
+					vm_stop(&vms[i], 255,
+					        "waiting for a packet that can never come "
+					        "(every VM is halted, no timer is armed)");
 		}
 	}
 }

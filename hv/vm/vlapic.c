@@ -81,6 +81,13 @@ int vlapic_pending_vector(const struct vlapic *l)
 	return requested;
 }
 
+void vlapic_raise(struct vcpu *v, int vector)
+{
+	set_bit(v->lapic.irr, vector);
+	if (v->state == VCPU_HALTED)
+		v->state = VCPU_RUNNABLE;
+}
+
 void vlapic_ack(struct vlapic *l, int vector)
 {
 	clear_bit(l->irr, vector);

@@ -7,6 +7,7 @@
 #include "joulevisor/pvh.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "net/net.h"
 #include "power/power.h"
 #include "x86/x86.h"
 
@@ -142,6 +143,7 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	vm->exit_status = status;
 	vm->vcpu.state = VCPU_STOPPED;
 	vm_report_exit(vm);
+	net_report(vm);
 	power_report_vm(vm->id, vm->name);
 }
 

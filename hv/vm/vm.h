@@ -147,6 +147,9 @@ bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value);
 bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value);
 /* Raises the timer interrupt if its deadline has passed. */
 void vlapic_tick(struct vcpu *v, uint64_t now_tsc);
+/* A device raises an interrupt: the vector becomes pending, a halted vCPU
+ * wakes. */
+void vlapic_raise(struct vcpu *v, int vector);
 /* Highest requested vector above what is in service, or -1. */
 int vlapic_pending_vector(const struct vlapic *l);
 /* The vector is being delivered: IRR -> ISR. */

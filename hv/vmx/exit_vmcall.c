@@ -3,6 +3,8 @@
  * 25.1.2). Every argument is checked: a hostile guest gets an error code,
  * never a crash of hv or another VM. */
 #include "joulevisor/hypercall.h"
+#include "lib/lib.h"
+#include "net/net.h"
 #include "vmx/exits.h"
 
 typedef int64_t (*hypercall_fn)(struct vcpu *v, enum exit_action *action);
@@ -41,11 +43,49 @@ static int64_t hc_time_ns(struct vcpu *v, enum exit_action *action)
 	return (int64_t)vm_time_ns(v->vm);
 }
 
+static int64_t hc_net_attach(struct vcpu *v, enum exit_action *action)
+{
+	(void)action;
+	return net_attach(v->vm, v->regs.rdi, v->regs.rsi);
+}
+
+static int64_t hc_net_kick(struct vcpu *v, enum exit_action *action)
+{
+	(void)action;
+	return net_kick(v->vm, v->regs.rdi);
+}
+
+static int64_t hc_net_batch(struct vcpu *v, enum exit_action *action)
+{
+	(void)action;
+	uint64_t len = v->regs.rsi;
+	char text[160];
+	if (len == 0 || len >= sizeof text)
+		return -JV_EINVAL;
+	const char *src = vm_gpa_to_host(v->vm, v->regs.rdi, len);
+	if (!src)
+		return -JV_EFAULT;
+	memcpy(text, src, len);
+	text[len] = '\0';
+	return net_set_batching(v->vm, text);
+}
+
+static int64_t hc_net_stats(struct vcpu *v, enum exit_action *action)
+{
+	(void)action;
+	net_report(v->vm);
+	return 0;
+}
+
 static const hypercall_fn hypercalls[JV_HC_COUNT] = {
     [JV_HC_CONSOLE_WRITE] = hc_console_write,
     [JV_HC_EXIT] = hc_exit,
     [JV_HC_YIELD] = hc_yield,
     [JV_HC_TIME_NS] = hc_time_ns,
+    [JV_HC_NET_ATTACH] = hc_net_attach,
+    [JV_HC_NET_KICK] = hc_net_kick,
+    [JV_HC_NET_BATCH] = hc_net_batch,
+    [JV_HC_NET_STATS] = hc_net_stats,
 };
 
 enum exit_action exit_vmcall(struct vcpu *v, const struct vmx_exit *e)

@@ -28,6 +28,11 @@ enum jv_hypercall {
 	JV_HC_EXIT = 1,          /* (status) -> does not return */
 	JV_HC_YIELD = 2,         /* () -> 0; gives up the rest of the slice */
 	JV_HC_TIME_NS = 3,       /* () -> ns since the VM started (host clock) */
+	/* The paravirtual NIC (include/joulevisor/pvnet.h has the protocol). */
+	JV_HC_NET_ATTACH = 4, /* (gpa of the 3-page area, interrupt vector) -> 0 */
+	JV_HC_NET_KICK = 5,   /* (PVNET_KICK_TX | PVNET_KICK_RX) -> 0 */
+	JV_HC_NET_BATCH = 6,  /* (gpa of text, len) e.g. "policy=fixed-time tbuf=1ms" -> 0 */
+	JV_HC_NET_STATS = 7,  /* () -> 0; hv prints this vNIC's net_stats event */
 	JV_HC_COUNT
 };
 

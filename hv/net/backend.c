@@ -1,0 +1,302 @@
+/* Runs in VM-exit context and in the scheduler loop: the hypervisor side of
+ * the paravirtual NIC. Copies frames between the VMs' pvnet rings through
+ * the learning switch, decides interrupts with each vNIC's batching policy,
+ * and counts everything. Nothing a guest writes in its rings is trusted:
+ * indices are checked as a pair, descriptors are copied before they are
+ * checked, frames are copied through an hv buffer. Protocol: pvnet.h. */
+#include "joulevisor/hypercall.h"
+#include "lib/lib.h"
+#include "net/net.h"
+#include "power/power.h"
+#include "vm/vm.h"
+#include "x86/x86.h"
+
+struct vnic {
+	bool attached;
+	uint64_t area_gpa;
+	uint8_t vector;
+	uint8_t mac[ETH_ADDR_LEN];
+	struct batch_state batch;
+	/* hv's own copies of the indices it produces or consumes: the guest's
+	 * copies in shared memory are only read for the other side. */
+	uint32_t tx_cons, rx_prod;
+	uint32_t tx_cons_at_flush, rx_prod_at_flush;
+	/* counters */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, kicks, interrupts;
+	uint64_t drops[NET_ERR_COUNT];
+	uint64_t drops_no_buffer, drops_too_small, drops_not_attached;
+	uint64_t exits_at_attach;
+};
+
+static struct vnic vnics[VM_MAX];
+static struct vswitch vswitch;
+static bool switch_ready;
+
+static uint64_t now_ns(void)
+{
+	uint64_t tsc = rdtsc();
+	uint64_t khz = host_tsc_khz ? host_tsc_khz : 1;
+	return tsc / khz * 1000000ull + tsc % khz * 1000000ull / khz;
+}
+
+static struct pvnet_header *header_of(struct vm *vm, const struct vnic *n)
+{
+	return vm_gpa_to_host(vm, n->area_gpa, PVNET_AREA_SIZE);
+}
+
+static struct pvnet_desc *ring_of(struct vm *vm, const struct vnic *n, unsigned offset)
+{
+	return (struct pvnet_desc *)((uint8_t *)header_of(vm, n) + offset);
+}
+
+static void inject(struct vm *vm, struct vnic *n)
+{
+	vlapic_raise(&vm->vcpu, n->vector);
+	n->interrupts++;
+}
+
+int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
+{
+	struct vnic *n = &vnics[vm->id];
+	if (gpa & (PVNET_PAGE_SIZE - 1) || !vm_gpa_to_host(vm, gpa, PVNET_AREA_SIZE))
+		return -JV_EFAULT;
+	if (vector < 32 || vector > 254)
+		return -JV_EINVAL;
+	struct pvnet_header *h = vm_gpa_to_host(vm, gpa, PVNET_AREA_SIZE);
+	if (pvnet_load(&h->magic) != PVNET_MAGIC || pvnet_load(&h->version) != PVNET_VERSION ||
+	    pvnet_load(&h->ring_size) != PVNET_RING_SIZE)
+		return -JV_EINVAL;
+	uint32_t tx_prod = pvnet_load(&h->tx.prod), tx_cons = pvnet_load(&h->tx.cons);
+	uint32_t rx_prod = pvnet_load(&h->rx.prod), rx_cons = pvnet_load(&h->rx.cons);
+	if (ring_check_indices(tx_prod, tx_cons) || ring_check_indices(rx_prod, rx_cons))
+		return -JV_EINVAL;
+	if (!switch_ready) {
+		vswitch_init(&vswitch, 300ull * 1000000000ull);
+		switch_ready = true;
+	}
+	memset(n, 0, sizeof *n);
+	n->attached = true;
+	n->area_gpa = gpa;
+	n->vector = (uint8_t)vector;
+	/* A locally administered unicast MAC: 02:4a:56 ("JV"), then the VM id. */
+	static const uint8_t prefix[3] = {0x02, 0x4a, 0x56};
+	memcpy(n->mac, prefix, 3);
+	n->mac[3] = 0;
+	n->mac[4] = 0;
+	n->mac[5] = (uint8_t)(vm->id + 1);
+	memcpy(h->mac, n->mac, ETH_ADDR_LEN);
+	n->tx_cons = n->tx_cons_at_flush = tx_cons;
+	n->rx_prod = n->rx_prod_at_flush = rx_prod;
+	struct batch_params p;
+	batch_params_default(&p);
+	batch_init(&n->batch, &p);
+	vswitch_attach(&vswitch, vm->id);
+	kprintf("hv: %s: pvnet attached, MAC %02x:%02x:%02x:%02x:%02x:%02x, vector 0x%x, batching "
+	        "%s\n",
+	        vm->name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+	        n->vector, p.policy->name);
+	return 0;
+}
+
+/* Writes one frame into dst's RX ring; counts and drops when it cannot. */
+static void rx_deliver(struct vm *dst_vm, const uint8_t *frame, uint32_t len, uint64_t now)
+{
+	struct vnic *n = &vnics[dst_vm->id];
+	if (!n->attached || dst_vm->stopped) {
+		n->drops_not_attached++;
+		return;
+	}
+	struct pvnet_header *h = header_of(dst_vm, n);
+	uint32_t cons = pvnet_load(&h->rx.cons);
+	if (ring_check_indices(n->rx_prod, cons)) {
+		n->drops[NET_ERR_RING_CORRUPT]++;
+		return;
+	}
+	if (ring_space(n->rx_prod, cons) == 0) {
+		n->drops_no_buffer++;
+		return;
+	}
+	struct pvnet_desc *slot = &ring_of(dst_vm, n, PVNET_RX_OFFSET)[ring_slot(n->rx_prod)];
+	struct pvnet_desc d = *slot; /* copy first: the guest may change it */
+	pvnet_compiler_barrier();
+	enum net_error e = ring_check_desc(&d, dst_vm->mem_size);
+	if (e) {
+		n->drops[e]++;
+		return;
+	}
+	if (d.len < len) {
+		n->drops_too_small++;
+		return;
+	}
+	memcpy(vm_gpa_to_host(dst_vm, d.addr, len), frame, len);
+	slot->len = len;
+	pvnet_compiler_barrier();
+	n->rx_prod++;
+	pvnet_store(&h->rx.prod, n->rx_prod);
+	pvnet_full_barrier();
+	n->rx_packets++;
+	n->rx_bytes += len;
+	bool flush = batch_packet(&n->batch, NET_RX, now, ring_used(n->rx_prod, cons));
+	if (net_notify_now(&n->batch, flush, pvnet_load(&h->rx.prod_event), n->rx_prod,
+	                   n->rx_prod_at_flush))
+		inject(dst_vm, n);
+	if (flush)
+		n->rx_prod_at_flush = n->rx_prod;
+}
+
+/* The guest kicked TX: take every published frame, switch it. */
+static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
+{
+	static uint8_t frame[PVNET_FRAME_MAX];
+	struct pvnet_header *h = header_of(vm, n);
+	uint32_t prod = pvnet_load(&h->tx.prod);
+	if (ring_check_indices(prod, n->tx_cons)) {
+		n->drops[NET_ERR_RING_CORRUPT]++;
+		return; /* nothing from this ring is trusted until it is sane again */
+	}
+	pvnet_compiler_barrier();
+	struct pvnet_desc *ring = ring_of(vm, n, PVNET_TX_OFFSET);
+	uint32_t old_cons = n->tx_cons;
+	while (n->tx_cons != prod) {
+		struct pvnet_desc d = ring[ring_slot(n->tx_cons)];
+		pvnet_compiler_barrier();
+		n->tx_cons++;
+		enum net_error e = ring_check_desc(&d, vm->mem_size);
+		if (e) {
+			n->drops[e]++;
+			continue;
+		}
+		memcpy(frame, vm_gpa_to_host(vm, d.addr, d.len), d.len);
+		n->tx_packets++;
+		n->tx_bytes += d.len;
+		batch_packet(&n->batch, NET_TX, now, ring_used(prod, n->tx_cons));
+		uint16_t ports = vswitch_forward(&vswitch, vm->id, frame, d.len, now);
+		for (unsigned p = 0; p < vm_count && ports; p++)
+			if (ports & (1u << p))
+				rx_deliver(&vms[p], frame, d.len, now);
+	}
+	pvnet_store(&h->tx.cons, n->tx_cons);
+	pvnet_full_barrier();
+	/* A guest waiting for TX slots asked through tx.cons_event. */
+	if (pvnet_need_event(pvnet_load(&h->tx.cons_event), n->tx_cons, old_cons))
+		inject(vm, n);
+}
+
+int64_t net_kick(struct vm *vm, uint64_t what)
+{
+	struct vnic *n = &vnics[vm->id];
+	if (!n->attached)
+		return -JV_EINVAL;
+	n->kicks++;
+	power_switch_to(ACCOUNT_NET_ID);
+	if (what & PVNET_KICK_TX)
+		tx_process(vm, n, now_ns());
+	power_switch_to(ACCOUNT_HV(vm->id));
+	return 0;
+}
+
+int64_t net_set_batching(struct vm *vm, const char *text)
+{
+	struct vnic *n = &vnics[vm->id];
+	struct batch_params p;
+	char err[160];
+	if (batch_params_parse(text, &p, err, sizeof err)) {
+		kprintf("hv: %s: batching '%s' refused: %s\n", vm->name, text, err);
+		return -JV_EINVAL;
+	}
+	if (!n->attached)
+		return -JV_EINVAL;
+	if (batch_set_params(&n->batch, &p, now_ns()))
+		inject(vm, n); /* what was pending is flushed now */
+	n->rx_prod_at_flush = n->rx_prod;
+	char fmt[160];
+	batch_params_format(&p, fmt, sizeof fmt);
+	kprintf("hv: %s: batching now %s\n", vm->name, fmt);
+	return 0;
+}
+
+void net_poll_timers(void)
+{
+	uint64_t now = 0;
+	for (unsigned i = 0; i < vm_count; i++) {
+		struct vnic *n = &vnics[i];
+		struct vm *vm = &vms[i];
+		if (!n->attached || vm->stopped)
+			continue;
+		uint64_t deadline = batch_next_deadline(&n->batch);
+		if (!deadline)
+			continue;
+		if (!now)
+			now = now_ns();
+		if (now < deadline)
+			continue;
+		batch_timer(&n->batch, NET_TX, now);
+		if (batch_timer(&n->batch, NET_RX, now)) {
+			struct pvnet_header *h = header_of(vm, n);
+			if (net_notify_now(&n->batch, true, pvnet_load(&h->rx.prod_event),
+			                   n->rx_prod, n->rx_prod_at_flush))
+				inject(vm, n);
+			n->rx_prod_at_flush = n->rx_prod;
+		}
+	}
+}
+
+uint64_t net_next_deadline_tsc(void)
+{
+	uint64_t earliest = 0;
+	for (unsigned i = 0; i < vm_count; i++) {
+		if (!vnics[i].attached || vms[i].stopped)
+			continue;
+		uint64_t d = batch_next_deadline(&vnics[i].batch);
+		if (d && (!earliest || d < earliest))
+			earliest = d;
+	}
+	if (!earliest)
+		return 0;
+	/* ns -> TSC */
+	uint64_t khz = host_tsc_khz;
+	return earliest / 1000000ull * khz + earliest % 1000000ull * khz / 1000000ull;
+}
+
+void net_report(struct vm *vm)
+{
+	struct vnic *n = &vnics[vm->id];
+	if (!n->attached)
+		return;
+	char params[160];
+	struct batch_params p = n->batch.params;
+	p.policy = n->batch.policy;
+	batch_params_format(&p, params, sizeof params);
+	uint64_t packets = n->tx_packets + n->rx_packets;
+	uint64_t exits = vm->exits_other;
+	for (unsigned r = 0; r < VM_EXIT_REASONS; r++)
+		exits += vm->exits[r];
+	const struct batch_dir *rx = &n->batch.dir[NET_RX];
+	uint64_t vm_nj =
+	    power_account_nj(ACCOUNT_GUEST(vm->id)) + power_account_nj(ACCOUNT_HV(vm->id));
+	log_event("{\"ev\":\"net_stats\",\"vm\":\"%s\",\"batching\":\"%s\",\"tx_packets\":%llu,"
+	          "\"tx_bytes\":%llu,\"rx_packets\":%llu,\"rx_bytes\":%llu,\"kicks\":%llu,"
+	          "\"interrupts\":%llu,\"exits\":%llu,\"drops\":{\"ring_corrupt\":%llu,"
+	          "\"desc_len\":%llu,\"desc_addr\":%llu,\"no_buffer\":%llu,\"too_small\":%llu,"
+	          "\"not_attached\":%llu},\"rx_flushes\":{\"policy\":%llu,\"timer\":%llu,"
+	          "\"half_full\":%llu},\"rx_added_latency_ns\":%llu,\"vm_uj_per_packet\":%llu,"
+	          "\"net_backend_uj\":%llu}",
+	          vm->name, params, (unsigned long long)n->tx_packets,
+	          (unsigned long long)n->tx_bytes, (unsigned long long)n->rx_packets,
+	          (unsigned long long)n->rx_bytes, (unsigned long long)n->kicks,
+	          (unsigned long long)n->interrupts, (unsigned long long)exits,
+	          (unsigned long long)n->drops[NET_ERR_RING_CORRUPT],
+	          (unsigned long long)n->drops[NET_ERR_DESC_LEN],
+	          (unsigned long long)n->drops[NET_ERR_DESC_ADDR],
+	          (unsigned long long)n->drops_no_buffer, (unsigned long long)n->drops_too_small,
+	          (unsigned long long)n->drops_not_attached, (unsigned long long)rx->flushes_policy,
+	          (unsigned long long)rx->flushes_timer, (unsigned long long)rx->flushes_half_full,
+	          (unsigned long long)(rx->packets ? rx->added_latency_ns / rx->packets : 0),
+	          (unsigned long long)(packets ? vm_nj / 1000 / packets : 0),
+	          (unsigned long long)(power_account_nj(ACCOUNT_NET_ID) / 1000));
+}
+
+bool net_attached(const struct vm *vm)
+{
+	return vnics[vm->id].attached;
+}
