@@ -55,13 +55,14 @@ $(BUILD)/joulevisor.iso: $(BUILD)/hv.elf tools/mkiso.sh Makefile $(BUILD)/guest/
 	$(Q)tools/mkiso.sh $@ $(BUILD)/hv.elf "" $(DEMO_VMS)
 
 # Tiny assembly guests that exercise hv's exits and its error paths.
-TINY_MODES := ok ept hostile triple hltcli
+TINY_MODES := ok ept hostile triple hltcli netbad
 TINY_ELFS := $(patsubst %,$(BUILD)/tests/tiny-%.elf,$(TINY_MODES))
 tiny_mode_ok := 0
 tiny_mode_ept := 1
 tiny_mode_hostile := 2
 tiny_mode_triple := 3
 tiny_mode_hltcli := 4
+tiny_mode_netbad := 5
 $(BUILD)/tests/tiny-%.elf: tests/guests/tiny.S tests/guests/tiny.ld
 	@mkdir -p $(dir $@)
 	@echo "  AS      $@"

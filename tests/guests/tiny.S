@@ -6,10 +6,20 @@
  *              hv answered each with the right error, else 1
  *   3 triple   triple-faults (no IDT)
  *   4 hltcli   halts with interrupts off (can never wake)
+ *   5 netbad   attaches a pvnet NIC, then writes garbage into its TX ring
+ *              (a corrupt index pair, descriptors outside memory, of length
+ *              0 and over 1514) and bad attach/batch hypercalls; exits 0 if
+ *              hv refused each hypercall with the right error
  * Hypercall ABI: include/joulevisor/hypercall.h (32-bit code: the upper
  * halves of the registers are zero at PVH entry). */
 #define HC_CONSOLE_WRITE 0
 #define HC_EXIT 1
+#define HC_NET_ATTACH 4
+#define HC_NET_KICK 5
+#define HC_NET_BATCH 6
+#define AREA 0x200000           /* the pvnet area (pvnet.h layout) */
+#define TX_PROD (AREA + 64)
+#define TX_DESC (AREA + 0x1000)
 
 	.section .note.Xen, "a"
 	.balign 4
@@ -80,6 +90,52 @@ tiny_entry:
 #elif MODE == 4
 	cli
 	hlt
+#elif MODE == 5
+	movl $0x54454e50, AREA      /* magic "PNET" */
+	movl $1, AREA + 4           /* version */
+	movl $256, AREA + 8         /* ring size */
+	movl $HC_NET_ATTACH, %eax   /* a misaligned area: -EFAULT */
+	movl $AREA + 8, %edi
+	movl $0x41, %esi
+	vmcall
+	cmpl $-14, %eax
+	jne fail
+	movl $HC_NET_ATTACH, %eax   /* vector 3 is an exception: -EINVAL */
+	movl $AREA, %edi
+	movl $3, %esi
+	vmcall
+	cmpl $-22, %eax
+	jne fail
+	movl $HC_NET_ATTACH, %eax
+	movl $AREA, %edi
+	movl $0x41, %esi
+	vmcall
+	testl %eax, %eax
+	jne fail
+	movl $HC_NET_BATCH, %eax    /* an unknown policy: -EINVAL */
+	movl $bad_policy, %edi
+	movl $bad_policy_len, %esi
+	vmcall
+	cmpl $-22, %eax
+	jne fail
+	movl $0x1000, TX_PROD       /* 4096 entries in a 256-entry ring */
+	call kick_tx
+	movl $0x7fff0000, TX_DESC   /* slot 0: outside guest memory */
+	movl $100, TX_DESC + 8
+	movl $0x300000, TX_DESC + 16 /* slot 1: length 0 */
+	movl $0, TX_DESC + 24
+	movl $0x300000, TX_DESC + 32 /* slot 2: longer than a frame */
+	movl $5000, TX_DESC + 40
+	movl $3, TX_PROD
+	call kick_tx
+	movl $msg_netbad_ok, %esi
+	call uart_puts
+	jmp pass
+kick_tx:
+	movl $HC_NET_KICK, %eax
+	movl $1, %edi
+	vmcall
+	ret
 #endif
 pass:
 	movl $HC_EXIT, %eax
@@ -113,6 +169,11 @@ msg_hc:
 	.set msg_hc_len, . - msg_hc
 msg_hostile_ok:
 	.asciz "tiny: every bad hypercall was refused with the right error\n"
+bad_policy:
+	.ascii "policy=warp"
+	.set bad_policy_len, . - bad_policy
+msg_netbad_ok:
+	.asciz "tiny: every bad NIC hypercall was refused\n"
 msg_fail:
 	.asciz "tiny: FAIL\n"
 
