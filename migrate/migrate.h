@@ -1,0 +1,479 @@
+/* migrate: pre-copy live migration of a VM's memory and state to another
+ * host, over frames of our own EtherType.
+ *
+ * Where it runs: everything here is pure C11 and runs in hv's migration loop
+ * (never in VM-exit context) and in the host unit tests. It reads no clock
+ * and allocates nothing: the caller passes the time in nanoseconds and owns
+ * every buffer (these structs included; they are large, make them static).
+ *
+ * Reading order:
+ *   wire.c       the frame format: header, payload layouts, checksums
+ *   transport.c  a reliable, windowed stream over a lossy datagram link
+ *   engine.c     the pre-copy state machines of the source and destination
+ *   policy.c     the table of stop/throttle policies, one file each
+ *                (policy_default.c is the one to copy for a new policy)
+ *
+ * How a migration runs, seen from the caller on each host:
+ *   source: migrate_source_start(); then, forever: feed every received
+ *           frame to migrate_source_receive() and call migrate_source_step()
+ *           often. On MIGRATE_NEED_PAUSE, stop the vCPU, save its state into
+ *           a blob and call migrate_source_paused(). On MIGRATE_COMMITTED
+ *           the VM now lives on the destination: destroy it here (keep
+ *           feeding frames for a moment so the last ACK gets out). On
+ *           MIGRATE_ABORTED resume the VM here: nothing was lost.
+ *   dest:   migrate_dest_listen(); feed frames to migrate_dest_receive(),
+ *           call migrate_dest_step(). On MIGRATE_COMMITTED the memory image
+ *           and the state blob are complete and verified: resume the VM.
+ */
+#ifndef MIGRATE_H
+#define MIGRATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ======================= wire.c: the frame format ======================== */
+
+/* Our frames ride directly on Ethernet with this EtherType (the local
+ * experimental range; 0x88B5 is the platform test's). The NIC glue adds and
+ * strips the 14-byte Ethernet header; everything below is what follows it. */
+#define MIGRATE_ETHERTYPE     0x88B6
+#define MIGRATE_ETH_FRAME_MAX 1514 /* the bochs e1000 socket link's limit */
+#define MIGRATE_ETH_HEADER    14
+#define MIGRATE_MTU           (MIGRATE_ETH_FRAME_MAX - MIGRATE_ETH_HEADER) /* 1500 */
+
+/* Header, little-endian, 18 bytes:
+ *   0 magic u16 "JM"   2 version u8   3 type u8   4 session u32   8 seq u32
+ *  12 payload length u16   14 checksum u32 (FNV-1a of bytes 0..13 and the
+ *  payload, folded to 32 bits). Bytes after the payload are padding (the
+ *  e1000 pads short frames to 60 bytes) and are ignored. */
+#define MIGRATE_MAGIC       0x4A4D
+#define MIGRATE_VERSION     1
+#define MIGRATE_HEADER_SIZE 18
+#define MIGRATE_PAYLOAD_MIN 32 /* smallest payload size a link may be set to */
+#define MIGRATE_PAYLOAD_MAX (MIGRATE_MTU - MIGRATE_HEADER_SIZE) /* 1482 */
+
+#define MIGRATE_PAGE_SIZE          4096
+#define MIGRATE_PAGE_CHUNK_HEADER  12          /* PAGE payload before the data */
+#define MIGRATE_STATE_CHUNK_HEADER 8           /* STATE payload before the data */
+#define MIGRATE_STATE_MAX          (64 * 1024) /* largest vCPU/device state blob */
+
+enum migrate_type {
+	MIGRATE_HELLO = 1,  /* source -> dest: session, memory size */
+	MIGRATE_HELLO_ACK,  /* dest -> source: accepted */
+	MIGRATE_PAGE,       /* a piece of one page; the last piece has the page's checksum */
+	MIGRATE_ZERO_PAGES, /* a list of pages that are all zero */
+	MIGRATE_STATE,      /* a piece of the vCPU/device state blob */
+	MIGRATE_ROUND_END,  /* a pre-copy round is complete */
+	MIGRATE_COMMIT,     /* everything is sent; resume if it all checks out */
+	MIGRATE_COMMIT_ACK, /* dest -> source: verified, the VM is mine now */
+	MIGRATE_ABORT,      /* either way, out of band: stop, with a reason */
+	MIGRATE_ACK,        /* transport only, out of band: what has arrived */
+	MIGRATE_TYPE_END
+};
+
+/* Why a frame was rejected, a migration aborted or a link failed. */
+enum migrate_error {
+	MIGRATE_OK = 0,
+	/* frame rejected by migrate_frame_decode() or migrate_msg_decode() */
+	MIGRATE_ERR_TRUNCATED,    /* shorter than its header or its stated payload */
+	MIGRATE_ERR_BAD_MAGIC,    /* not one of ours */
+	MIGRATE_ERR_BAD_VERSION,  /* ours, but a version we do not speak */
+	MIGRATE_ERR_BAD_LENGTH,   /* payload length above MIGRATE_PAYLOAD_MAX */
+	MIGRATE_ERR_BAD_CHECKSUM, /* damaged on the way */
+	MIGRATE_ERR_BAD_TYPE,     /* a type we do not know */
+	MIGRATE_ERR_BAD_PAYLOAD,  /* the payload does not match its type's layout */
+	/* the link */
+	MIGRATE_ERR_PEER_GONE,   /* a frame went unacknowledged max_retries times */
+	MIGRATE_ERR_PEER_SILENT, /* nothing heard from the peer for idle_timeout_ns */
+	/* the migration */
+	MIGRATE_ERR_PROTOCOL,       /* a valid frame that makes no sense now */
+	MIGRATE_ERR_NO_MEMORY,      /* the destination's image is smaller than the VM */
+	MIGRATE_ERR_STATE_TOO_BIG,  /* the state blob does not fit the buffer for it */
+	MIGRATE_ERR_PAGE_CHECKSUM,  /* a page arrived whole but not as it was sent */
+	MIGRATE_ERR_STATE_CHECKSUM, /* the same for the state blob */
+	MIGRATE_ERR_INCOMPLETE,     /* COMMIT before every page and the state arrived */
+	MIGRATE_ERR_CANCELLED,      /* the caller asked to stop */
+	MIGRATE_ERR_END
+};
+const char *migrate_error_name(enum migrate_error e);
+const char *migrate_type_name(unsigned type);
+
+/* 64-bit FNV-1a: start with MIGRATE_FNV_START, chain calls over pieces. */
+#define MIGRATE_FNV_START 0xcbf29ce484222325ull
+uint64_t migrate_fnv1a64(uint64_t hash, const void *data, size_t len);
+/* The end-to-end checksum of one page, carried in the PAGE frame that
+ * completes the page and checked by the destination on its own copy. */
+uint64_t migrate_page_checksum(const uint8_t *page);
+
+/* A frame as it is on the wire, header decoded; payload points into the
+ * buffer it was decoded from. */
+struct migrate_frame {
+	uint8_t type;
+	uint32_t session; /* random per migration, never 0 */
+	uint32_t seq;     /* transport sequence number (0 for ACK and ABORT) */
+	uint16_t payload_len;
+	const uint8_t *payload;
+};
+/* Writes header + payload into buf; returns the frame's length, or 0 if the
+ * payload is too long or buf too small. */
+size_t migrate_frame_encode(uint8_t *buf, size_t cap, const struct migrate_frame *f);
+/* Checks everything in the header and the checksum; MIGRATE_OK or why not. */
+enum migrate_error migrate_frame_decode(const uint8_t *buf, size_t len, struct migrate_frame *out);
+
+/* Payload layouts, one per type (all little-endian, sizes in bytes). */
+struct migrate_hello { /* 16: nr_pages u64, page_size u32, state_max u32 */
+	uint64_t nr_pages;
+	uint32_t page_size;
+	uint32_t state_max; /* the largest state blob the source may send */
+};
+struct migrate_hello_ack { /* 8: nr_pages u64 (the destination's capacity) */
+	uint64_t nr_pages;
+};
+struct migrate_page_chunk { /* 12 + len (+ 8): pfn u64, offset u16, len u16, data, [checksum u64] */
+	uint64_t pfn;
+	uint16_t offset, len;
+	const uint8_t *data;
+	bool last;              /* offset + len == MIGRATE_PAGE_SIZE: the checksum follows */
+	uint64_t page_checksum; /* only in the last piece */
+};
+struct migrate_zero_pages { /* 8 * count: pfn u64 each */
+	uint16_t count;
+	const uint64_t *pfns; /* encode: the page numbers to send */
+	const uint8_t *raw;   /* decode: the payload; read it with migrate_zero_pfn() */
+};
+struct migrate_state_chunk { /* 8 + len: offset u32, total u32, data */
+	uint32_t offset, total;
+	uint16_t len;
+	const uint8_t *data;
+};
+struct migrate_round_end { /* 8: round u32, pages u32 */
+	uint32_t round, pages;
+};
+struct migrate_commit { /* 16: state_len u32, rounds u32, state_checksum u64 */
+	uint32_t state_len, rounds;
+	uint64_t state_checksum;
+};
+struct migrate_abort { /* 2: reason u16 */
+	enum migrate_error reason;
+};
+struct migrate_ack {   /* 12: next u32, sack u64 */
+	uint32_t next; /* every seq before this one has been delivered */
+	uint64_t sack; /* bit i: seq next + 1 + i has arrived too */
+};
+/* One decoded message: a type and its payload (COMMIT_ACK has none). */
+struct migrate_msg {
+	enum migrate_type type;
+	union {
+		struct migrate_hello hello;
+		struct migrate_hello_ack hello_ack;
+		struct migrate_page_chunk page;
+		struct migrate_zero_pages zero;
+		struct migrate_state_chunk state;
+		struct migrate_round_end round_end;
+		struct migrate_commit commit;
+		struct migrate_abort abort;
+		struct migrate_ack ack;
+	};
+};
+/* Lays out m's payload in buf; false if it does not fit in cap bytes. */
+bool migrate_msg_encode(uint8_t *buf, size_t cap, const struct migrate_msg *m, uint16_t *len);
+/* Parses a decoded frame's payload, checking its layout exactly. */
+enum migrate_error migrate_msg_decode(const struct migrate_frame *f, struct migrate_msg *out);
+uint64_t migrate_zero_pfn(const struct migrate_zero_pages *z, unsigned i);
+
+/* ================ transport.c: reliable windowed stream ================= */
+/*
+ * Selective repeat over an unreliable datagram link: every data frame has a
+ * sequence number; at most `window` frames are unacknowledged at a time;
+ * the receiver buffers out-of-order frames, drops duplicates, delivers in
+ * order, and answers with ACK frames carrying a cumulative ACK plus a 64-bit
+ * selective-ACK bitmap, so only frames really missing are sent again. A frame
+ * is sent again when its timer (rto_ns) runs out, or at once, one time, when
+ * a later frame is reported as arrived (fast retransmit). After max_retries
+ * sends again of one frame, or idle_timeout_ns of silence, the link fails.
+ *
+ * The window is the flow control: never pace by rate (the bochs link takes
+ * about one frame per emulated ms and silently drops what overruns its
+ * ~92-frame buffer; a window under that cannot overrun it).
+ */
+#define MIGRATE_WINDOW_MAX   64
+#define MIGRATE_ABORT_REPEAT 3 /* ABORT is unacknowledged: send it this often */
+
+struct migrate_link_config {
+	uint32_t session;         /* 0 on a destination: take the first HELLO's */
+	unsigned window;          /* frames in flight, 1..MIGRATE_WINDOW_MAX */
+	unsigned payload_size;    /* MIGRATE_PAYLOAD_MIN..MIGRATE_PAYLOAD_MAX */
+	uint64_t rto_ns;          /* send again when unacknowledged this long */
+	unsigned max_retries;     /* then give up: the peer is gone */
+	uint64_t idle_timeout_ns; /* nothing heard this long: the peer is gone */
+	unsigned ack_every;       /* ACK after this many frames in order... */
+	uint64_t ack_delay_ns;    /* ...or when the oldest unacknowledged is this old */
+	/* Hands one frame (header and payload, no Ethernet header) to the NIC.
+	 * It may be lost; the transport will notice. */
+	void (*send_frame)(void *ctx, const uint8_t *bytes, size_t len);
+	void *send_ctx;
+};
+/* Fills in values that suit the bochs link: window 32, payload 1482, rto
+ * 200 ms, 10 retries, 3 s idle, ACK every 8 frames or after 5 ms. */
+void migrate_link_defaults(struct migrate_link_config *cfg);
+
+struct migrate_link_stats {
+	uint64_t frames_sent;     /* every frame handed to send_frame */
+	uint64_t bytes_sent;      /* their bytes */
+	uint64_t data_frames;     /* new sequenced frames (not retransmissions) */
+	uint64_t retransmits;     /* sequenced frames sent again */
+	uint64_t acks_sent;       /* ACK frames */
+	uint64_t frames_received; /* valid frames of our session */
+	uint64_t duplicates;      /* data frames that had already arrived */
+	uint64_t rejected;        /* corrupt or malformed frames dropped */
+	uint64_t strangers;       /* valid frames of another session, ignored */
+	uint64_t out_of_window;   /* data frames too far ahead, dropped */
+	uint64_t delivered;       /* data frames handed to the engine in order */
+	uint64_t rtt_ns;          /* smoothed round-trip time (0 until measured) */
+	enum migrate_error last_reject;
+};
+
+struct migrate_tx_slot {
+	uint64_t sent_ns; /* last time it went out */
+	uint16_t len;     /* bytes in frame[] */
+	uint8_t retries;  /* how often it was sent again */
+	bool in_flight;   /* sent and not yet acknowledged */
+	bool fast_resent; /* already sent again on a selective ACK */
+	uint8_t frame[MIGRATE_MTU];
+};
+struct migrate_rx_slot {
+	bool present;
+	uint8_t type;
+	uint16_t len;
+	uint8_t payload[MIGRATE_PAYLOAD_MAX];
+};
+struct migrate_transport {
+	struct migrate_link_config cfg;
+	bool bound;                    /* the session is known */
+	enum migrate_error error;      /* set once the link failed (PEER_GONE/SILENT) */
+	enum migrate_error peer_abort; /* set when the peer sent ABORT */
+	uint64_t last_heard_ns, last_sent_ns;
+	/* sender: seqs tx_base..tx_next-1 are in flight, slot = seq % WINDOW_MAX */
+	uint32_t tx_base, tx_next;
+	struct migrate_tx_slot tx[MIGRATE_WINDOW_MAX];
+	/* receiver: rx_next is the next seq to deliver */
+	uint32_t rx_next;
+	bool ack_now;        /* a hole or a duplicate: tell the sender at once */
+	unsigned rx_unacked; /* frames received since the last ACK */
+	uint64_t rx_unacked_since_ns;
+	struct migrate_rx_slot rx[MIGRATE_WINDOW_MAX];
+	struct migrate_link_stats stats;
+};
+
+/* Returns false (and changes nothing) if cfg is out of range. */
+bool migrate_transport_init(struct migrate_transport *t, const struct migrate_link_config *cfg,
+                            uint64_t now_ns);
+/* Takes one received frame (already stripped of its Ethernet header). */
+void migrate_transport_receive(struct migrate_transport *t, const uint8_t *bytes, size_t len,
+                               uint64_t now_ns);
+/* The next data frame in order, if it has arrived. Its payload stays valid
+ * until the next call to migrate_transport_receive(). */
+bool migrate_transport_next(struct migrate_transport *t, struct migrate_frame *out);
+bool migrate_transport_can_send(const struct migrate_transport *t);
+/* Queues and sends one data frame; false if the window is full or the
+ * payload longer than cfg.payload_size. */
+bool migrate_transport_send(struct migrate_transport *t, uint8_t type, const uint8_t *payload,
+                            uint16_t len, uint64_t now_ns);
+/* Timers: retransmissions, delayed and keep-alive ACKs, failure detection. */
+void migrate_transport_tick(struct migrate_transport *t, uint64_t now_ns);
+/* Sends an ACK now (whatever the delay rules say). */
+void migrate_transport_ack_now(struct migrate_transport *t, uint64_t now_ns);
+bool migrate_transport_all_acked(const struct migrate_transport *t);
+/* Tells the peer to stop, MIGRATE_ABORT_REPEAT times, outside the window. */
+void migrate_transport_send_abort(struct migrate_transport *t, enum migrate_error reason,
+                                  uint64_t now_ns);
+
+/* ==================== policy.c: when to stop, how to throttle ============ */
+
+/* What a policy sees after each live round. */
+struct migrate_round_stats {
+	unsigned round;                 /* 1 = the first round, which sends every page */
+	uint64_t vm_pages;              /* the VM's memory in pages */
+	uint64_t pages_sent;            /* in this round, zero pages included */
+	uint64_t zero_pages;            /* of which sent as zero-page markers */
+	uint64_t bytes_sent;            /* frame bytes of this round, retransmissions excluded */
+	uint64_t duration_us;           /* first frame of the round to its last ACK */
+	uint64_t dirty_pages;           /* dirtied meanwhile: what is left to send */
+	uint64_t prev_dirty_pages;      /* what this round had to send (vm_pages in round 1) */
+	uint64_t dirty_rate_pps;        /* dirty pages per second during this round */
+	uint64_t bandwidth_Bps;         /* bytes per second this round moved */
+	uint64_t total_pages_sent;      /* all rounds so far */
+	uint64_t total_bytes_sent;      /* all rounds so far */
+	uint64_t rtt_us;                /* the link's smoothed round-trip time */
+	unsigned throttle_percent;      /* how much the vCPU is slowed down now */
+	uint64_t predicted_downtime_us; /* migrate_predict_downtime_us() of this round */
+};
+/* What the user asked for. */
+struct migrate_params {
+	uint64_t downtime_target_us; /* QEMU's downtime limit and our target */
+	uint64_t state_bytes;        /* expected size of the vCPU/device state */
+};
+#define MIGRATE_DOWNTIME_TARGET_DEFAULT_US 300000 /* QEMU's default: 300 ms */
+
+/* A policy is a table; see policy_default.c for how to write one, and add
+ * it to migrate_policies[] in policy.c. */
+struct migrate_policy {
+	const char *name;
+	/* true: stop the VM now and copy what is left. */
+	bool (*should_stop)(const struct migrate_round_stats *s, const struct migrate_params *p);
+	/* How much to slow the vCPU for the next round, 0..99 (NULL: never). */
+	unsigned (*throttle_percent)(const struct migrate_round_stats *s,
+	                             const struct migrate_params *p);
+};
+extern const struct migrate_policy migrate_policy_default, migrate_policy_xen_legacy,
+    migrate_policy_xen_v2, migrate_policy_qemu;
+extern const struct migrate_policy *const migrate_policies[];
+extern const size_t migrate_policy_count;
+const struct migrate_policy *migrate_policy_find(const char *name); /* NULL if unknown */
+
+/* value * mul / div in 64-bit integers, saturating at UINT64_MAX (exact as
+ * long as div * mul < 2^64, as for every rate here); div 0 gives UINT64_MAX. */
+uint64_t migrate_scale(uint64_t value, uint64_t mul, uint64_t div);
+/* Our downtime model: what is left (dirty pages and the state blob) over
+ * the measured bandwidth, plus one round trip for the COMMIT handshake. */
+uint64_t migrate_predict_downtime_us(const struct migrate_round_stats *s,
+                                     const struct migrate_params *p);
+
+/* ======================= engine.c: pre-copy ============================= */
+
+/* Where dirty pages come from (EPT write-protect, A/D bits or PML in hv; a
+ * fake in the unit tests). */
+struct dirty_tracker_ops {
+	const char *name;
+	/* Start logging writes: every page counts as clean from now on. */
+	void (*start)(void *ctx);
+	/* Moves up to max dirty page numbers into pfns, each once, and marks
+	 * them clean; returns how many. Pages beyond max stay dirty. */
+	size_t (*harvest)(void *ctx, uint64_t *pfns, size_t max);
+	void (*stop)(void *ctx);
+};
+
+enum migrate_status {
+	MIGRATE_RUNNING,    /* call step() again */
+	MIGRATE_NEED_PAUSE, /* source: stop the vCPU, then migrate_source_paused() */
+	MIGRATE_COMMITTED,  /* the VM now belongs to the destination */
+	MIGRATE_ABORTED,    /* the VM stays (or resumes) on the source */
+	MIGRATE_IN_DOUBT,   /* dest: COMMIT_ACK sent, but never confirmed: the
+	                       source may or may not have let go; do not resume
+	                       alone, ask a human or a higher layer */
+};
+
+#define MIGRATE_ROUNDS_RECORDED 32
+
+struct migrate_report {
+	enum migrate_status status;
+	enum migrate_error reason; /* why it aborted */
+	bool reason_from_peer;     /* the destination sent that reason */
+	unsigned rounds;           /* live rounds (stop-and-copy not counted) */
+	struct migrate_round_stats round[MIGRATE_ROUNDS_RECORDED]; /* the first ones */
+	uint64_t pages_sent, zero_pages, bytes_sent; /* all rounds and stop-and-copy */
+	uint64_t stop_copy_pages, stop_copy_bytes, state_bytes;
+	uint64_t total_ns;              /* start to COMMIT_ACK */
+	uint64_t downtime_ns;           /* migrate_source_paused() to COMMIT_ACK */
+	uint64_t predicted_downtime_us; /* the model's figure when the policy stopped */
+	struct migrate_link_stats link; /* retransmits etc. */
+};
+
+struct migrate_source_config {
+	const uint8_t *memory; /* host pointer to guest-physical 0 */
+	uint64_t nr_pages;
+	const struct dirty_tracker_ops *tracker;
+	void *tracker_ctx;
+	uint64_t *pfn_buf; /* room for the dirty pages of one round: nr_pages is safe */
+	size_t pfn_buf_len;
+	const struct migrate_policy *policy;
+	struct migrate_params params;
+	uint32_t state_max; /* the state blob will be at most this long */
+	struct migrate_link_config link;
+};
+
+struct migrate_source {
+	struct migrate_source_config cfg;
+	struct migrate_transport link;
+	int phase;     /* enum source_phase in engine.c */
+	bool tracking; /* the dirty tracker is started */
+	uint64_t start_ns, round_start_ns, paused_ns;
+	/* the pages of the current round: all of them (round 1) or pfn_buf */
+	bool sweep;
+	uint64_t cursor, list_len;
+	/* the page being sent, copied so that all its pieces and its checksum
+	 * agree while the VM keeps writing to it */
+	bool page_open;
+	uint64_t page_pfn, page_checksum;
+	uint16_t page_offset;
+	uint8_t page_copy[MIGRATE_PAGE_SIZE];
+	/* zero pages waiting to be sent as one marker frame */
+	uint64_t zero_pfns[MIGRATE_PAYLOAD_MAX / 8];
+	unsigned zero_count;
+	/* stop-and-copy: the state blob from the caller */
+	const uint8_t *state;
+	uint32_t state_len, state_sent;
+	bool last_pages_sent;           /* stop-and-copy: every dirty page is out */
+	struct migrate_round_stats cur; /* the round being measured */
+	unsigned throttle_percent;      /* apply this to the vCPU while it runs */
+	struct migrate_report report;
+	uint8_t scratch[MIGRATE_PAYLOAD_MAX];
+};
+
+/* Checks cfg, sends HELLO. False if cfg is unusable (nothing sent). */
+bool migrate_source_start(struct migrate_source *src, const struct migrate_source_config *cfg,
+                          uint64_t now_ns);
+enum migrate_status migrate_source_receive(struct migrate_source *src, const uint8_t *bytes,
+                                           size_t len, uint64_t now_ns);
+enum migrate_status migrate_source_step(struct migrate_source *src, uint64_t now_ns);
+/* The vCPU is stopped and its state saved in state (copied by reference:
+ * keep it until the migration ends). */
+enum migrate_status migrate_source_paused(struct migrate_source *src, const uint8_t *state,
+                                          uint32_t state_len, uint64_t now_ns);
+/* Aborts unless already committed. */
+enum migrate_status migrate_source_cancel(struct migrate_source *src, uint64_t now_ns);
+
+struct migrate_dest_config {
+	uint8_t *memory; /* host pointer to the new VM's guest-physical 0 */
+	uint64_t nr_pages;
+	uint64_t *seen_bitmap; /* (nr_pages + 63) / 64 words: pages that arrived */
+	uint8_t *state_buf;
+	size_t state_cap;
+	struct migrate_link_config link; /* link.session is ignored */
+};
+
+struct migrate_dest_report {
+	enum migrate_status status;
+	enum migrate_error reason;
+	bool reason_from_peer;
+	uint32_t session;
+	uint64_t vm_pages; /* from HELLO */
+	unsigned rounds;   /* ROUND_END frames seen */
+	uint64_t pages_received, zero_pages, pages_distinct;
+	uint32_t state_len;
+	struct migrate_link_stats link;
+};
+
+struct migrate_dest {
+	struct migrate_dest_config cfg;
+	struct migrate_transport link;
+	int phase; /* enum dest_phase in engine.c */
+	bool page_open;
+	uint64_t page_pfn;
+	uint16_t page_next_offset;
+	uint32_t state_total, state_received;
+	struct migrate_dest_report report;
+	uint8_t scratch[MIGRATE_PAYLOAD_MAX];
+};
+
+/* Waits for the first HELLO (of any session; from then on only that
+ * session is heard). It waits forever: migrate_dest_cancel() ends it. */
+bool migrate_dest_listen(struct migrate_dest *dst, const struct migrate_dest_config *cfg,
+                         uint64_t now_ns);
+enum migrate_status migrate_dest_receive(struct migrate_dest *dst, const uint8_t *bytes, size_t len,
+                                         uint64_t now_ns);
+enum migrate_status migrate_dest_step(struct migrate_dest *dst, uint64_t now_ns);
+enum migrate_status migrate_dest_cancel(struct migrate_dest *dst, uint64_t now_ns);
+
+#endif
