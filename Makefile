@@ -17,7 +17,7 @@ Q       := $(if $(V),,@)
 HV_CFLAGS := -std=c11 -O2 -g -ffreestanding -fno-builtin -nostdlib -mno-red-zone \
 	-fno-pic -fno-pie -mcmodel=small -mgeneral-regs-only -fno-stack-protector \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
-	-Wall -Wextra -Werror -Iinclude -Ihv -MMD -MP
+	-Wall -Wextra -Werror -Iinclude -Ihv -I. -MMD -MP
 HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	--no-warn-rwx-segments -T linker/hv.ld
 

@@ -2,6 +2,8 @@
  * adding one is one function and one line. */
 #include "console/console.h"
 #include "lib/lib.h"
+#include "migrate/migrate.h"
+#include "mm/mm.h"
 #include "net/net.h"
 #include "power/power.h"
 #include "vm/vm.h"
@@ -84,7 +86,74 @@ static void cmd_batch(const char *args)
 		kprintf("hv: batch: %s has no vNIC or the settings were refused\n", vm->name);
 }
 
+/* track VM [wp|ad|pml]: start logging dirty pages (default: the best the
+ * CPU has); harvest VM: how many pages were written since the last
+ * harvest; untrack VM. */
+static struct vm *vm_arg(const char *args, const char **rest)
+{
+	size_t n = 0;
+	while (args[n] && args[n] != ' ' && args[n] != ',')
+		n++;
+	*rest = args[n] ? args + n + 1 : args + n;
+	struct vm *vm = vm_named(args, n);
+	if (!vm)
+		kprintf("hv: no VM named '%.*s'\n", (int)n, args);
+	return vm;
+}
+
+static void cmd_track(const char *args)
+{
+	const char *rest;
+	struct vm *vm = vm_arg(args, &rest);
+	if (!vm)
+		return;
+	const struct dirty_tracker_ops *t = arch_dirty_tracker(*rest ? rest : NULL);
+	if (!t) {
+		kprintf("hv: track: no dirty tracker '%s' on this CPU (wp, ad, pml)\n", rest);
+		return;
+	}
+	if (vm->dirty.tracker)
+		arch_dirty_tracker(vm->dirty.tracker)->stop(vm);
+	t->start(vm);
+	kprintf("hv: %s: dirty logging by %s\n", vm->name,
+	        vm->dirty.tracker ? t->name : "(failed)");
+}
+
+static void cmd_harvest(const char *args)
+{
+	const char *rest;
+	struct vm *vm = vm_arg(args, &rest);
+	if (!vm || !vm->dirty.tracker) {
+		kprintf("hv: harvest: that VM is not tracked (track VM first)\n");
+		return;
+	}
+	static uint64_t pfns[8192];
+	const struct dirty_tracker_ops *t = arch_dirty_tracker(vm->dirty.tracker);
+	uint64_t total = 0, cycles_before = vm->dirty.scan_cycles;
+	size_t n;
+	while ((n = t->harvest(vm, pfns, ARRAY_SIZE(pfns))) > 0) {
+		total += n;
+		if (n < ARRAY_SIZE(pfns))
+			break;
+	}
+	log_event("{\"ev\":\"dirty_harvest\",\"vm\":\"%s\",\"tracker\":\"%s\",\"pages\":%llu,"
+	          "\"exits\":%llu,\"scan_cycles\":%llu}",
+	          vm->name, t->name, (unsigned long long)total, (unsigned long long)vm->dirty.exits,
+	          (unsigned long long)(vm->dirty.scan_cycles - cycles_before));
+}
+
+static void cmd_untrack(const char *args)
+{
+	const char *rest;
+	struct vm *vm = vm_arg(args, &rest);
+	if (vm && vm->dirty.tracker)
+		arch_dirty_tracker(vm->dirty.tracker)->stop(vm);
+}
+
 static const struct command commands[] = {
+    {"track", "track VM [wp|ad|pml]: log the pages it writes", cmd_track},
+    {"harvest", "harvest VM: pages written since the last harvest", cmd_harvest},
+    {"untrack", "untrack VM: stop logging", cmd_untrack},
     {"net", "net_stats of every vNIC", cmd_net},
     {"batch", "batch VM policy=NAME [tbuf=T] [count=N] [alpha=A]: set a vNIC's batching",
      cmd_batch},
@@ -174,9 +243,8 @@ int console_parse_script(const char *options, char *err, size_t err_len)
 		memcpy(line, q, cmd_len);
 		line[cmd_len] = '\0';
 		if (!find(line, &name_len)) {
-			fmt_snprintf(err, err_len,
-			             "unknown command in '%.*s' (known: help vms energy net batch)",
-			             (int)len, word);
+			fmt_snprintf(err, err_len, "unknown command in '%.*s' (try help)", (int)len,
+			             word);
 			return -1;
 		}
 		if (script_count == SCRIPT_MAX) {

@@ -129,6 +129,8 @@ static void rx_deliver(struct vm *dst_vm, const uint8_t *frame, uint32_t len, ui
 		return;
 	}
 	memcpy(vm_gpa_to_host(dst_vm, d.addr, len), frame, len);
+	vm_mark_dirty(dst_vm, d.addr, len);
+	vm_mark_dirty(dst_vm, n->area_gpa, PVNET_AREA_SIZE); /* descriptor and index */
 	slot->len = len;
 	pvnet_compiler_barrier();
 	n->rx_prod++;

@@ -185,3 +185,12 @@ void vm_report_exit(struct vm *vm)
 	          (unsigned long long)vm->guest_tsc, (unsigned long long)vm->hv_tsc,
 	          (unsigned long long)host_tsc_khz);
 }
+
+void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!vm->dirty.bitmap || !len || gpa >= vm->mem_size)
+		return;
+	for (uint64_t p = gpa / PAGE_SIZE; p <= (gpa + len - 1) / PAGE_SIZE; p++)
+		if (p < vm->mem_size / PAGE_SIZE)
+			vm->dirty.bitmap[p / 64] |= 1ull << (p % 64);
+}

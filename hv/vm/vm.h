@@ -100,6 +100,17 @@ struct vcpu {
 	bool fpu_saved; /* fxsave_area holds the live state */
 };
 
+/* Dirty-page logging for migration (vmx/dirty.c fills it, by EPT
+ * write-protection, EPT A/D bits or PML). */
+struct dirty_log {
+	const char *tracker; /* NULL: not logging */
+	uint64_t *bitmap;    /* one bit per guest page */
+	uint64_t pml_pa;     /* the PML page (host-physical), 0 if unused */
+	uint64_t exits;      /* write-protect violations and PML-full exits */
+	uint64_t scan_cycles;
+	uint64_t harvested;
+};
+
 struct vm {
 	unsigned id;
 	char name[VM_NAME_MAX];
@@ -115,6 +126,7 @@ struct vm {
 	uint64_t exits_other;
 	uint64_t start_tsc, guest_tsc, hv_tsc;
 	unsigned unknown_msr_reports;
+	struct dirty_log dirty;
 };
 
 extern struct vm vms[VM_MAX];
@@ -128,6 +140,9 @@ struct vm *vm_create_from_module(const struct boot_module *mod);
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Guest-physical range -> host pointer, or NULL if not all inside the VM. */
 void *vm_gpa_to_host(struct vm *vm, uint64_t gpa, uint64_t len);
+/* hv wrote [gpa, gpa+len) of the VM's memory itself (not through EPT):
+ * a running dirty log must see it. */
+void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len);
 /* Emits the vm_exit event with per-reason exit counts. */
 void vm_report_exit(struct vm *vm);
 uint64_t vm_time_ns(const struct vm *vm);
@@ -180,5 +195,10 @@ bool arch_vm_init(struct vm *vm);
 bool arch_vcpu_init(struct vcpu *v, uint32_t entry, uint32_t start_info_gpa);
 /* Runs the vCPU until slice_end_tsc, a block (HLT), a yield or a stop. */
 void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc);
+/* Dirty-page trackers: "wp", "ad", "pml"; NULL name = the best this CPU
+ * has (pml, else ad, else wp). NULL if unknown or unsupported. The ops are
+ * migrate/'s struct dirty_tracker_ops; ctx is the struct vm. */
+struct dirty_tracker_ops;
+const struct dirty_tracker_ops *arch_dirty_tracker(const char *name);
 /* Name of an exit reason, for reports ("cpuid", "io", ...). */
 const char *arch_exit_name(unsigned reason);

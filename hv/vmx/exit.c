@@ -35,6 +35,7 @@ const exit_handler_fn exit_handlers[VM_EXIT_REASONS] = {
     [EXIT_INVVPID] = exit_inject_ud,
     [EXIT_XSETBV] = exit_inject_ud, /* XSAVE is hidden from guests */
     [EXIT_VMFUNC] = exit_inject_ud,
+    [EXIT_PML_FULL] = exit_pml_full,
 };
 
 const char *arch_exit_name(unsigned reason)

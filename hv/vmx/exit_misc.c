@@ -86,6 +86,8 @@ enum exit_action exit_triple_fault(struct vcpu *v, const struct vmx_exit *e)
 enum exit_action exit_ept_violation(struct vcpu *v, const struct vmx_exit *e)
 {
 	uint64_t gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS);
+	if (dirty_wp_violation(v, gpa, e->qualification))
+		return EXIT_RESUME; /* logged; the write runs again */
 	const char *kind = e->qualification & 2 ? "write" : e->qualification & 4 ? "fetch" : "read";
 	vm_stop(v->vm, 255,
 	        "%s of guest-physical 0x%llx at RIP 0x%llx is outside its %llu MiB of memory", kind,

@@ -82,6 +82,10 @@ enum exit_action exit_cr_access(struct vcpu *v, const struct vmx_exit *e);
 enum exit_action exit_entry_failure(struct vcpu *v, const struct vmx_exit *e);
 enum exit_action exit_inject_ud(struct vcpu *v, const struct vmx_exit *e);
 enum exit_action exit_ignore(struct vcpu *v, const struct vmx_exit *e);
+enum exit_action exit_pml_full(struct vcpu *v, const struct vmx_exit *e);
+/* dirty.c: a write to a page write-protected for dirty logging; true if
+ * it was that (logged, page writable again), false if a real violation. */
+bool dirty_wp_violation(struct vcpu *v, uint64_t gpa, uint64_t qualification);
 enum exit_action exit_next_insn(struct vcpu *v, const struct vmx_exit *e);
 
 /* Helpers for handlers. */

@@ -132,7 +132,9 @@ static bool setup_execution_controls(struct vcpu *v)
 	vmcs_write(VMCS_PF_ERROR_CODE_MATCH, 0);
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
 	vmcs_write(VMCS_TSC_OFFSET, 0); /* guest TSC = host TSC */
-	vmcs_write(VMCS_EPT_POINTER, ept_pointer(v->vm->ept_root, false));
+	/* A/D flags on where the CPU has them: the A/D and PML dirty trackers
+	 * need them, and they cost no exits (SDM 29.3.5). */
+	vmcs_write(VMCS_EPT_POINTER, ept_pointer(v->vm->ept_root, c->ept_ad));
 	if (c->vpid)
 		vmcs_write(VMCS_VPID, v->vm->id + 1); /* 0 is the host's */
 	/* SDM 25.6.6: CR0.NE and CR4.VMXE must stay set in VMX operation, so

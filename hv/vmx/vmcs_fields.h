@@ -6,6 +6,7 @@
 /* B.1.1 16-bit control fields */
 #define VMCS_VPID 0x0000
 /* B.1.2 16-bit guest-state fields */
+#define VMCS_GUEST_PML_INDEX 0x0812
 #define VMCS_GUEST_ES_SEL   0x0800
 #define VMCS_GUEST_CS_SEL   0x0802
 #define VMCS_GUEST_SS_SEL   0x0804
@@ -26,6 +27,7 @@
 #define VMCS_MSR_BITMAP  0x2004
 #define VMCS_TSC_OFFSET  0x2010
 #define VMCS_EPT_POINTER 0x201A
+#define VMCS_PML_ADDRESS 0x200E
 /* B.2.2 64-bit read-only data */
 #define VMCS_GUEST_PHYSICAL_ADDRESS 0x2400
 /* B.2.3 64-bit guest-state fields */
@@ -146,6 +148,7 @@
 #define PROC2_ENABLE_RDTSCP      (1u << 3)
 #define PROC2_ENABLE_VPID        (1u << 5)
 #define PROC2_UNRESTRICTED_GUEST (1u << 7)
+#define PROC2_ENABLE_PML (1u << 17)
 /* VM-exit controls (SDM 25.7.1) */
 #define EXIT_HOST_ADDRESS_SPACE_SIZE (1u << 9)
 #define EXIT_ACK_INTERRUPT_ON_EXIT   (1u << 15)

@@ -75,6 +75,21 @@ static inline enum vmx_result vmread(uint64_t field, uint64_t *value)
 	return VMX_RESULT(cf, zf);
 }
 
+/* INVEPT single-context (type 1, SDM Vol. 3C 31 "INVEPT"): drops the
+ * cached translations of one EPT after its entries changed. */
+static inline enum vmx_result invept_single(uint64_t eptp)
+{
+	struct {
+		uint64_t eptp, reserved;
+	} desc = {eptp, 0};
+	uint8_t cf, zf;
+	__asm__ volatile("invept %2, %3; setc %0; setz %1"
+	                 : "=qm"(cf), "=qm"(zf)
+	                 : "m"(desc), "r"((uint64_t)1)
+	                 : "cc", "memory");
+	return VMX_RESULT(cf, zf);
+}
+
 /* VMCS field encodings used so far (SDM Vol. 3C Appendix B). */
 #define VMCS_VM_INSTRUCTION_ERROR 0x4400
 #define VMCS_GUEST_RIP            0x681E
