@@ -3,7 +3,7 @@
 # top-level Makefile, which sets BUILD, CC, LD and Q.
 #   make guests    ->  $(BUILD)/guest/{hello,mvb,dirty}.elf
 
-GUEST_WORKLOADS := hello mvb dirty energy
+GUEST_WORKLOADS := hello mvb dirty energy netsrc netsink
 GUEST_DIR       := $(BUILD)/guest
 NEWLIB_PREFIX   := $(BUILD)/newlib/x86_64-elf
 NEWLIB_LIBC     := $(NEWLIB_PREFIX)/lib/libc.a

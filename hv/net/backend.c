@@ -178,6 +178,9 @@ static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
 				rx_deliver(&vms[p], frame, d.len, now);
 	}
 	pvnet_store(&h->tx.cons, n->tx_cons);
+	/* hv takes TX frames only when kicked, so it always wants the kick for
+	 * the next one (pvnet.h: the consumer sets prod_event = cons). */
+	pvnet_store(&h->tx.prod_event, n->tx_cons);
 	pvnet_full_barrier();
 	/* A guest waiting for TX slots asked through tx.cons_event. */
 	if (pvnet_need_event(pvnet_load(&h->tx.cons_event), n->tx_cons, old_cons))

@@ -183,6 +183,63 @@ def test_dirty_trackers_wp_ad_pml_agree():
     expect(len(checksums) == 1, "tracking changed the guest's memory: checksums %r" % checksums)
 
 
+def _stream(name, sink_args, src_args, extra=(), more=()):
+    return Run(name, "bochs", timeout=300, extra=list(extra), modules=list(more) + [
+        (GUEST % "netsink", "name=sink mem=16M -- netsink " + sink_args),
+        (GUEST % "netsrc", "name=src mem=16M -- netsrc " + src_args),
+    ])
+
+
+def _check_stream(r, count):
+    sink, src = r.guest_event("sink", "netsink"), r.guest_event("src", "netsrc")
+    expect(sink["received"] == count and sink["lost"] == 0 and sink["dup"] == 0 and sink["bad"] == 0,
+           "sink: %r" % sink)
+    expect(sink["checksum"] == src["checksum"], "checksums differ: sink %s, source %s"
+           % (sink["checksum"], src["checksum"]))
+    return sink
+
+
+def test_two_vms_stream_through_the_virtual_switch():
+    r = _stream("net_stream", "--expect 500", "--count 500 --size 512")
+    r.expect_status(0)
+    _check_stream(r, 500)
+    stats = r.event("net_stats", vm="sink")
+    expect(stats["rx_packets"] >= 500 and sum(stats["drops"].values()) == 0, "sink vNIC: %r" % stats)
+
+
+def test_fixed_time_batching_cuts_interrupts_tenfold():
+    # The same offered load (10 kpps of 64-byte frames, bochs at ips=200M so
+    # the emulated CPU can carry it), with RX interrupts sent at once and
+    # buffered for T_buf = 1 ms.
+    runs = {}
+    for policy in ("none", "fixed-time"):
+        r = _stream("net_batch_" + policy, "--expect 2000 --batch policy=%s,tbuf=1ms" % policy,
+                    "--count 2000 --size 64 --rate 10000", extra=["--ips", "200000000"])
+        r.expect_status(0)
+        sink = _check_stream(r, 2000)
+        runs[policy] = (sink, r.event("net_stats", vm="sink"))
+    (s_none, n_none), (s_fixed, n_fixed) = runs["none"], runs["fixed-time"]
+    expect(s_fixed["interrupts"] * 10 <= s_none["interrupts"],
+           "interrupts taken by the sink: none %d, fixed-time 1 ms %d: not tenfold"
+           % (s_none["interrupts"], s_fixed["interrupts"]))
+    expect(n_fixed["interrupts"] * 10 <= n_none["interrupts"], "hv injected: none %d, fixed-time %d"
+           % (n_none["interrupts"], n_fixed["interrupts"]))
+    expect(n_fixed["rx_flushes"]["timer"] > 0 and n_fixed["rx_added_latency_ns"] > 0,
+           "fixed-time never waited: %r" % n_fixed)
+
+
+def test_hostile_ring_is_contained():
+    r = _stream("net_hostile", "--expect 300", "--count 300 --size 256",
+                more=[(TINY % "netbad", "name=netbad mem=8M -- tiny")])
+    r.expect_status(0)
+    _check_stream(r, 300)
+    bad = r.event("net_stats", vm="netbad")
+    d = bad["drops"]
+    expect(d["ring_corrupt"] == 1 and d["desc_addr"] == 1 and d["desc_len"] == 2 and bad["tx_packets"] == 0,
+           "the hostile ring's garbage was not counted and dropped: %r" % bad)
+    r.expect_line(r"^\[netbad\] tiny: every bad NIC hypercall was refused$")
+
+
 def test_guest_bad_arguments_exit_2():
     r = Run("vm_bad_args", "bochs", modules=[(GUEST % "dirty", "name=d -- dirty --rate banana")])
     r.expect_status(1)

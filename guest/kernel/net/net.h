@@ -1,0 +1,127 @@
+/* Runs in the guest: the network. pvnet.c drives Joulevisor's paravirtual
+ * NIC (include/joulevisor/pvnet.h is the contract); stream.c is the small
+ * test protocol that netsrc and netsink speak over it.
+ *
+ * The driver is polled from the caller's thread: the interrupt only counts
+ * and wakes the CPU from HLT, all ring work happens in net_send/net_recv.
+ * One NIC, no locks (one CPU, and the handler touches no ring state). */
+#ifndef GUEST_NET_H
+#define GUEST_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NET_VECTOR       0x41 /* the RX/TX-completion interrupt, next to the timer's 0x40 */
+#define NET_MAC_LEN      6
+#define NET_HEADER_LEN   14 /* destination, source, EtherType; no FCS */
+#define NET_FRAME_MAX    1514
+#define NET_WAIT_FOREVER UINT64_MAX
+
+struct net_counters {
+	uint64_t frames_sent, frames_received;
+	uint64_t kicks;         /* JV_HC_NET_KICK hypercalls */
+	uint64_t interrupts;    /* NET_VECTOR interrupts taken */
+	uint64_t tx_full_waits; /* net_send found the TX ring full */
+	uint64_t rx_too_long;   /* frames dropped: longer than net_recv's buffer */
+	uint64_t rx_bad_length; /* descriptors hv filled with a length 0 or > capacity */
+	uint64_t rx_not_ours;   /* dropped: unicast to another MAC, or a runt */
+};
+
+/* Allocates the rings, posts every RX buffer and attaches through
+ * JV_HC_NET_ATTACH. False, with a message on stdout, when not running under
+ * Joulevisor or when hv refuses. Call once. */
+bool net_attach(void);
+/* The MAC hv gave us at attach. */
+const uint8_t *net_mac(void);
+
+/* Queues one Ethernet frame (NET_HEADER_LEN..NET_FRAME_MAX bytes, copied).
+ * Waits (HLT) while the TX ring is full. False only for a bad length or
+ * when not attached. */
+bool net_send(const void *frame, size_t length);
+/* Takes one received frame into buffer: returns its length, or 0 when none
+ * came within timeout_ns (0: just poll; NET_WAIT_FOREVER). Waits with HLT
+ * until the NIC's interrupt or the deadline. Keeps frames to our MAC and to
+ * group addresses only; frames longer than capacity are dropped; both are
+ * counted. Also kicks for held-back TX frames whose time came. */
+size_t net_recv(void *buffer, size_t capacity, uint64_t timeout_ns);
+/* Kicks hv now for TX frames held back by net_set_tx_delay_ns. */
+void net_flush(void);
+
+/* Guest-side TX batching: publish frames without kicking until ns have
+ * passed since the first unkicked one, or the TX ring is half full. 0 (the
+ * default): decide on every frame. */
+void net_set_tx_delay_ns(uint64_t ns);
+/* hv's batching of our interrupts (JV_HC_NET_BATCH), e.g.
+ * "policy=fixed-time tbuf=1ms". False, with a message, when hv refuses. */
+bool net_set_batching(const char *text);
+const struct net_counters *net_counters(void);
+
+/* "02:4a:56:00:00:01" into text (at least 18 bytes); parses the same. */
+void net_format_mac(const uint8_t *mac, char *text);
+bool net_parse_mac(const char *text, uint8_t *mac);
+
+/* ---- stream.c: the netsrc/netsink test stream ----
+ *
+ * Frames of EtherType STREAM_ETHERTYPE. After the Ethernet header comes
+ * struct stream_header (little-endian), then the payload. The meaning of
+ * seq and total depends on the type:
+ *
+ *   HELLO   sink -> broadcast, every 100 ms until a source answers;
+ *           seq: HELLOs sent so far, total: frames expected (0: any)
+ *   START   source -> the sink that said HELLO (answers every HELLO);
+ *           seq: frame size in bytes, total: frames in the stream
+ *   DATA    source -> sink; seq 0..total-1, payload stream_payload()
+ *   CREDIT  sink -> source; seq: DATA frames taken off the ring so far.
+ *           The source keeps at most its window of frames beyond it in
+ *           flight, so the sink's RX ring cannot overflow.
+ *   END     source -> sink, a few times after the last DATA;
+ *           seq: DATA frames sent, total: frames in the stream
+ *
+ * The source starts only after a HELLO, so the sink is attached with its
+ * buffers posted; a source that boots first simply waits for it. */
+#define STREAM_ETHERTYPE  0x88B5      /* IEEE 802 local experimental EtherType 1 */
+#define STREAM_MAGIC      0x4A560000u /* "JV" in the high half, the type in the low */
+#define STREAM_HEADER_LEN 20
+#define STREAM_MIN_FRAME  (NET_HEADER_LEN + STREAM_HEADER_LEN)
+
+enum stream_type {
+	STREAM_HELLO = 1,
+	STREAM_START = 2,
+	STREAM_DATA = 3,
+	STREAM_CREDIT = 4,
+	STREAM_END = 5,
+};
+
+struct stream_header {
+	uint32_t magic; /* STREAM_MAGIC | type */
+	uint32_t seq;
+	uint32_t total;
+	uint64_t tsc; /* the sender's TSC when it built the frame */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct stream_header) == STREAM_HEADER_LEN, "stream header layout");
+
+/* Builds a frame of length bytes (>= STREAM_MIN_FRAME) in frame: Ethernet
+ * header, stream header and, for DATA, the payload of seq. */
+void stream_build(uint8_t *frame, size_t length, const uint8_t *destination, enum stream_type type,
+                  uint32_t seq, uint32_t total);
+/* The stream header of a received frame, or NULL when it is not ours. */
+const struct stream_header *stream_parse(const uint8_t *frame, size_t length,
+                                         enum stream_type *type);
+/* Payload of DATA frame seq: a function of seq and the byte index only. */
+void stream_payload(uint8_t *payload, size_t length, uint32_t seq);
+bool stream_payload_ok(const uint8_t *payload, size_t length, uint32_t seq);
+/* The running checksum (FNV-1a 64) over (seq as 4 little-endian bytes,
+ * payload) of each frame in stream order; start from STREAM_CHECKSUM_INIT. */
+#define STREAM_CHECKSUM_INIT 0xcbf29ce484222325ull
+uint64_t stream_checksum(uint64_t sum, uint32_t seq, const uint8_t *payload, size_t length);
+
+/* Module command lines have no quoting, so --batch "policy=fixed-time
+ * tbuf=1ms" arrives as several words. Joins argv[*index] and the words after
+ * it that do not start with "--" into text, one space apart (commas become
+ * spaces, quotes are dropped); *index ends on the last word taken. False
+ * when it does not fit in size bytes or is empty. */
+bool stream_join_words(int argc, char **argv, int *index, char *text, size_t size);
+
+#endif
