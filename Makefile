@@ -24,7 +24,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 HV_SRCS := $(shell find hv -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
-.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy
+.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy exp-net
 all: hv guests iso
 
 hv: $(BUILD)/hv.elf
@@ -90,6 +90,9 @@ exp-overhead: deps all
 
 exp-energy: deps all
 	$(PYTHON) tools/exp_energy.py
+
+exp-net: deps all
+	$(PYTHON) tools/exp_net.py
 
 # ---- tests ----------------------------------------------------------------
 UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit \
