@@ -21,7 +21,8 @@ HV_CFLAGS := -std=c11 -O2 -g -ffreestanding -fno-builtin -nostdlib -mno-red-zone
 HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	--no-warn-rwx-segments -T linker/hv.ld
 
-HV_SRCS := $(shell find hv -name '*.c' -o -name '*.S' | sort)
+# migrate/ is pure C shared with the host unit tests; hv links it in.
+HV_SRCS := $(shell find hv migrate -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
 .PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy exp-net
@@ -31,6 +32,11 @@ hv: $(BUILD)/hv.elf
 iso: $(BUILD)/joulevisor.iso
 
 $(BUILD)/hv/%.c.o: hv/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(HV_CFLAGS) -c $< -o $@
+
+$(BUILD)/migrate/%.c.o: migrate/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(HV_CFLAGS) -c $< -o $@

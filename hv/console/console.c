@@ -150,7 +150,36 @@ static void cmd_untrack(const char *args)
 		arch_dirty_tracker(vm->dirty.tracker)->stop(vm);
 }
 
+/* migrate VM local [TRACKER] [POLICY] */
+static void cmd_migrate(const char *args)
+{
+	const char *rest;
+	struct vm *vm = vm_arg(args, &rest);
+	if (!vm)
+		return;
+	char words[4][16] = {"", "", "", ""};
+	for (int w = 0; w < 4 && *rest; w++) {
+		size_t n = 0;
+		while (rest[n] && rest[n] != ' ' && rest[n] != ',')
+			n++;
+		fmt_snprintf(words[w], sizeof words[w], "%.*s", (int)n, rest);
+		rest += n + (rest[n] ? 1 : 0);
+	}
+	if (!words[0][0]) {
+		kprintf(
+		    "hv: usage: migrate VM local [wp|ad|pml] [default|xen-legacy|xen-v2|qemu]\n");
+		return;
+	}
+	/* cut=N (fault injection): the link dies after N frames each way. */
+	uint64_t cut = 0;
+	if (!strncmp(words[3], "cut=", 4))
+		for (const char *p = words[3] + 4; *p >= '0' && *p <= '9'; p++)
+			cut = cut * 10 + (uint64_t)(*p - '0');
+	migration_start(vm, words[0], words[1], words[2], cut);
+}
+
 static const struct command commands[] = {
+    {"migrate", "migrate VM local [TRACKER] [POLICY] [cut=N]: live-migrate a VM", cmd_migrate},
     {"track", "track VM [wp|ad|pml]: log the pages it writes", cmd_track},
     {"harvest", "harvest VM: pages written since the last harvest", cmd_harvest},
     {"untrack", "untrack VM: stop logging", cmd_untrack},

@@ -85,6 +85,7 @@ void sched_run(const struct sched_policy *policy)
 		uint64_t next_deadline = wake_due_vcpus(now);
 		console_poll();
 		net_poll_timers();
+		migration_poll();
 		struct vcpu *v = policy->pick_next();
 		if (v) {
 			arch_vcpu_run(v, rdtsc() + policy->slice_ticks(v));
@@ -97,7 +98,9 @@ void sched_run(const struct sched_policy *policy)
 		uint64_t net_deadline = net_next_deadline_tsc();
 		if (net_deadline && (!next_deadline || net_deadline < next_deadline))
 			next_deadline = net_deadline;
-		if (next_deadline) {
+		if (migration_active()) {
+			continue; /* the migration moves frames on every pass: no halting */
+		} else if (next_deadline) {
 			uint64_t tick = power_next_tick_tsc();
 			power_idle_until(next_deadline < tick ? next_deadline : tick);
 			power_settle(false);

@@ -158,7 +158,7 @@ uint64_t vm_time_ns(const struct vm *vm)
 
 void vm_report_exit(struct vm *vm)
 {
-	char counts[1024];
+	char counts[1024] = "";
 	size_t used = 0;
 	uint64_t total = vm->exits_other;
 	for (unsigned r = 0; r < VM_EXIT_REASONS; r++) {
@@ -193,4 +193,39 @@ void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len)
 	for (uint64_t p = gpa / PAGE_SIZE; p <= (gpa + len - 1) / PAGE_SIZE; p++)
 		if (p < vm->mem_size / PAGE_SIZE)
 			vm->dirty.bitmap[p / 64] |= 1ull << (p % 64);
+}
+
+struct vm *vm_create_empty(const struct vm_config *config, const char *name)
+{
+	if (vm_count == VM_MAX) {
+		report_error(name, "not created", "too many VMs (at most 8)");
+		return NULL;
+	}
+	struct vm *vm = &vms[vm_count];
+	memset(vm, 0, sizeof *vm);
+	vm->id = vm_count;
+	vm->config = *config;
+	fmt_snprintf(vm->name, sizeof vm->name, "%s", name);
+	vm->mem_size = config->mem_bytes;
+	vm->mem_hpa = frames_alloc_contig(&host_frames, vm->mem_size / PAGE_SIZE, 512);
+	if (!vm->mem_hpa) {
+		report_error(name, "not created", "not enough contiguous memory");
+		return NULL;
+	}
+	power_switch_to(ACCOUNT_HV(vm->id));
+	memset((void *)(uintptr_t)vm->mem_hpa, 0, vm->mem_size);
+	vuart_reset(&vm->uart);
+	vm->vcpu.vm = vm;
+	vm->vcpu.state = VCPU_PAUSED;
+	vlapic_reset(&vm->vcpu.lapic);
+	if (!arch_vm_init(vm) || !arch_vcpu_init(&vm->vcpu, 0, 0)) {
+		power_switch_to(ACCOUNT_HV_OTHER_ID);
+		report_error(name, "not created", "out of memory for EPT or VMCS");
+		frames_free_range(&host_frames, vm->mem_hpa, vm->mem_size);
+		return NULL;
+	}
+	vm_count++;
+	vm->start_tsc = rdtsc();
+	power_switch_to(ACCOUNT_HV_OTHER_ID);
+	return vm;
 }

@@ -66,7 +66,8 @@ struct vlapic { /* x2APIC with the TSC-deadline timer (vlapic.c) */
 	uint64_t irr[4], isr[4]; /* requested / in-service vectors */
 };
 
-enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_STOPPED };
+/* PAUSED: held by hv (a migration's stop-and-copy, or not yet resumed). */
+enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_STOPPED, VCPU_PAUSED };
 
 /* The guest's general registers, in the order vmx/entry.S saves them. */
 struct guest_regs {
@@ -136,6 +137,17 @@ extern unsigned vm_count;
  * and returns NULL (the other VMs are not affected). */
 struct boot_module;
 struct vm *vm_create_from_module(const struct boot_module *mod);
+/* A VM with memory (zeroed), EPT and a vCPU, but no image: paused until
+ * someone restores a state into it (an incoming migration). */
+struct vm *vm_create_empty(const struct vm_config *config, const char *name);
+/* migration.c: live migration driven from the scheduler loop. */
+/* Starts migrating vm to dest ("local": a new VM on this host, over an
+ * in-memory lossy-free link); tracker NULL = the best; policy NULL = ours. */
+bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *policy,
+                     uint64_t cut_after_frames);
+/* Moves frames and steps the engines; call from the scheduler loop. */
+void migration_poll(void);
+bool migration_active(void);
 /* Marks the VM stopped with a status and a reason (printed and logged). */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Guest-physical range -> host pointer, or NULL if not all inside the VM. */
@@ -200,5 +212,14 @@ void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc);
  * migrate/'s struct dirty_tracker_ops; ctx is the struct vm. */
 struct dirty_tracker_ops;
 const struct dirty_tracker_ops *arch_dirty_tracker(const char *name);
+/* The vCPU's architectural state as a blob (vmx/vcpu_state.c), for
+ * migration: save with the VM paused; restore into a vCPU made by
+ * arch_vcpu_init. False if the blob does not fit or does not check. */
+size_t arch_vcpu_state_size(void);
+bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap);
+bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len);
+/* Makes sure v's FPU/SSE state and swapped MSRs are in v (not live in the
+ * CPU registers), before saving them. */
+void arch_vcpu_release_fpu(struct vcpu *v);
 /* Name of an exit reason, for reports ("cpuid", "io", ...). */
 const char *arch_exit_name(unsigned reason);

@@ -319,6 +319,19 @@ static void switch_to(struct vcpu *v)
 	fpu_owner = v;
 }
 
+void arch_vcpu_release_fpu(struct vcpu *v)
+{
+	static const uint32_t swapped[VCPU_SWAPPED_MSRS] = {0xC0000081, 0xC0000082, 0xC0000083,
+	                                                    0xC0000084, 0xC0000102};
+	if (fpu_owner != v)
+		return;
+	__asm__ volatile("fxsave64 %0" : "=m"(v->fxsave_area));
+	v->fpu_saved = true;
+	for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
+		v->swapped_msrs[i] = rdmsr(swapped[i]);
+	fpu_owner = NULL;
+}
+
 /* Delivers the highest pending interrupt if the guest can take it now
  * (RFLAGS.IF=1, no STI/MOV-SS blocking: SDM 26.3.1.5), else asks for an
  * interrupt-window exit (SDM 25.6.2). */

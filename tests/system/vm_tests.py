@@ -8,6 +8,7 @@ the per-VM exit counts, and that a broken or hostile VM stops alone.
 Usage: vm_tests.py [name-filter].
 """
 import os
+import re
 import sys
 
 from harness import BUILD, ROOT, Run, expect, main
@@ -238,6 +239,57 @@ def test_hostile_ring_is_contained():
     expect(d["ring_corrupt"] == 1 and d["desc_addr"] == 1 and d["desc_len"] == 2 and bad["tx_packets"] == 0,
            "the hostile ring's garbage was not counted and dropped: %r" % bad)
     r.expect_line(r"^\[netbad\] tiny: every bad NIC hypercall was refused$")
+
+
+MIGRATE_DIRTY = "dirty --ws 2 --rate 500 --seconds 3 --checksum"
+
+
+def _bare_dirty_checksum(args=MIGRATE_DIRTY):
+    bare = Run("bare_dirty_" + re.sub(r"\W+", "_", args), "qemu-kernel", timeout=120, extra=["--bare", GUEST % "dirty", args])
+    bare.expect_status(0)
+    return [e for e in bare.events if e.get("ev") == "dirty"][-1]["checksum"]
+
+
+def test_live_migration_local_with_each_tracker():
+    # A VM writing 500 pages/s is migrated while it runs, to a new VM on the
+    # same host (the engine, trackers, state save/restore and resume, over an
+    # in-memory link). It must go on there with the same page counter and
+    # end with the memory checksum it would have had unmigrated.
+    want = _bare_dirty_checksum()
+    for tracker in ("wp", "ad", "pml"):
+        r = Run("migrate_local_" + tracker, "bochs", timeout=300,
+                cmdline="at=800:migrate,d,local,%s" % tracker,
+                modules=[(GUEST % "dirty", "name=d mem=16M -- " + MIGRATE_DIRTY)])
+        r.expect_status(0)
+        done = r.event("migrate_done", vm="d")
+        expect(done["status"] == "committed" and done["tracker"] == tracker, "%s: %r" % (tracker, done))
+        expect(done["rounds"] >= 2 and done["pages"][0] == 4096 and done["bytes"] > 4096 * 100,
+               "%s: rounds/pages/bytes not reported: %r" % (tracker, done))
+        expect(done["downtime_us"] > 0 and done["predicted_downtime_us"] > 0, "%s: no downtime figures" % tracker)
+        src = r.event("vm_exit", vm="d")
+        expect(src["status"] == 0 and src["reason"] == "migrated to d-mig", "%s: source %r" % (tracker, src))
+        r.event("migrate_resume", vm="d-mig")
+        moved = r.guest_event("d-mig", "dirty")
+        expect(moved["pages_written"] == 1500 and moved["checksum"] == want,
+               "%s: after migration %r, unmigrated checksum %s" % (tracker, moved, want))
+        expect(r.event("vm_exit", vm="d-mig")["status"] == 0, "%s: the migrated VM failed" % tracker)
+
+
+def test_migration_with_a_dead_link_aborts_and_loses_nothing():
+    # The link dies after 500 frames; the VM runs long enough (6 s) for the
+    # transport to give up on the peer while it still runs.
+    args = "dirty --ws 2 --rate 500 --seconds 6 --checksum"
+    want = _bare_dirty_checksum(args)
+    r = Run("migrate_cut", "bochs", timeout=300, cmdline="at=800:migrate,d,local,pml,default,cut=500",
+            modules=[(GUEST % "dirty", "name=d mem=16M -- " + args)])
+    r.expect_status(0)
+    done = r.event("migrate_done", vm="d")
+    expect(done["status"] == "aborted" and "peer gone" in done["reason"], "not aborted: %r" % done)
+    stayed = r.guest_event("d", "dirty")
+    expect(stayed["pages_written"] == 3000 and stayed["checksum"] == want,
+           "the VM did not run on intact on the source: %r" % stayed)
+    expect(r.event("vm_exit", vm="d")["reason"] == "exited", "the source VM was stopped")
+    expect("aborted" in r.event("vm_exit", vm="d-mig")["reason"], "the destination resumed something")
 
 
 def test_guest_bad_arguments_exit_2():

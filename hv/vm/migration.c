@@ -1,0 +1,332 @@
+/* Runs in the scheduler loop: live migration of a running VM, driven by
+ * migrate/'s pre-copy engine. hv supplies what the engine leaves to its
+ * caller: the dirty tracker (vmx/dirty.c), the vCPU and device state blob,
+ * pausing and resuming, and the link. Today the link is "local": the
+ * destination is a new VM on this host and frames go through two in-memory
+ * queues, so the whole path (rounds, stop-and-copy, commit, resume) runs and
+ * is tested in one bochs; the e1000 link between hosts plugs into the same
+ * send_frame/receive calls. */
+#include "lib/lib.h"
+#include "migrate/migrate.h"
+#include "mm/mm.h"
+#include "power/power.h"
+#include "vm/vm.h"
+#include "x86/x86.h"
+
+#define PIPE_SLOTS 64
+
+struct pipe {
+	uint8_t frame[PIPE_SLOTS][MIGRATE_MTU];
+	uint16_t len[PIPE_SLOTS];
+	unsigned head, tail; /* free-running */
+	uint64_t dropped;
+	uint64_t sent;
+	uint64_t cut_after; /* fault injection: the link dies after this many frames (0: never) */
+};
+
+/* The state blob: the vCPU (vmx's own blob), then the devices. A device
+ * section is a plain struct copy; the timer deadline travels as time left,
+ * since the destination's TSC is another clock. */
+struct device_state {
+	uint32_t magic, vcpu_len;
+	uint32_t vcpu_state; /* enum vcpu_state when paused: halted or runnable */
+	uint32_t pad;
+	struct vlapic lapic;
+	uint64_t timer_left_ns;
+	struct vuart uart;
+};
+#define DEVICE_STATE_MAGIC 0x4A564453u /* "SDVJ" */
+#define STATE_CAP          8192
+
+static struct {
+	bool active;
+	struct vm *src_vm, *dst_vm;
+	const struct dirty_tracker_ops *tracker;
+	const struct migrate_policy *policy;
+	struct migrate_source src;
+	struct migrate_dest dst;
+	enum migrate_status src_status, dst_status;
+	struct pipe to_dst, to_src;
+	uint64_t *pfn_buf, *seen;
+	uint64_t pfn_pages, seen_pages; /* frames backing them, to free */
+	uint8_t state_out[STATE_CAP], state_in[STATE_CAP];
+	uint64_t paused_tsc;
+	bool reported;
+} job;
+
+static uint64_t now_ns(void)
+{
+	uint64_t tsc = rdtsc(), khz = host_tsc_khz ? host_tsc_khz : 1;
+	return tsc / khz * 1000000ull + tsc % khz * 1000000ull / khz;
+}
+
+static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
+{
+	struct pipe *p = ctx;
+	if (p->cut_after && ++p->sent > p->cut_after) {
+		p->dropped++; /* the link is cut: the peer is gone */
+		return;
+	}
+	if (p->head - p->tail == PIPE_SLOTS || len > MIGRATE_MTU) {
+		p->dropped++; /* like a full NIC queue: the transport retransmits */
+		return;
+	}
+	memcpy(p->frame[p->head % PIPE_SLOTS], bytes, len);
+	p->len[p->head % PIPE_SLOTS] = (uint16_t)len;
+	p->head++;
+}
+
+static uint64_t *alloc_words(uint64_t words, uint64_t *pages)
+{
+	*pages = (words * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	uint64_t pa = frames_alloc_contig(&host_frames, *pages, 1);
+	if (pa)
+		memset((void *)(uintptr_t)pa, 0, *pages * PAGE_SIZE);
+	return (uint64_t *)(uintptr_t)pa;
+}
+
+bool migration_active(void)
+{
+	return job.active;
+}
+
+bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *policy,
+                     uint64_t cut_after)
+{
+	if (job.active) {
+		kprintf("hv: migrate: one migration at a time\n");
+		return false;
+	}
+	if (strcmp(dest, "local")) {
+		kprintf(
+		    "hv: migrate: destination '%s' not reachable: only 'local' exists until the "
+		    "e1000 link is wired in\n",
+		    dest);
+		return false;
+	}
+	if (vm->stopped) {
+		kprintf("hv: migrate: %s has stopped\n", vm->name);
+		return false;
+	}
+	memset(&job, 0, sizeof job);
+	job.tracker = arch_dirty_tracker(tracker && *tracker ? tracker : NULL);
+	job.policy = migrate_policy_find(policy && *policy ? policy : "default");
+	if (!job.tracker || !job.policy) {
+		kprintf("hv: migrate: unknown tracker '%s' or policy '%s'\n",
+		        tracker ? tracker : "", policy ? policy : "");
+		return false;
+	}
+	char name[VM_NAME_MAX];
+	fmt_snprintf(name, sizeof name, "%.10s-mig", vm->name);
+	job.dst_vm = vm_create_empty(&vm->config, name);
+	if (!job.dst_vm)
+		return false;
+	job.src_vm = vm;
+	job.to_dst.cut_after = job.to_src.cut_after = cut_after;
+	uint64_t pages = vm->mem_size / PAGE_SIZE;
+	job.pfn_buf = alloc_words(pages, &job.pfn_pages);
+	job.seen = alloc_words((pages + 63) / 64, &job.seen_pages);
+	if (!job.pfn_buf || !job.seen) {
+		vm_stop(job.dst_vm, 0, "incoming migration could not start: out of memory");
+		return false;
+	}
+	uint64_t now = now_ns();
+	struct migrate_dest_config dc = {
+	    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
+	    .nr_pages = pages,
+	    .seen_bitmap = job.seen,
+	    .state_buf = job.state_in,
+	    .state_cap = sizeof job.state_in,
+	};
+	migrate_link_defaults(&dc.link);
+	dc.link.send_frame = pipe_send;
+	dc.link.send_ctx = &job.to_src;
+	migrate_dest_listen(&job.dst, &dc, now);
+	struct migrate_source_config sc = {
+	    .memory = (const uint8_t *)(uintptr_t)vm->mem_hpa,
+	    .nr_pages = pages,
+	    .tracker = job.tracker,
+	    .tracker_ctx = vm,
+	    .pfn_buf = job.pfn_buf,
+	    .pfn_buf_len = pages,
+	    .policy = job.policy,
+	    .params = {MIGRATE_DOWNTIME_TARGET_DEFAULT_US,
+	               arch_vcpu_state_size() + sizeof(struct device_state)},
+	    .state_max = STATE_CAP,
+	};
+	migrate_link_defaults(&sc.link);
+	sc.link.session = (uint32_t)(rdtsc() | 1);
+	sc.link.send_frame = pipe_send;
+	sc.link.send_ctx = &job.to_dst;
+	if (!migrate_source_start(&job.src, &sc, now)) {
+		vm_stop(job.dst_vm, 0, "incoming migration could not start");
+		return false;
+	}
+	job.active = true;
+	job.src_status = job.dst_status = MIGRATE_RUNNING;
+	kprintf("hv: migrating %s to %s (local), tracker %s, policy %s\n", vm->name,
+	        job.dst_vm->name, job.tracker->name, job.policy->name);
+	log_event("{\"ev\":\"migrate_start\",\"vm\":\"%s\",\"to\":\"%s\",\"link\":\"local\","
+	          "\"tracker\":\"%s\",\"policy\":\"%s\",\"mem_mib\":%llu}",
+	          vm->name, job.dst_vm->name, job.tracker->name, job.policy->name,
+	          (unsigned long long)(vm->mem_size >> 20));
+	return true;
+}
+
+static uint32_t save_state(struct vm *vm)
+{
+	struct device_state *d = (struct device_state *)job.state_out;
+	size_t vcpu_len = arch_vcpu_state_size();
+	if (sizeof *d + vcpu_len > sizeof job.state_out ||
+	    !arch_vcpu_save(&vm->vcpu, job.state_out + sizeof *d, vcpu_len))
+		return 0;
+	memset(d, 0, sizeof *d);
+	d->magic = DEVICE_STATE_MAGIC;
+	d->vcpu_len = (uint32_t)vcpu_len;
+	d->lapic = vm->vcpu.lapic;
+	uint64_t now = rdtsc(), khz = host_tsc_khz ? host_tsc_khz : 1;
+	if (d->lapic.timer_deadline > now)
+		d->timer_left_ns = (d->lapic.timer_deadline - now) * 1000000ull / khz;
+	d->uart = vm->uart;
+	return (uint32_t)(sizeof *d + vcpu_len);
+}
+
+static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum vcpu_state *state)
+{
+	const struct device_state *d = (const struct device_state *)blob;
+	if (len < sizeof *d || d->magic != DEVICE_STATE_MAGIC || len != sizeof *d + d->vcpu_len ||
+	    !arch_vcpu_restore(&vm->vcpu, blob + sizeof *d, d->vcpu_len))
+		return false;
+	vm->vcpu.lapic = d->lapic;
+	uint64_t khz = host_tsc_khz ? host_tsc_khz : 1;
+	if (d->lapic.timer_deadline)
+		vm->vcpu.lapic.timer_deadline = rdtsc() + d->timer_left_ns * khz / 1000000ull + 1;
+	vm->uart = d->uart;
+	*state = d->vcpu_state == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
+	return true;
+}
+
+static void report(void)
+{
+	const struct migrate_report *r = &job.src.report;
+	char pages[400] = "", rates[400] = "";
+	size_t pu = 0, ru = 0;
+	for (unsigned i = 0; i < r->rounds && i < MIGRATE_ROUNDS_RECORDED; i++) {
+		if (pu < sizeof pages)
+			pu += (size_t)fmt_snprintf(pages + pu, sizeof pages - pu, "%s%llu",
+			                           i ? "," : "",
+			                           (unsigned long long)r->round[i].pages_sent);
+		if (ru < sizeof rates)
+			ru += (size_t)fmt_snprintf(rates + ru, sizeof rates - ru, "%s%llu",
+			                           i ? "," : "",
+			                           (unsigned long long)r->round[i].dirty_rate_pps);
+	}
+	const char *status = r->status == MIGRATE_COMMITTED ? "committed"
+	                     : r->status == MIGRATE_ABORTED ? "aborted"
+	                                                    : "other";
+	log_event(
+	    "{\"ev\":\"migrate_done\",\"vm\":\"%s\",\"to\":\"%s\",\"status\":\"%s\","
+	    "\"reason\":\"%s\",\"total_ms\":%llu,\"downtime_us\":%llu,"
+	    "\"predicted_downtime_us\":%llu,\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
+	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
+	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"policy\":\"%s\","
+	    "\"link\":\"local\",\"time\":\"emulated\"}",
+	    job.src_vm->name, job.dst_vm->name, status,
+	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
+	    (unsigned long long)(r->total_ns / 1000000),
+	    (unsigned long long)(r->downtime_ns / 1000),
+	    (unsigned long long)r->predicted_downtime_us, r->rounds, pages, rates,
+	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->bytes_sent,
+	    (unsigned long long)r->zero_pages, (unsigned long long)r->state_bytes,
+	    (unsigned long long)r->link.retransmits, job.tracker->name,
+	    (unsigned long long)job.src_vm->dirty.exits, job.policy->name);
+}
+
+static void finish(void)
+{
+	frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.pfn_buf,
+	                  job.pfn_pages * PAGE_SIZE);
+	frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.seen, job.seen_pages * PAGE_SIZE);
+	job.active = false;
+}
+
+/* One round of moving frames both ways and stepping both engines. */
+static void pump(uint64_t now)
+{
+	while (job.to_src.tail != job.to_src.head) {
+		unsigned s = job.to_src.tail++ % PIPE_SLOTS;
+		job.src_status =
+		    migrate_source_receive(&job.src, job.to_src.frame[s], job.to_src.len[s], now);
+	}
+	while (job.to_dst.tail != job.to_dst.head) {
+		unsigned s = job.to_dst.tail++ % PIPE_SLOTS;
+		job.dst_status =
+		    migrate_dest_receive(&job.dst, job.to_dst.frame[s], job.to_dst.len[s], now);
+	}
+	if (job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE ||
+	    job.src_status == MIGRATE_COMMITTED)
+		job.src_status = migrate_source_step(&job.src, now);
+	if (job.dst_status == MIGRATE_RUNNING)
+		job.dst_status = migrate_dest_step(&job.dst, now);
+}
+
+void migration_poll(void)
+{
+	if (!job.active)
+		return;
+	power_switch_to(ACCOUNT_MIGRATION_ID);
+	/* The VM ended by itself before the commit: nothing left to move. */
+	if (job.src_vm->stopped && job.src_status != MIGRATE_COMMITTED &&
+	    job.src_status != MIGRATE_ABORTED)
+		job.src_status = migrate_source_cancel(&job.src, now_ns());
+	for (int i = 0; i < 16; i++)
+		pump(now_ns());
+	struct vm *src = job.src_vm;
+	if (job.src_status == MIGRATE_NEED_PAUSE && src->vcpu.state != VCPU_PAUSED) {
+		/* Stop-and-copy: the vCPU stops here; its state goes last. */
+		enum vcpu_state was = src->vcpu.state;
+		src->vcpu.state = VCPU_PAUSED;
+		uint32_t len = save_state(src);
+		((struct device_state *)job.state_out)->vcpu_state = was;
+		job.paused_tsc = rdtsc();
+		job.src_status = len ? migrate_source_paused(&job.src, job.state_out, len, now_ns())
+		                     : migrate_source_cancel(&job.src, now_ns());
+	}
+	if (job.src_status == MIGRATE_ABORTED) {
+		if (src->vcpu.state == VCPU_PAUSED)
+			src->vcpu.state = VCPU_RUNNABLE; /* nothing lost: it runs on here */
+		if (!job.reported) {
+			report();
+			job.reported = true;
+		}
+		if (!job.dst_vm->stopped)
+			vm_stop(job.dst_vm, 0, "incoming migration aborted, nothing resumed");
+		finish();
+	} else if (job.dst_status == MIGRATE_COMMITTED) {
+		enum vcpu_state state;
+		struct vm *dst = job.dst_vm;
+		if (!restore_state(dst, job.state_in, job.dst.report.state_len, &state)) {
+			vm_stop(dst, 255, "migrated state does not restore");
+		} else {
+			dst->vcpu.state = state;
+			dst->start_tsc = src->start_tsc; /* the same VM, going on */
+			log_event("{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\","
+			          "\"pages\":%llu,"
+			          "\"state_bytes\":%u,\"link\":\"local\"}",
+			          dst->name, src->name,
+			          (unsigned long long)job.dst.report.pages_distinct,
+			          job.dst.report.state_len);
+		}
+		if (job.src_status == MIGRATE_COMMITTED && !src->stopped)
+			vm_stop(src, 0, "migrated to %s", dst->name);
+		if (!job.reported) {
+			report();
+			job.reported = true;
+		}
+		finish();
+	} else if (job.dst_status == MIGRATE_ABORTED || job.dst_status == MIGRATE_IN_DOUBT) {
+		/* The destination gave up: make the source abort too. */
+		job.src_status = migrate_source_cancel(&job.src, now_ns());
+	}
+	power_switch_to(ACCOUNT_HV_OTHER_ID);
+}

@@ -1,0 +1,140 @@
+/* Runs in the scheduler loop, with the VM paused: the vCPU's state as a
+ * byte blob, for migration (and any later snapshot). Everything VT-x keeps
+ * in the VMCS guest-state area (SDM Vol. 3C 25.4), the controls that depend
+ * on guest mode, the GPRs, the FPU/SSE area and the MSRs VT-x does not
+ * switch. The blob is a list of {u32 field, u64 value} pairs plus fixed
+ * sections, so a reader can check every length. */
+#include "lib/lib.h"
+#include "vmx/exits.h"
+#include "x86/x86.h"
+
+static const uint32_t saved_fields[] = {
+    VMCS_GUEST_ES_SEL,
+    VMCS_GUEST_CS_SEL,
+    VMCS_GUEST_SS_SEL,
+    VMCS_GUEST_DS_SEL,
+    VMCS_GUEST_FS_SEL,
+    VMCS_GUEST_GS_SEL,
+    VMCS_GUEST_LDTR_SEL,
+    VMCS_GUEST_TR_SEL,
+    VMCS_GUEST_ES_LIMIT,
+    VMCS_GUEST_CS_LIMIT,
+    VMCS_GUEST_SS_LIMIT,
+    VMCS_GUEST_DS_LIMIT,
+    VMCS_GUEST_FS_LIMIT,
+    VMCS_GUEST_GS_LIMIT,
+    VMCS_GUEST_LDTR_LIMIT,
+    VMCS_GUEST_TR_LIMIT,
+    VMCS_GUEST_GDTR_LIMIT,
+    VMCS_GUEST_IDTR_LIMIT,
+    VMCS_GUEST_ES_AR,
+    VMCS_GUEST_CS_AR,
+    VMCS_GUEST_SS_AR,
+    VMCS_GUEST_DS_AR,
+    VMCS_GUEST_FS_AR,
+    VMCS_GUEST_GS_AR,
+    VMCS_GUEST_LDTR_AR,
+    VMCS_GUEST_TR_AR,
+    VMCS_GUEST_INTERRUPTIBILITY,
+    VMCS_GUEST_ACTIVITY_STATE,
+    VMCS_GUEST_SYSENTER_CS,
+    VMCS_GUEST_CR0,
+    VMCS_GUEST_CR3,
+    VMCS_GUEST_CR4,
+    VMCS_GUEST_ES_BASE,
+    VMCS_GUEST_CS_BASE,
+    VMCS_GUEST_SS_BASE,
+    VMCS_GUEST_DS_BASE,
+    VMCS_GUEST_FS_BASE,
+    VMCS_GUEST_GS_BASE,
+    VMCS_GUEST_LDTR_BASE,
+    VMCS_GUEST_TR_BASE,
+    VMCS_GUEST_GDTR_BASE,
+    VMCS_GUEST_IDTR_BASE,
+    VMCS_GUEST_DR7,
+    VMCS_GUEST_RSP,
+    VMCS_GUEST_RIP,
+    VMCS_GUEST_RFLAGS,
+    VMCS_GUEST_PENDING_DBG_EXCEPTIONS,
+    VMCS_GUEST_SYSENTER_ESP,
+    VMCS_GUEST_SYSENTER_EIP,
+    VMCS_GUEST_IA32_EFER,
+    VMCS_GUEST_IA32_DEBUGCTL,
+    /* CR0/CR4 as the guest believes them (SDM 25.6.6) */
+    VMCS_CR0_READ_SHADOW,
+    VMCS_CR4_READ_SHADOW,
+    /* an event being delivered (SDM 25.8.3) */
+    VMCS_ENTRY_INTR_INFO,
+    VMCS_ENTRY_EXCEPTION_ERROR_CODE,
+};
+#define FIELD_COUNT ARRAY_SIZE(saved_fields)
+#define STATE_MAGIC 0x5356434Au /* "JCVS" */
+
+struct vcpu_blob {
+	uint32_t magic, field_count;
+	struct {
+		uint32_t field;
+		uint32_t pad;
+		uint64_t value;
+	} fields[FIELD_COUNT];
+	uint64_t ia32e_mode; /* the IA-32e-mode-guest entry control (SDM 25.8.1) */
+	uint64_t interrupt_window;
+	struct guest_regs regs;
+	uint64_t swapped_msrs[VCPU_SWAPPED_MSRS];
+	uint64_t pat;
+	uint8_t fxsave_area[512];
+};
+
+size_t arch_vcpu_state_size(void)
+{
+	return sizeof(struct vcpu_blob);
+}
+
+bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap)
+{
+	if (cap < sizeof(struct vcpu_blob) || vmptrld(v->vmcs_pa) != VMX_OK)
+		return false;
+	arch_vcpu_release_fpu(v);
+	struct vcpu_blob *b = (struct vcpu_blob *)out;
+	b->magic = STATE_MAGIC;
+	b->field_count = FIELD_COUNT;
+	for (unsigned i = 0; i < FIELD_COUNT; i++) {
+		b->fields[i].field = saved_fields[i];
+		b->fields[i].pad = 0;
+		b->fields[i].value = vmcs_read(saved_fields[i]);
+	}
+	b->ia32e_mode = !!(vmcs_read(VMCS_ENTRY_CTLS) & ENTRY_IA32E_MODE_GUEST);
+	b->interrupt_window = !!(vmcs_read(VMCS_PROC_BASED_CTLS) & PROC_INTERRUPT_WINDOW_EXITING);
+	b->regs = v->regs;
+	memcpy(b->swapped_msrs, v->swapped_msrs, sizeof b->swapped_msrs);
+	b->pat = v->pat;
+	memcpy(b->fxsave_area, v->fxsave_area, sizeof b->fxsave_area);
+	return true;
+}
+
+bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
+{
+	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
+	if (len < sizeof *b || b->magic != STATE_MAGIC || b->field_count != FIELD_COUNT)
+		return false;
+	for (unsigned i = 0; i < FIELD_COUNT; i++)
+		if (b->fields[i].field != saved_fields[i])
+			return false; /* another layout: refuse rather than guess */
+	if (vmptrld(v->vmcs_pa) != VMX_OK)
+		return false;
+	for (unsigned i = 0; i < FIELD_COUNT; i++)
+		vmcs_write(b->fields[i].field, b->fields[i].value);
+	uint64_t entry = vmcs_read(VMCS_ENTRY_CTLS);
+	vmcs_write(VMCS_ENTRY_CTLS, b->ia32e_mode ? entry | ENTRY_IA32E_MODE_GUEST
+	                                          : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
+	uint64_t proc = vmcs_read(VMCS_PROC_BASED_CTLS);
+	vmcs_write(VMCS_PROC_BASED_CTLS, b->interrupt_window
+	                                     ? proc | PROC_INTERRUPT_WINDOW_EXITING
+	                                     : proc & ~(uint64_t)PROC_INTERRUPT_WINDOW_EXITING);
+	v->regs = b->regs;
+	memcpy(v->swapped_msrs, b->swapped_msrs, sizeof v->swapped_msrs);
+	v->pat = b->pat;
+	memcpy(v->fxsave_area, b->fxsave_area, sizeof v->fxsave_area);
+	v->fpu_saved = true;
+	return true;
+}
