@@ -9,6 +9,7 @@ packages=(
 	qemu-system-x86 ovmf         # the boot path under SeaBIOS and UEFI; KVM where /dev/kvm exists
 	newlib-source                # the guests' C library, built once into build/newlib
 	python3                      # runners, system tests, log tools
+	iproute2 util-linux          # private network namespaces for the two-host bochs runs
 	gnuplot-nox                  # plots of the experiments
 )
 missing=()

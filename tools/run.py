@@ -3,7 +3,11 @@
 
   tools/run.py [--emu bochs|qemu|ovmf|kvm|qemu-kernel] [--iso X | --hv ELF
                [--cmdline "OPTS"] [--module GUEST.elf "ARGS"]...]
-               [--timeout S] [--show] [--log FILE]
+               [--timeout S] [--show] [--log FILE] [--nic [--mac MAC] [--eth-port P]]
+  tools/run.py --pair [--cmdline-a "OPTS"] [--cmdline-b "OPTS"]
+               [--module-a GUEST.elf "ARGS"]... [--module-b GUEST.elf "ARGS"]...
+               [--ips-a N] [--ips-b N] [--mac-a MAC] [--mac-b MAC] [--eth-port BASE]
+               [--timeout S] [--show] [--log-a FILE] [--log-b FILE] [--workdir DIR]
 
 Platforms:
   bochs        the CI platform: VMX with EPT (cpu model tigerlake), BIOS, ISO
@@ -17,8 +21,28 @@ The runner's exit status is that N. A run that prints no result line is a
 failure: 124 if it hung (timeout), 125 if it ended without one (crash,
 triple fault). bochs cannot pass an exit status, so the line is the only
 truth there; under QEMU the isa-debug-exit code is checked against it.
+
+Network (bochs only; ../shared/PLATFORM.md Part B):
+  --nic        adds an e1000 (82540EM) on bochs' socket backend, 'ethdev=PORT'
+               (the bare port form: bochs 2.7 mis-parses host:port). bochs
+               runs in its own network namespace ('unshare -n', lo up), so its
+               UDP sockets never meet another run's or the host's.
+  --pair       two hosts on one link: bxhub and two bochs instances, A and B,
+               in one private network namespace (bxhub binds every
+               interface). A uses ports BASE/BASE+1, B BASE+2/BASE+3. Each
+               side has its own hv options, guests, ips and MAC; both serial
+               logs are kept (WORKDIR/a, WORKDIR/b). The exit status is 0
+               only if both hv runs ended with status 0; otherwise the
+               status of the side that failed first (124 hung, 125 crashed,
+               else hv's), and a line says which side failed and how. A
+               side that fails makes the other one end after PEER_GRACE s
+               (it would wait for its peer until the timeout).
+Low ips (1M-5M) raise the link's rate (one frame per emulated ms); hv's TSC
+calibration follows the ips (1000 kHz at ips=1M), so emulated times in
+its events stay right.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -33,6 +57,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATUS_TIMEOUT = 124
 STATUS_NO_RESULT = 125
 STATUS_SETUP = 126
+PEER_GRACE = 5  # s a pair's side may still run after the other failed
+DEFAULT_MACS = ("b0:c4:20:00:00:0a", "b0:c4:20:00:00:0b")  # not bxhub's own ...:0f (B9)
+DEFAULT_ETH_PORT = 41000
 
 BOCHSRC = """\
 megs: {mem}
@@ -89,6 +116,11 @@ def emulator_command(emu, opts, work, serial):
         with open(rc, "w") as f:
             f.write(BOCHSRC.format(mem=opts.mem, iso=opts.iso, cpu=opts.cpu, ips=opts.ips,
                                    log=os.path.join(work, "bochs.log"), serial=serial))
+            if getattr(opts, "nic", False):
+                # One line loads the e1000 and socket plugins; bochs binds
+                # UDP PORT and sends to PORT+1 (bxhub's side of the pair).
+                f.write("e1000: enabled=1, mac=%s, ethmod=socket, ethdev=%d\n"
+                        % (opts.mac, opts.eth_port))
             for line in opts.bochs_extra:
                 f.write(line + "\n")
         cont = os.path.join(work, "cont.rc")
@@ -140,11 +172,77 @@ def parse_result(text, bare=False):
     return result
 
 
+# ---- network namespaces (PLATFORM.md B5: bochs and bxhub bind every interface)
+
+TOOL_PACKAGES = {"unshare": "util-linux", "nsenter": "util-linux", "ip": "iproute2",
+                 "bxhub": "bochs", "bochs-bin": "bochs"}
+
+
+def find_tool(name):
+    # ip lives in /sbin, which a normal user's PATH may lack.
+    return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+
+
+def missing_tools(names):
+    """'' when all are there, else one sentence naming the packages."""
+    missing = [n for n in names if not find_tool(n)]
+    if not missing:
+        return ""
+    pkgs = sorted({TOOL_PACKAGES.get(n, n) for n in missing})
+    return ("%s not found; install %s (apt-get install %s)"
+            % (", ".join(missing), " and ".join(pkgs), " ".join(pkgs)))
+
+
+def as_root():
+    return os.geteuid() == 0
+
+
+def in_new_netns(cmd):
+    """cmd in a fresh network namespace with only lo, brought up. As a
+    normal user the namespace sits inside a new user namespace (unshare -r).
+    Every step execs, so the pid stays cmd's and killpg reaches it."""
+    unshare = [find_tool("unshare")] + (["-n"] if as_root() else ["-r", "-n"])
+    return unshare + ["--", "sh", "-c", '"$0" link set lo up && exec "$@"', find_tool("ip")] + cmd
+
+
+def in_netns_of(pid, cmd):
+    """cmd inside the network namespace of process pid."""
+    nsenter = [find_tool("nsenter"), "-t", str(pid), "-n"]
+    if not as_root():
+        nsenter += ["-U", "--preserve-credentials"]
+    return nsenter + ["--"] + cmd
+
+
+def _load_libc():
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True)
+    except (ImportError, OSError):
+        return None
+
+
+LIBC = _load_libc()
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL if this runner dies (even by
+    SIGKILL), so no bochs or bxhub outlives its test. Linux's
+    PR_SET_PDEATHSIG survives the execs of unshare, nsenter and sh."""
+    if LIBC is not None:
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def run(opts):
     emu = opts.emu or best_emu()
     # Absolute: the emulator runs inside the work directory.
     work = os.path.abspath(opts.workdir or tempfile.mkdtemp(prefix="jv-run-"))
     os.makedirs(work, exist_ok=True)
+    if getattr(opts, "nic", False):
+        missing = missing_tools(["bochs-bin", "unshare", "ip"])
+        if missing:
+            sys.stderr.write("run: --nic: %s\n" % missing)
+            return STATUS_SETUP, work
     if opts.bare:
         opts.kernel, opts.cmdline = opts.bare
     if emu == "qemu-kernel":
@@ -158,6 +256,8 @@ def run(opts):
     serial = os.path.join(work, "serial.txt")
     open(serial, "w").close()
     cmd, env_extra = emulator_command(emu, opts, work, serial)
+    if getattr(opts, "nic", False):
+        cmd = in_new_netns(cmd)
     if opts.verbose:
         sys.stderr.write("run: " + " ".join(cmd) + "\n")
     env = dict(os.environ, **env_extra)
@@ -229,6 +329,191 @@ def explain_failure(emu, work):
         sys.stderr.write("run: bochs log (%s):\n  %s\n" % (log, "\n  ".join(lines[-20:])))
 
 
+# ---- two hosts on one link ------------------------------------------------
+
+class Side:
+    """One bochs instance of a pair and how it ended."""
+
+    def __init__(self, name, work, cmdline, modules, ips, mac, port):
+        self.name, self.work, self.cmdline, self.modules = name, work, cmdline, modules
+        self.ips, self.mac, self.port = ips, mac, port
+        self.serial = os.path.join(work, "serial.txt")
+        self.proc = None
+        self.ended = None  # time.time() when its emulator exited
+        self.killed = None  # why the runner killed it, if it did
+        self.after_peer = False  # killed because the other side had failed
+        self.status = None
+        self.why = ""
+        self.shown = 0
+        self.partial = ""
+        self.text = ""
+
+    def label(self):
+        return "%s (%s)" % (self.name, self.cmdline or "no options")
+
+
+def start_hub(opts, work):
+    """bxhub in a new network namespace; returns its Popen once the
+    namespace's lo is up (the wrapper has exec'd bxhub)."""
+    log = os.path.join(work, "hub.log")
+    out = open(os.path.join(work, "hub.out"), "w")
+    cmd = in_new_netns([find_tool("bxhub"), "-ports=2", "-base=%d" % opts.eth_port,
+                        "-loglev=1", "-logfile=" + log])
+    hub = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                           start_new_session=True, cwd=work, preexec_fn=die_with_parent)
+    out.close()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if hub.poll() is not None:
+            break
+        try:
+            with open("/proc/%d/comm" % hub.pid) as f:
+                if f.read().strip() == "bxhub":
+                    return hub
+        except OSError:
+            pass
+        time.sleep(0.02)
+    kill_group(hub)
+    text = open(os.path.join(work, "hub.out"), errors="replace").read().strip()
+    raise SetupError("bxhub did not start in a network namespace%s"
+                     % (": " + text[-300:] if text else " (as a normal user, unprivileged "
+                        "user namespaces may be disabled: run as root)"))
+
+
+class SetupError(Exception):
+    pass
+
+
+def kill_group(proc):
+    if proc and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def stream_prefixed(side):
+    with open(side.serial, "rb") as f:
+        f.seek(side.shown)
+        data = f.read()
+    side.shown += len(data)
+    text = side.partial + data.decode(errors="replace").replace("\r", "")
+    lines = text.split("\n")
+    side.partial = lines.pop()
+    for line in lines:
+        sys.stdout.write("%s| %s\n" % (side.name, line))
+    sys.stdout.flush()
+
+
+def run_pair(opts):
+    # SIGTERM ends the runner through its finally: clauses (no bochs left).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    work = os.path.abspath(opts.workdir or tempfile.mkdtemp(prefix="jv-pair-"))
+    os.makedirs(work, exist_ok=True)
+    missing = missing_tools(["bochs-bin", "bxhub", "unshare", "nsenter", "ip"])
+    if missing:
+        sys.stderr.write("run: --pair: %s\n" % missing)
+        return STATUS_SETUP, work
+    sides = [Side("A", os.path.join(work, "a"), opts.cmdline_a, opts.module_a,
+                  opts.ips_a or opts.ips, opts.mac_a, opts.eth_port),
+             Side("B", os.path.join(work, "b"), opts.cmdline_b, opts.module_b,
+                  opts.ips_b or opts.ips, opts.mac_b, opts.eth_port + 2)]
+    for side in sides:
+        os.makedirs(side.work, exist_ok=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # both ISOs at once
+        isos = list(pool.map(lambda s: build_iso(s.work, opts.hv, s.cmdline, s.modules), sides))
+    cmds = []
+    for side, iso in zip(sides, isos):
+        o = argparse.Namespace(**vars(opts))
+        o.iso = iso
+        o.ips, o.nic, o.mac, o.eth_port = side.ips, True, side.mac, side.port
+        open(side.serial, "w").close()
+        cmds.append(emulator_command("bochs", o, side.work, side.serial))
+    hub, hub_exit = None, None
+    start = time.time()
+    try:
+        try:
+            hub = start_hub(opts, work)
+        except SetupError as e:
+            sys.stderr.write("run: --pair: %s\n" % e)
+            return STATUS_SETUP, work
+        for side, (cmd, env_extra) in zip(sides, cmds):
+            cmd = in_netns_of(hub.pid, cmd)
+            if opts.verbose:
+                sys.stderr.write("run: %s: %s\n" % (side.name, " ".join(cmd)))
+            out = open(os.path.join(side.work, "emulator.out"), "w")
+            side.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, env=dict(os.environ, **env_extra),
+                                         start_new_session=True, cwd=side.work,
+                                         preexec_fn=die_with_parent)
+            out.close()
+        deadline = {s.name: start + opts.timeout for s in sides}
+        while any(s.ended is None for s in sides):
+            now = time.time()
+            if hub_exit is None and hub.poll() is not None:
+                hub_exit = hub.returncode  # the link is gone: the sides will hang
+            for side in sides:
+                if side.ended is None and side.proc.poll() is not None:
+                    side.ended = now
+                    finish_side(side)
+                    if side.status != 0:  # its peer would wait for it until the timeout
+                        for other in sides:
+                            deadline[other.name] = min(deadline[other.name], now + PEER_GRACE)
+                if side.ended is None and now > deadline[side.name]:
+                    kill_group(side.proc)
+                    side.ended = now
+                    side.after_peer = deadline[side.name] < start + opts.timeout
+                    side.killed = ("stopped by the runner %d s after its peer failed, no "
+                                   "result line" % PEER_GRACE if side.after_peer else
+                                   "hung: no result line within %d s" % opts.timeout)
+                    finish_side(side)
+                if opts.show:
+                    stream_prefixed(side)
+            time.sleep(0.1)
+    finally:
+        for side in sides:
+            kill_group(side.proc)
+        kill_group(hub)
+    wall = time.time() - start
+    for side, log in zip(sides, (opts.log_a, opts.log_b)):
+        if opts.show:
+            stream_prefixed(side)
+            if side.partial:
+                sys.stdout.write("%s| %s\n" % (side.name, side.partial))
+        if log:
+            with open(os.path.abspath(log), "w") as f:
+                f.write(side.text)
+        sys.stderr.write("run: pair: %s: %s, at %.1f s wall\n"
+                         % (side.label(), side.why, side.ended - start))
+        if side.status != 0:
+            explain_failure("bochs", side.work)
+    # The side that failed on its own and first is the cause.
+    failed = sorted((s for s in sides if s.status != 0), key=lambda s: (s.after_peer, s.ended))
+    if failed:
+        hub_note = ("; bxhub exited with status %s during the run (see hub.out)" % hub_exit
+                    if hub_exit is not None else "")
+        sys.stderr.write("run: pair: FAILED: %s%s; logs in %s\n"
+                         % ("; ".join("%s %s" % (s.name, s.why) for s in failed), hub_note, work))
+        return failed[0].status, work
+    sys.stderr.write("run: pair: both hosts stopped with status 0 after %.1f s wall\n" % wall)
+    if not opts.workdir and not opts.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0, work
+
+
+def finish_side(side):
+    side.text = open(side.serial, errors="replace").read().replace("\r", "")
+    result = parse_result(side.text)
+    if result is None:
+        side.status = STATUS_TIMEOUT if side.killed else STATUS_NO_RESULT
+        side.why = side.killed or ("ended without a result line (crash or triple fault), "
+                                   "emulator exit %s" % side.proc.returncode)
+    else:
+        side.status = int(result.get("status", STATUS_NO_RESULT))
+        side.why = "stopped with status %d (%s)" % (side.status, result.get("name", "?"))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--emu", choices=["bochs", "qemu", "ovmf", "kvm", "qemu-kernel"])
@@ -251,7 +536,33 @@ def main(argv=None):
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--gdb", action="store_true", help="QEMU: wait for gdb on :1234")
     p.add_argument("-v", "--verbose", action="store_true")
+    net = p.add_argument_group("network (bochs)")
+    net.add_argument("--nic", action="store_true", help="add an e1000 on the socket backend")
+    net.add_argument("--mac", default=DEFAULT_MACS[0], help="--nic: its MAC")
+    net.add_argument("--eth-port", type=int, default=DEFAULT_ETH_PORT,
+                     help="--nic: its UDP port; --pair: bxhub's base port")
+    net.add_argument("--pair", action="store_true", help="two hosts A and B through bxhub")
+    for side, mac in zip("ab", DEFAULT_MACS):
+        net.add_argument("--cmdline-" + side, default="", help="--pair: hv boot options of " + side.upper())
+        net.add_argument("--module-" + side, nargs=2, action="append", default=[],
+                         metavar=("ELF", "ARGS"), help="--pair: a guest of " + side.upper())
+        net.add_argument("--ips-" + side, help="--pair: bochs ips of %s (default --ips)" % side.upper())
+        net.add_argument("--mac-" + side, default=mac, help="--pair: MAC of " + side.upper())
+        net.add_argument("--log-" + side, help="--pair: write %s's serial log here" % side.upper())
     opts = p.parse_args(argv)
+    if opts.pair:
+        if opts.emu not in (None, "bochs") or opts.iso or opts.bare or opts.module or opts.cmdline \
+                or opts.nic or opts.log:
+            p.error("--pair runs two bochs instances from --hv; give each side --cmdline-a/-b, "
+                    "--module-a/-b, --log-a/-b")
+        if not os.path.exists(opts.hv):
+            p.error("%s does not exist (run make)" % opts.hv)
+        status, _ = run_pair(opts)
+        return status
+    if opts.nic and opts.emu not in (None, "bochs"):
+        p.error("--nic adds bochs' e1000; QEMU already has one (00:03.0) by default")
+    if opts.nic and opts.emu is None:
+        opts.emu = "bochs"
     if opts.bare and opts.module:
         p.error("--bare boots one guest alone; it takes no --module")
     if opts.emu == "qemu-kernel" and opts.module:

@@ -29,6 +29,7 @@ static const struct cmdline_option hv_options[] = {
     {"power_sample_ms", NULL, "a power_sample event every N ms (0: none)"},
     {"vmx", onoff, "off: skip VMX even where it exists"},
     {"pci", onoff, "off: skip PCI enumeration"},
+    {"linktest", NULL, "send:N[:SIZE[:WINDOW]] or recv:N[:DROP]: e1000 link test, then stop"},
 };
 
 static struct boot_info boot_info;
@@ -321,6 +322,7 @@ void hv_main(uint32_t magic, uint32_t info_phys)
 	char value[16];
 	if (!cmdline_get(options, "pci", value, sizeof value) || strcmp(value, "off"))
 		list_pci();
+	e1000_boot(options, cpu.tsc.khz); /* nothing without an 82540EM; linktest= ends here */
 	if (cmdline_get(options, "inject", value, sizeof value))
 		inject_fault(value);
 

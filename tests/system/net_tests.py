@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""System tests: hv's e1000 driver and the link between two bochs hosts.
+
+A single host with `tools/run.py --nic` must find the 82540EM and print its
+MAC. Two hosts (`tools/run.py --pair`: bxhub and two bochs instances in a
+private network namespace) run hv's link test, `linktest=send:N` against
+`linktest=recv:N`, with no guest: every frame must arrive exactly once. The
+runner must name the side that failed, and leave no bxhub or bochs behind.
+These tests need bochs' bxhub and util-linux's unshare/nsenter: without them
+they FAIL (never skip), saying what to install. Usage: net_tests.py [filter].
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+from harness import RUN, WORK, Failure, Run, expect, main
+
+NEEDED = {"bxhub": "bochs", "unshare": "util-linux", "nsenter": "util-linux", "ip": "iproute2"}
+
+
+def need_tools():
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    missing = [t for t in NEEDED if not shutil.which(t, path=path)]
+    expect(not missing, "%s not found: the network tests need the Debian packages %s"
+           % (", ".join(missing), " ".join(sorted({NEEDED[t] for t in missing}))))
+
+
+class Host:
+    """One side's serial log and its events."""
+
+    def __init__(self, name, path):
+        self.name = name
+        self.log = open(path, errors="replace").read() if os.path.exists(path) else ""
+        self.events = []
+        for line in self.log.splitlines():
+            if line.startswith("@ "):
+                try:
+                    self.events.append(json.loads(line[2:]))
+                except ValueError as e:
+                    raise Failure("%s: malformed event line %r: %s" % (name, line, e))
+
+    def event(self, ev, **match):
+        found = [e for e in self.events if e.get("ev") == ev
+                 and all(e.get(k) == v for k, v in match.items())]
+        expect(found, "host %s printed no %r event%s" % (self.name, ev, " with %r" % match if match else ""))
+        return found[-1]
+
+
+class Pair:
+    """Two hosts A and B on one link through bxhub (tools/run.py --pair)."""
+
+    def __init__(self, name, cmdline_a, cmdline_b, timeout=90, extra=()):
+        need_tools()
+        self.workdir = os.path.join(WORK, name)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        os.makedirs(self.workdir)
+        logs = [os.path.join(self.workdir, "serial-%s.log" % s) for s in "ab"]
+        args = [sys.executable, RUN, "--pair", "--cmdline-a", cmdline_a, "--cmdline-b", cmdline_b,
+                "--timeout", str(timeout), "--workdir", self.workdir,
+                "--log-a", logs[0], "--log-b", logs[1]] + list(extra)
+        start = time.time()
+        r = subprocess.run(args, capture_output=True, text=True)
+        self.wall = time.time() - start
+        self.status, self.stderr = r.returncode, r.stderr
+        self.a, self.b = Host("A", logs[0]), Host("B", logs[1])
+        # Whatever happened, nothing of this run may still be running.
+        left = leftover_processes(self.workdir)
+        expect(not left, "processes of the run still alive after the runner ended: %r" % left)
+
+    def expect_status(self, status):
+        expect(self.status == status, "pair exit status %d, expected %d; runner said: %s"
+               % (self.status, status, self.stderr.strip()[-600:]))
+
+
+def leftover_processes(tag):
+    """Processes whose command line mentions tag (our work directory)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if tag in cmd and int(pid) != os.getpid():
+            found.append("%s: %s" % (pid, cmd[:120]))
+    return found
+
+
+def check_link(pair, frames, size):
+    """Both ended with status 0 and every frame arrived exactly once."""
+    pair.expect_status(0)
+    nic_a, nic_b = pair.a.event("nic"), pair.b.event("nic")
+    send = pair.a.event("linktest", role="send")
+    recv = pair.b.event("linktest", role="recv")
+    expect(send["peer"] == nic_b["mac"] and recv["peer"] == nic_a["mac"],
+           "the hosts heard the wrong peer: A %r, B %r" % (send, recv))
+    expect(recv["frames"] == frames and recv["size"] == size, "receiver ran %r" % recv)
+    expect(recv["received"] == frames and recv["missing"] == 0, "frames missing: %r" % recv)
+    expect(recv["duplicates"] == 0, "duplicates arrived: %r" % recv)
+    expect(recv["corrupt"] == 0 and recv["other"] == 0, "corrupt or stray frames: %r" % recv)
+    expect(recv["ok"] and send["ok"], "a side says the test failed")
+    expect(pair.a.event("result")["status"] == 0 and pair.b.event("result")["status"] == 0,
+           "a result line is not status 0")
+    # The driver's counters agree with the protocol's.
+    tx = pair.a.event("nic_stats")
+    rx = pair.b.event("nic_stats")
+    expect(tx["tx_frames"] >= send["sent"] + send["retransmits"] and tx["tx_bad_len"] == 0,
+           "sender's NIC counted %r for %r" % (tx, send))
+    expect(rx["rx_frames"] >= frames and rx["rx_errors"] == 0 and rx["rx_too_big"] == 0,
+           "receiver's NIC counted %r" % rx)
+    return send, recv
+
+
+# ---- the tests -------------------------------------------------------------
+
+def test_single_host_finds_the_e1000_and_its_mac():
+    need_tools()
+    r = Run("net_nic", "bochs", timeout=60, extra=["--nic", "--mac", "b0:c4:20:00:00:2a"])
+    r.expect_status(0)
+    nic = r.event("nic")
+    want = {"model": "82540EM", "mac": "b0:c4:20:00:00:2a", "bdf": "00:02.0", "bar0": "0xc0000000",
+            "link": True}
+    expect(all(nic.get(k) == v for k, v in want.items()), "nic event %r, expected %r" % (nic, want))
+    r.expect_line(r"^hv: e1000 at 00:02\.0, MAC b0:c4:20:00:00:2a, BAR0 0xc0000000, link up")
+    expect(any(d["id"] == "8086:100e" and d["bdf"] == "00:02.0" for d in r.event("pci")["devices"]),
+           "PCI enumeration did not list the 82540EM")
+    # hv went on to its usual end: the NIC changes nothing else.
+    expect(r.event("vmx")["ok"] and r.event("result")["name"] == "ok", "boot did not complete")
+
+
+def test_without_a_nic_nothing_is_printed():
+    r = Run("net_no_nic", "bochs", cmdline="vmx=off", timeout=60)
+    r.expect_status(0)
+    expect(not any(e.get("ev") in ("nic", "nic_stats") for e in r.events), "a nic event without a NIC")
+    expect("e1000" not in r.log, "an e1000 line without a NIC")
+    r2 = Run("net_no_nic_linktest", "bochs", cmdline="vmx=off linktest=recv:10", timeout=60)
+    r2.expect_status(1)
+    r2.expect_line(r"^hv: linktest: linktest= needs an 82540EM NIC")
+
+
+def test_bad_linktest_option_is_refused():
+    # QEMU has an 82540EM by default; the option is checked before any NIC use.
+    r = Run("net_bad_option", "qemu-kernel", cmdline="linktest=send:10:59", timeout=30)
+    r.expect_status(5)
+    expect("expected send:N[:SIZE[:WINDOW]] or recv:N[:DROP]" in r.event("error", what="cmdline")["message"],
+           "the error does not say what is allowed")
+
+
+def test_link_carries_every_frame_exactly_once():
+    # ips=5M: the link takes a frame per emulated ms, so a lower ips is a
+    # faster link in wall time (PLATFORM.md Part B); 5000 full frames.
+    p = Pair("net_link", "linktest=send:5000", "linktest=recv:5000", extra=["--ips", "5000000"])
+    send, recv = check_link(p, 5000, 1514)
+    # A window under the receiver's buffer means the link never overflows.
+    expect(recv["lost"] == 0 and send["retransmits"] == 0 and send["sent"] == 5000,
+           "the window let the link drop frames: %r / %r" % (send, recv))
+    boot = p.a.event("boot")
+    expect(boot["cpu"]["tsc_khz"] in range(4950, 5051), "TSC at ips=5M: %r" % boot["cpu"])
+
+
+def test_link_recovers_lost_frames_without_duplicates():
+    # The default platform speed (ips=50M), small frames, a small window,
+    # and a receiver that ignores every 5th DATA frame as if it were lost.
+    p = Pair("net_recover", "linktest=send:1000:60:8", "linktest=recv:1000:5")
+    send, recv = check_link(p, 1000, 60)
+    expect(recv["dropped_on_purpose"] >= 200 and recv["lost"] > 0, "nothing was dropped: %r" % recv)
+    # A frame is sent again only when its first copy is really gone.
+    expect(send["retransmits"] == recv["dropped_on_purpose"],
+           "%d frames sent again for %d lost: %r / %r"
+           % (send["retransmits"], recv["dropped_on_purpose"], send, recv))
+
+
+def test_runner_names_the_side_that_failed():
+    # B panics during boot; A waits for a peer that never comes.
+    p = Pair("net_fail", "linktest=send:10", "inject=ud", timeout=60)
+    p.expect_status(3)
+    expect(re.search(r"FAILED: B stopped with status 3 \(panic\)", p.stderr),
+           "runner did not name B: %r" % p.stderr)
+    expect(re.search(r"A \(linktest=send:10\): stopped by the runner \d+ s after its peer failed",
+                     p.stderr), "runner did not say A was stopped: %r" % p.stderr)
+    expect(p.wall < 30, "the runner waited %.0f s for a side whose peer had failed" % p.wall)
+    p.b.event("panic")
+
+
+def test_missing_tools_fail_clearly():
+    env = dict(os.environ, PATH="/nonexistent")
+    for args, what in ((["--pair", "--cmdline-a", "linktest=send:1"], "bxhub"),
+                       (["--nic"], "unshare")):
+        r = subprocess.run([sys.executable, RUN] + args + ["--workdir", os.path.join(WORK, "net_tools")],
+                           capture_output=True, text=True, env=env)
+        expect(r.returncode == 126, "runner exit %d without %s: %s" % (r.returncode, what, r.stderr))
+        expect(what in r.stderr and "apt-get install" in r.stderr,
+               "runner did not say what is missing: %r" % r.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main(globals()))
