@@ -4,6 +4,7 @@
  * and counts everything. Nothing a guest writes in its rings is trusted:
  * indices are checked as a pair, descriptors are copied before they are
  * checked, frames are copied through an hv buffer. Protocol: pvnet.h. */
+#include "dev/dev.h"
 #include "joulevisor/hypercall.h"
 #include "lib/lib.h"
 #include "net/net.h"
@@ -31,6 +32,83 @@ struct vnic {
 static struct vnic vnics[VM_MAX];
 static struct vswitch vswitch;
 static bool switch_ready;
+/* The e1000 is the switch's last port: the way to VMs on other hosts. */
+#define UPLINK_PORT (VSWITCH_PORTS - 1)
+static struct {
+	uint64_t tx_frames, rx_frames, tx_dropped;
+} uplink;
+
+static void switch_init(void)
+{
+	if (switch_ready)
+		return;
+	vswitch_init(&vswitch, 300ull * 1000000000ull);
+	if (e1000_present())
+		vswitch_attach(&vswitch, UPLINK_PORT);
+	switch_ready = true;
+}
+
+/* Between hosts, VM frames travel inside an outer Ethernet frame from one
+ * host's NIC to the other's (EtherType 0x88B8). The reason is the bochs
+ * socket backend: it hands a guest only frames addressed to the NIC's own
+ * MAC or broadcast (PLATFORM.md gotcha B8), so a VM's own MAC can never be
+ * reached directly. hv learns which host each remote VM MAC lives behind
+ * from the outer source of what it receives; unknown ones go broadcast. */
+#define TUNNEL_ETHERTYPE_HI 0x88
+#define TUNNEL_ETHERTYPE_LO 0xB8
+#define REMOTE_MACS         32
+static struct {
+	uint8_t vm_mac[ETH_ADDR_LEN], host_mac[ETH_ADDR_LEN];
+	bool used;
+} remote[REMOTE_MACS];
+static unsigned remote_next;
+
+static const uint8_t *remote_host_of(const uint8_t *vm_mac)
+{
+	for (unsigned i = 0; i < REMOTE_MACS; i++)
+		if (remote[i].used && !memcmp(remote[i].vm_mac, vm_mac, ETH_ADDR_LEN))
+			return remote[i].host_mac;
+	return NULL;
+}
+
+static void remote_learn(const uint8_t *vm_mac, const uint8_t *host_mac)
+{
+	if (vm_mac[0] & 1)
+		return; /* a group address is never a sender */
+	for (unsigned i = 0; i < REMOTE_MACS; i++)
+		if (remote[i].used && !memcmp(remote[i].vm_mac, vm_mac, ETH_ADDR_LEN)) {
+			memcpy(remote[i].host_mac, host_mac, ETH_ADDR_LEN);
+			return;
+		}
+	unsigned i = remote_next++ % REMOTE_MACS; /* the oldest goes */
+	memcpy(remote[i].vm_mac, vm_mac, ETH_ADDR_LEN);
+	memcpy(remote[i].host_mac, host_mac, ETH_ADDR_LEN);
+	remote[i].used = true;
+}
+
+static void uplink_send(const uint8_t *frame, uint32_t len)
+{
+	static uint8_t outer[PVNET_FRAME_MAX + ETH_HEADER_LEN];
+	if (len + ETH_HEADER_LEN > sizeof outer || len + ETH_HEADER_LEN > 1514) {
+		uplink.tx_dropped++; /* no room for the outer header: too big to tunnel */
+		return;
+	}
+	const uint8_t *host = remote_host_of(frame);
+	static const uint8_t broadcast[ETH_ADDR_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	memcpy(outer, host ? host : broadcast, ETH_ADDR_LEN);
+	memcpy(outer + ETH_ADDR_LEN, e1000_mac(), ETH_ADDR_LEN);
+	outer[12] = TUNNEL_ETHERTYPE_HI;
+	outer[13] = TUNNEL_ETHERTYPE_LO;
+	memcpy(outer + ETH_HEADER_LEN, frame, len);
+	uint32_t total = len + ETH_HEADER_LEN < 60 ? 60 : len + ETH_HEADER_LEN;
+	if (len + ETH_HEADER_LEN < 60)
+		memset(outer + ETH_HEADER_LEN + len, 0, 60 - ETH_HEADER_LEN - len);
+	struct net_frame f = {outer, (uint16_t)total};
+	if (e1000_send_batch(&f, 1) == 1)
+		uplink.tx_frames++;
+	else
+		uplink.tx_dropped++; /* the NIC's ring is full: dropped, like a switch */
+}
 
 static uint64_t now_ns(void)
 {
@@ -70,19 +148,18 @@ int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
 	uint32_t rx_prod = pvnet_load(&h->rx.prod), rx_cons = pvnet_load(&h->rx.cons);
 	if (ring_check_indices(tx_prod, tx_cons) || ring_check_indices(rx_prod, rx_cons))
 		return -JV_EINVAL;
-	if (!switch_ready) {
-		vswitch_init(&vswitch, 300ull * 1000000000ull);
-		switch_ready = true;
-	}
+	switch_init();
 	memset(n, 0, sizeof *n);
 	n->attached = true;
 	n->area_gpa = gpa;
 	n->vector = (uint8_t)vector;
-	/* A locally administered unicast MAC: 02:4a:56 ("JV"), then the VM id. */
+	/* A locally administered unicast MAC: 02:4a:56 ("JV"), two bytes of the
+	 * host's e1000 MAC (so VMs on two hosts differ), then the VM id. */
 	static const uint8_t prefix[3] = {0x02, 0x4a, 0x56};
 	memcpy(n->mac, prefix, 3);
-	n->mac[3] = 0;
-	n->mac[4] = 0;
+	const uint8_t *host_mac = e1000_mac();
+	n->mac[3] = host_mac ? host_mac[4] : 0;
+	n->mac[4] = host_mac ? host_mac[5] : 0;
 	n->mac[5] = (uint8_t)(vm->id + 1);
 	memcpy(h->mac, n->mac, ETH_ADDR_LEN);
 	n->tx_cons = n->tx_cons_at_flush = tx_cons;
@@ -91,6 +168,16 @@ int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
 	batch_params_default(&p);
 	batch_init(&n->batch, &p);
 	vswitch_attach(&vswitch, vm->id);
+	if (e1000_present()) {
+		/* Announce the new MAC with a broadcast from it: the network in
+		 * between (bxhub) learns addresses only from broadcasts
+		 * (PLATFORM.md gotcha B1), like switches learn from gratuitous ARP. */
+		uint8_t hello[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+		memcpy(hello + 6, n->mac, ETH_ADDR_LEN);
+		hello[12] = 0x88;
+		hello[13] = 0xB7; /* our "MAC announce" EtherType, ignored by receivers */
+		uplink_send(hello, sizeof hello);
+	}
 	kprintf("hv: %s: pvnet attached, MAC %02x:%02x:%02x:%02x:%02x:%02x, vector 0x%x, batching "
 	        "%s\n",
 	        vm->name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
@@ -176,6 +263,8 @@ static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
 		for (unsigned p = 0; p < vm_count && ports; p++)
 			if (ports & (1u << p))
 				rx_deliver(&vms[p], frame, d.len, now);
+		if (ports & (1u << UPLINK_PORT))
+			uplink_send(frame, d.len);
 	}
 	pvnet_store(&h->tx.cons, n->tx_cons);
 	/* hv takes TX frames only when kicked, so it always wants the kick for
@@ -304,4 +393,42 @@ void net_report(struct vm *vm)
 bool net_attached(const struct vm *vm)
 {
 	return vnics[vm->id].attached;
+}
+
+void net_poll_uplink(void)
+{
+	if (!switch_ready || !e1000_present())
+		return;
+	static uint8_t frames[8][PVNET_FRAME_MAX];
+	struct net_frame_buf bufs[8];
+	for (unsigned i = 0; i < 8; i++)
+		bufs[i] = (struct net_frame_buf){frames[i], PVNET_FRAME_MAX, 0};
+	unsigned n = e1000_receive_batch(bufs, 8);
+	if (!n)
+		return;
+	power_switch_to(ACCOUNT_NET_ID);
+	uint64_t now = now_ns();
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *outer = bufs[i].data;
+		if (bufs[i].len < 2 * ETH_HEADER_LEN || outer[12] != TUNNEL_ETHERTYPE_HI ||
+		    outer[13] != TUNNEL_ETHERTYPE_LO)
+			continue; /* not ours (e.g. another host's link test): ignored */
+		uplink.rx_frames++;
+		const uint8_t *frame = outer + ETH_HEADER_LEN;
+		/* The e1000 pads short frames to 60 bytes: the inner frame's own
+		 * length is not on the wire, so a padded frame keeps its padding
+		 * (tools carry their own lengths, as on real Ethernet). */
+		uint32_t len = bufs[i].len - ETH_HEADER_LEN;
+		remote_learn(frame + ETH_ADDR_LEN, outer + ETH_ADDR_LEN);
+		uint16_t ports = vswitch_forward(&vswitch, UPLINK_PORT, frame, len, now);
+		for (unsigned p = 0; p < vm_count && ports; p++)
+			if (ports & (1u << p))
+				rx_deliver(&vms[p], frame, len, now);
+	}
+	power_switch_to(ACCOUNT_HV_OTHER_ID);
+}
+
+bool net_uplink_present(void)
+{
+	return e1000_present();
 }

@@ -221,6 +221,10 @@ void net_poll_timers(void);
 uint64_t net_next_deadline_tsc(void);
 /* The net_stats event of one VM's vNIC (nothing if it never attached). */
 void net_report(struct vm *vm);
+/* Frames from the e1000 uplink into the switch: call from the scheduler
+ * loop (hv polls the NIC; it takes no interrupts). */
+void net_poll_uplink(void);
+bool net_uplink_present(void);
 /* True once the VM's guest attached a vNIC: a packet may wake it. */
 bool net_attached(const struct vm *vm);
 #endif

@@ -85,6 +85,7 @@ void sched_run(const struct sched_policy *policy)
 		uint64_t next_deadline = wake_due_vcpus(now);
 		console_poll();
 		net_poll_timers();
+		net_poll_uplink();
 		migration_poll();
 		struct vcpu *v = policy->pick_next();
 		if (v) {
@@ -103,6 +104,10 @@ void sched_run(const struct sched_policy *policy)
 		} else if (next_deadline) {
 			uint64_t tick = power_next_tick_tsc();
 			power_idle_until(next_deadline < tick ? next_deadline : tick);
+			power_settle(false);
+		} else if (net_uplink_present()) {
+			/* A packet may still come from the wire: poll it every tick. */
+			power_idle_until(power_next_tick_tsc());
 			power_settle(false);
 		} else {
 			/* Everyone waits for a packet and no timer is armed: nothing

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from harness import RUN, WORK, Failure, Run, expect, main
+from harness import BUILD, RUN, WORK, Failure, Run, expect, main
 
 NEEDED = {"bxhub": "bochs", "unshare": "util-linux", "nsenter": "util-linux", "ip": "iproute2"}
 
@@ -172,6 +172,28 @@ def test_link_recovers_lost_frames_without_duplicates():
     expect(send["retransmits"] == recv["dropped_on_purpose"],
            "%d frames sent again for %d lost: %r / %r"
            % (send["retransmits"], recv["dropped_on_purpose"], send, recv))
+
+
+def guest_event(host, vm, ev):
+    pattern = re.compile(r"^\[%s\] @ (\{.*\})$" % re.escape(vm), re.M)
+    found = [json.loads(m.group(1)) for m in pattern.finditer(host.log)]
+    found = [e for e in found if e.get("ev") == ev]
+    expect(found, "host %s: VM %s printed no %r event" % (host.name, vm, ev))
+    return found[-1]
+
+
+def test_vm_on_host_a_streams_to_vm_on_host_b():
+    # Two hosts, one VM each, through the virtual switches' e1000 uplinks
+    # (frames tunnelled host to host, see hv/net/backend.c) and bxhub.
+    guests = os.path.join(BUILD, "guest")
+    p = Pair("pair_vm_stream", "", "", timeout=180, extra=[
+        "--module-a", os.path.join(guests, "netsrc.elf"), "name=src mem=16M -- netsrc --count 200 --size 512",
+        "--module-b", os.path.join(guests, "netsink.elf"), "name=sink mem=16M -- netsink --expect 200 --timeout 20"])
+    p.expect_status(0)
+    sink, src = guest_event(p.b, "sink", "netsink"), guest_event(p.a, "src", "netsrc")
+    expect(sink["received"] == 200 and sink["lost"] == 0 and sink["dup"] == 0 and sink["bad"] == 0,
+           "sink on B: %r" % sink)
+    expect(sink["checksum"] == src["checksum"], "checksums differ: B %s, A %s" % (sink["checksum"], src["checksum"]))
 
 
 def test_runner_names_the_side_that_failed():
