@@ -23,6 +23,7 @@ static const char *const power_choices[] = {"auto", "model", NULL};
 static const struct cmdline_option hv_options[] = {
     {"inject", inject_choices, "provoke a failure path (test suite)"},
     {"at", NULL, "at=MS:COMMAND runs a console command MS after the VMs start"},
+    {"listen", NULL, "listen=S: with no VM of its own, wait S s for an incoming migration"},
     {"power", power_choices, "model: use the power model even where RAPL answers"},
     {"power_idle_mw", NULL, "power model: idle power in mW (default 50000)"},
     {"power_busy_mw", NULL, "power model: power with one busy core in mW (default 72000)"},
@@ -277,10 +278,23 @@ __attribute__((noreturn)) static void run_vms(uint64_t tsc_khz, const char *opti
 	for (unsigned i = 0; i < boot_info.module_count; i++)
 		if (!vm_create_from_module(&boot_info.modules[i]))
 			refused++;
-	if (vm_count == 0)
+	char listen[12] = "";
+	if (cmdline_get(options, "listen", listen, sizeof listen)) {
+		uint64_t seconds = 0;
+		for (const char *p = listen; *p >= '0' && *p <= '9'; p++)
+			seconds = seconds * 10 + (uint64_t)(*p - '0');
+		sched_listen_until_tsc = rdtsc() + seconds * 1000 * tsc_khz;
+		kprintf("hv: listening %llu s for an incoming migration\n",
+		        (unsigned long long)seconds);
+	}
+	if (vm_count == 0 && !sched_listen_until_tsc)
 		hv_stop(HV_STATUS_FAIL, "no VM could be started");
 	sched_run(&sched_round_robin);
 	power_report_summary();
+	if (e1000_present())
+		e1000_log_stats();
+	if (vm_count == 0)
+		hv_stop(HV_STATUS_FAIL, "listened, but no incoming migration arrived");
 	unsigned failed = refused;
 	for (unsigned i = 0; i < vm_count; i++)
 		failed += vms[i].exit_status != 0;
@@ -338,7 +352,7 @@ void hv_main(uint32_t magic, uint32_t info_phys)
 	}
 	if (!vmx_selftest(&vmx))
 		hv_stop(HV_STATUS_FAIL, "VMX first contact failed");
-	if (boot_info.module_count == 0)
+	if (boot_info.module_count == 0 && !cmdline_get(options, "listen", NULL, 0))
 		hv_stop(HV_STATUS_OK, "boot complete, no VMs to run");
 	run_vms(cpu.tsc.khz, options);
 }

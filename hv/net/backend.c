@@ -7,6 +7,7 @@
 #include "dev/dev.h"
 #include "joulevisor/hypercall.h"
 #include "lib/lib.h"
+#include "migrate/migrate.h"
 #include "net/net.h"
 #include "power/power.h"
 #include "vm/vm.h"
@@ -43,9 +44,19 @@ static void switch_init(void)
 	if (switch_ready)
 		return;
 	vswitch_init(&vswitch, 300ull * 1000000000ull);
-	if (e1000_present())
-		vswitch_attach(&vswitch, UPLINK_PORT);
 	switch_ready = true;
+	if (!e1000_present())
+		return;
+	vswitch_attach(&vswitch, UPLINK_PORT);
+	/* Say hello once with a broadcast from the NIC's own MAC: the network
+	 * in between (bxhub) forwards unicast only to addresses it has seen
+	 * in a broadcast (PLATFORM.md gotcha B1). */
+	uint8_t hello[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	memcpy(hello + 6, e1000_mac(), ETH_ADDR_LEN);
+	hello[12] = 0x88;
+	hello[13] = 0xB7; /* our announce EtherType: receivers ignore it */
+	struct net_frame f = {hello, sizeof hello};
+	e1000_send_batch(&f, 1);
 }
 
 /* Between hosts, VM frames travel inside an outer Ethernet frame from one
@@ -397,8 +408,9 @@ bool net_attached(const struct vm *vm)
 
 void net_poll_uplink(void)
 {
-	if (!switch_ready || !e1000_present())
+	if (!e1000_present())
 		return;
+	switch_init(); /* a host with no VM of its own still hears the wire */
 	static uint8_t frames[8][PVNET_FRAME_MAX];
 	struct net_frame_buf bufs[8];
 	for (unsigned i = 0; i < 8; i++)
@@ -410,6 +422,12 @@ void net_poll_uplink(void)
 	uint64_t now = now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *outer = bufs[i].data;
+		if (bufs[i].len > ETH_HEADER_LEN && outer[12] == (MIGRATE_ETHERTYPE >> 8) &&
+		    outer[13] == (MIGRATE_ETHERTYPE & 0xFF)) {
+			migration_receive_frame(outer + ETH_HEADER_LEN,
+			                        bufs[i].len - ETH_HEADER_LEN, outer + ETH_ADDR_LEN);
+			continue;
+		}
 		if (bufs[i].len < 2 * ETH_HEADER_LEN || outer[12] != TUNNEL_ETHERTYPE_HI ||
 		    outer[13] != TUNNEL_ETHERTYPE_LO)
 			continue; /* not ours (e.g. another host's link test): ignored */

@@ -271,7 +271,7 @@ void power_report_summary(void)
 	power_print_table();
 	for (unsigned r = 0; r < attribution_rule_count; r++)
 		attribution_rules[r].finish(&rule_states[r], &model, tsc_khz);
-	char rules[900];
+	char rules[900] = "";
 	size_t used = 0;
 	for (unsigned r = 0; r < attribution_rule_count && used < sizeof rules; r++) {
 		used += (size_t)fmt_snprintf(rules + used, sizeof rules - used, "%s\"%s\":{",
@@ -283,7 +283,7 @@ void power_report_summary(void)
 		if (used < sizeof rules)
 			used += (size_t)fmt_snprintf(rules + used, sizeof rules - used, "}");
 	}
-	char ours[300];
+	char ours[300] = "";
 	size_t o = 0;
 	for (unsigned v = 0; v < vm_count && v < POWER_MAX_VMS && o < sizeof ours; v++)
 		o += (size_t)fmt_snprintf(ours + o, sizeof ours - o, "%s\"%s\":%llu", v ? "," : "",

@@ -6,9 +6,11 @@
  * queues, so the whole path (rounds, stop-and-copy, commit, resume) runs and
  * is tested in one bochs; the e1000 link between hosts plugs into the same
  * send_frame/receive calls. */
+#include "dev/dev.h"
 #include "lib/lib.h"
 #include "migrate/migrate.h"
 #include "mm/mm.h"
+#include "net/net.h"
 #include "power/power.h"
 #include "vm/vm.h"
 #include "x86/x86.h"
@@ -38,8 +40,14 @@ struct device_state {
 #define DEVICE_STATE_MAGIC 0x4A564453u /* "SDVJ" */
 #define STATE_CAP          8192
 
+enum role { ROLE_LOCAL, ROLE_SOURCE, ROLE_DEST };
+
 static struct {
 	bool active;
+	enum role role;
+	uint8_t peer_mac[6]; /* the other host's NIC, once heard from */
+	bool peer_known;
+	uint64_t drain_until_tsc; /* source after commit: keep answering a while */
 	struct vm *src_vm, *dst_vm;
 	const struct dirty_tracker_ops *tracker;
 	const struct migrate_policy *policy;
@@ -76,6 +84,29 @@ static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
 	p->head++;
 }
 
+/* Remote roles: our frames ride in an Ethernet frame of EtherType 0x88B6
+ * from this host's NIC to the peer's (broadcast until we know it). */
+static void remote_send(void *ctx, const uint8_t *bytes, size_t len)
+{
+	(void)ctx;
+	static uint8_t frame[MIGRATE_ETH_FRAME_MAX];
+	if (len > MIGRATE_MTU || !e1000_present())
+		return;
+	static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	memcpy(frame, job.peer_known ? job.peer_mac : broadcast, 6);
+	memcpy(frame + 6, e1000_mac(), 6);
+	frame[12] = MIGRATE_ETHERTYPE >> 8;
+	frame[13] = MIGRATE_ETHERTYPE & 0xFF;
+	memcpy(frame + MIGRATE_ETH_HEADER, bytes, len);
+	size_t total = MIGRATE_ETH_HEADER + len;
+	if (total < 60) {
+		memset(frame + total, 0, 60 - total);
+		total = 60;
+	}
+	struct net_frame f = {frame, (uint16_t)total};
+	e1000_send_batch(&f, 1); /* a full ring loses it: the transport resends */
+}
+
 static uint64_t *alloc_words(uint64_t words, uint64_t *pages)
 {
 	*pages = (words * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
@@ -97,11 +128,16 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		kprintf("hv: migrate: one migration at a time\n");
 		return false;
 	}
-	if (strcmp(dest, "local")) {
+	bool remote = !strcmp(dest, "peer");
+	if (!remote && strcmp(dest, "local")) {
 		kprintf(
-		    "hv: migrate: destination '%s' not reachable: only 'local' exists until the "
-		    "e1000 link is wired in\n",
+		    "hv: migrate: destination '%s' unknown: 'local' (a new VM here) or 'peer' (the "
+		    "host at the other end of the e1000)\n",
 		    dest);
+		return false;
+	}
+	if (remote && !e1000_present()) {
+		kprintf("hv: migrate: no e1000 here: no peer to migrate to\n");
 		return false;
 	}
 	if (vm->stopped) {
@@ -116,32 +152,37 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		        tracker ? tracker : "", policy ? policy : "");
 		return false;
 	}
-	char name[VM_NAME_MAX];
-	fmt_snprintf(name, sizeof name, "%.10s-mig", vm->name);
-	job.dst_vm = vm_create_empty(&vm->config, name);
-	if (!job.dst_vm)
-		return false;
+	job.role = remote ? ROLE_SOURCE : ROLE_LOCAL;
 	job.src_vm = vm;
 	job.to_dst.cut_after = job.to_src.cut_after = cut_after;
 	uint64_t pages = vm->mem_size / PAGE_SIZE;
 	job.pfn_buf = alloc_words(pages, &job.pfn_pages);
-	job.seen = alloc_words((pages + 63) / 64, &job.seen_pages);
-	if (!job.pfn_buf || !job.seen) {
-		vm_stop(job.dst_vm, 0, "incoming migration could not start: out of memory");
+	if (!job.pfn_buf)
 		return false;
-	}
 	uint64_t now = now_ns();
-	struct migrate_dest_config dc = {
-	    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
-	    .nr_pages = pages,
-	    .seen_bitmap = job.seen,
-	    .state_buf = job.state_in,
-	    .state_cap = sizeof job.state_in,
-	};
-	migrate_link_defaults(&dc.link);
-	dc.link.send_frame = pipe_send;
-	dc.link.send_ctx = &job.to_src;
-	migrate_dest_listen(&job.dst, &dc, now);
+	if (!remote) {
+		char name[VM_NAME_MAX];
+		fmt_snprintf(name, sizeof name, "%.10s-mig", vm->name);
+		job.dst_vm = vm_create_empty(&vm->config, name);
+		job.seen = alloc_words((pages + 63) / 64, &job.seen_pages);
+		if (!job.dst_vm || !job.seen) {
+			if (job.dst_vm)
+				vm_stop(job.dst_vm, 0,
+				        "incoming migration could not start: out of memory");
+			return false;
+		}
+		struct migrate_dest_config dc = {
+		    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
+		    .nr_pages = pages,
+		    .seen_bitmap = job.seen,
+		    .state_buf = job.state_in,
+		    .state_cap = sizeof job.state_in,
+		};
+		migrate_link_defaults(&dc.link);
+		dc.link.send_frame = pipe_send;
+		dc.link.send_ctx = &job.to_src;
+		migrate_dest_listen(&job.dst, &dc, now);
+	}
 	struct migrate_source_config sc = {
 	    .memory = (const uint8_t *)(uintptr_t)vm->mem_hpa,
 	    .nr_pages = pages,
@@ -156,21 +197,98 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	};
 	migrate_link_defaults(&sc.link);
 	sc.link.session = (uint32_t)(rdtsc() | 1);
-	sc.link.send_frame = pipe_send;
+	sc.link.send_frame = remote ? remote_send : pipe_send;
+	if (remote) { /* as for the destination: the hosts' clocks drift apart */
+		sc.link.idle_timeout_ns = 30ull * 1000000000ull;
+		sc.link.max_retries = 100;
+	}
 	sc.link.send_ctx = &job.to_dst;
 	if (!migrate_source_start(&job.src, &sc, now)) {
-		vm_stop(job.dst_vm, 0, "incoming migration could not start");
+		if (job.dst_vm)
+			vm_stop(job.dst_vm, 0, "incoming migration could not start");
 		return false;
 	}
 	job.active = true;
-	job.src_status = job.dst_status = MIGRATE_RUNNING;
-	kprintf("hv: migrating %s to %s (local), tracker %s, policy %s\n", vm->name,
-	        job.dst_vm->name, job.tracker->name, job.policy->name);
-	log_event("{\"ev\":\"migrate_start\",\"vm\":\"%s\",\"to\":\"%s\",\"link\":\"local\","
+	job.src_status = MIGRATE_RUNNING;
+	job.dst_status = remote ? MIGRATE_ABORTED : MIGRATE_RUNNING; /* no local destination */
+	const char *to = remote ? "peer" : job.dst_vm->name;
+	kprintf("hv: migrating %s to %s (%s), tracker %s, policy %s\n", vm->name, to,
+	        remote ? "e1000" : "local", job.tracker->name, job.policy->name);
+	log_event("{\"ev\":\"migrate_start\",\"vm\":\"%s\",\"to\":\"%s\",\"link\":\"%s\","
 	          "\"tracker\":\"%s\",\"policy\":\"%s\",\"mem_mib\":%llu}",
-	          vm->name, job.dst_vm->name, job.tracker->name, job.policy->name,
+	          vm->name, to, remote ? "e1000" : "local", job.tracker->name, job.policy->name,
 	          (unsigned long long)(vm->mem_size >> 20));
 	return true;
+}
+
+/* The incoming-migration listener: a HELLO from a peer when nothing is
+ * migrating makes an empty VM of the size it announces and receives. */
+static void start_incoming(const uint8_t *bytes, size_t len, const uint8_t *host_mac)
+{
+	struct migrate_frame f;
+	struct migrate_msg m;
+	if (migrate_frame_decode(bytes, len, &f) != MIGRATE_OK || f.type != MIGRATE_HELLO ||
+	    migrate_msg_decode(&f, &m) != MIGRATE_OK)
+		return; /* not the start of a migration: a stray frame, ignored */
+	uint64_t bytes_mem = m.hello.nr_pages * PAGE_SIZE;
+	if (m.hello.page_size != PAGE_SIZE || bytes_mem < VM_MEM_MIN || bytes_mem > VM_MEM_MAX ||
+	    bytes_mem % (2u << 20)) {
+		kprintf("hv: incoming migration of %llu pages refused: not a VM size we run\n",
+		        (unsigned long long)m.hello.nr_pages);
+		return;
+	}
+	memset(&job, 0, sizeof job);
+	struct vm_config config = {.mem_bytes = bytes_mem};
+	char name[VM_NAME_MAX];
+	fmt_snprintf(name, sizeof name, "in%u", vm_count);
+	fmt_snprintf(config.name, sizeof config.name, "%s", name);
+	job.dst_vm = vm_create_empty(&config, name);
+	job.seen = alloc_words((m.hello.nr_pages + 63) / 64, &job.seen_pages);
+	if (!job.dst_vm || !job.seen)
+		return; /* the source hears nothing and gives up: its VM runs on */
+	struct migrate_dest_config dc = {
+	    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
+	    .nr_pages = m.hello.nr_pages,
+	    .seen_bitmap = job.seen,
+	    .state_buf = job.state_in,
+	    .state_cap = sizeof job.state_in,
+	};
+	migrate_link_defaults(&dc.link);
+	dc.link.send_frame = remote_send;
+	/* Two bochs hosts' emulated clocks drift apart (one idles, one runs a
+	 * VM: PLATFORM.md Part B), so be patient before calling a peer gone. */
+	dc.link.idle_timeout_ns = 30ull * 1000000000ull;
+	dc.link.max_retries = 100;
+	migrate_dest_listen(&job.dst, &dc, now_ns());
+	job.role = ROLE_DEST;
+	memcpy(job.peer_mac, host_mac, 6);
+	job.peer_known = true;
+	job.active = true;
+	job.src_status = MIGRATE_ABORTED; /* no local source */
+	job.dst_status = MIGRATE_RUNNING;
+	kprintf("hv: incoming migration: %llu MiB into new VM %s\n",
+	        (unsigned long long)(bytes_mem >> 20), name);
+	log_event("{\"ev\":\"migrate_incoming\",\"vm\":\"%s\",\"mem_mib\":%llu}", name,
+	          (unsigned long long)(bytes_mem >> 20));
+}
+
+void migration_receive_frame(const uint8_t *bytes, size_t len, const uint8_t *host_mac)
+{
+	if (!job.active) {
+		start_incoming(bytes, len, host_mac);
+		if (!job.active)
+			return;
+	}
+	uint64_t now = now_ns();
+	if (job.role == ROLE_SOURCE) {
+		if (!job.peer_known) {
+			memcpy(job.peer_mac, host_mac, 6);
+			job.peer_known = true;
+		}
+		job.src_status = migrate_source_receive(&job.src, bytes, len, now);
+	} else if (job.role == ROLE_DEST) {
+		job.dst_status = migrate_dest_receive(&job.dst, bytes, len, now);
+	}
 }
 
 static uint32_t save_state(struct vm *vm)
@@ -224,14 +342,16 @@ static void report(void)
 	const char *status = r->status == MIGRATE_COMMITTED ? "committed"
 	                     : r->status == MIGRATE_ABORTED ? "aborted"
 	                                                    : "other";
+	bool local = job.role == ROLE_LOCAL;
 	log_event(
 	    "{\"ev\":\"migrate_done\",\"vm\":\"%s\",\"to\":\"%s\",\"status\":\"%s\","
 	    "\"reason\":\"%s\",\"total_ms\":%llu,\"downtime_us\":%llu,"
 	    "\"predicted_downtime_us\":%llu,\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
 	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"policy\":\"%s\","
-	    "\"link\":\"local\",\"time\":\"emulated\"}",
-	    job.src_vm->name, job.dst_vm->name, status,
+	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
+	    "\"last_reject\":\"%s\",\"time\":\"emulated\"}",
+	    job.src_vm->name, local ? job.dst_vm->name : "peer", status,
 	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
 	    (unsigned long long)(r->total_ns / 1000000),
 	    (unsigned long long)(r->downtime_ns / 1000),
@@ -239,35 +359,65 @@ static void report(void)
 	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->bytes_sent,
 	    (unsigned long long)r->zero_pages, (unsigned long long)r->state_bytes,
 	    (unsigned long long)r->link.retransmits, job.tracker->name,
-	    (unsigned long long)job.src_vm->dirty.exits, job.policy->name);
+	    (unsigned long long)job.src_vm->dirty.exits, job.policy->name,
+	    local ? "local" : "e1000", (unsigned long long)r->link.frames_received,
+	    (unsigned long long)r->link.rejected, (unsigned long long)r->link.strangers,
+	    migrate_error_name(r->link.last_reject));
 }
 
 static void finish(void)
 {
-	frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.pfn_buf,
-	                  job.pfn_pages * PAGE_SIZE);
-	frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.seen, job.seen_pages * PAGE_SIZE);
+	if (job.pfn_buf)
+		frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.pfn_buf,
+		                  job.pfn_pages * PAGE_SIZE);
+	if (job.seen)
+		frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.seen,
+		                  job.seen_pages * PAGE_SIZE);
 	job.active = false;
 }
 
-/* One round of moving frames both ways and stepping both engines. */
+/* One round of moving frames and stepping the engines this host runs. */
 static void pump(uint64_t now)
 {
-	while (job.to_src.tail != job.to_src.head) {
-		unsigned s = job.to_src.tail++ % PIPE_SLOTS;
-		job.src_status =
-		    migrate_source_receive(&job.src, job.to_src.frame[s], job.to_src.len[s], now);
+	if (job.role == ROLE_LOCAL) {
+		while (job.to_src.tail != job.to_src.head) {
+			unsigned s = job.to_src.tail++ % PIPE_SLOTS;
+			job.src_status = migrate_source_receive(&job.src, job.to_src.frame[s],
+			                                        job.to_src.len[s], now);
+		}
+		while (job.to_dst.tail != job.to_dst.head) {
+			unsigned s = job.to_dst.tail++ % PIPE_SLOTS;
+			job.dst_status = migrate_dest_receive(&job.dst, job.to_dst.frame[s],
+			                                      job.to_dst.len[s], now);
+		}
+	} else {
+		net_poll_uplink(); /* hands our frames to migration_receive_frame */
 	}
-	while (job.to_dst.tail != job.to_dst.head) {
-		unsigned s = job.to_dst.tail++ % PIPE_SLOTS;
-		job.dst_status =
-		    migrate_dest_receive(&job.dst, job.to_dst.frame[s], job.to_dst.len[s], now);
-	}
-	if (job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE ||
-	    job.src_status == MIGRATE_COMMITTED)
+	if (job.role != ROLE_DEST &&
+	    (job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE ||
+	     job.src_status == MIGRATE_COMMITTED))
 		job.src_status = migrate_source_step(&job.src, now);
-	if (job.dst_status == MIGRATE_RUNNING)
+	if (job.role != ROLE_SOURCE && job.dst_status == MIGRATE_RUNNING)
 		job.dst_status = migrate_dest_step(&job.dst, now);
+}
+
+static void resume_destination(void)
+{
+	enum vcpu_state state;
+	struct vm *dst = job.dst_vm;
+	if (!restore_state(dst, job.state_in, job.dst.report.state_len, &state)) {
+		vm_stop(dst, 255, "migrated state does not restore");
+		return;
+	}
+	dst->vcpu.state = state;
+	if (job.role == ROLE_LOCAL)
+		dst->start_tsc = job.src_vm->start_tsc; /* the same VM, going on */
+	log_event("{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\",\"pages\":%llu,"
+	          "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\"}",
+	          dst->name, job.role == ROLE_LOCAL ? job.src_vm->name : "peer",
+	          (unsigned long long)job.dst.report.pages_distinct, job.dst.report.state_len,
+	          job.dst.report.rounds, (unsigned long long)job.dst.report.link.retransmits,
+	          job.role == ROLE_LOCAL ? "local" : "e1000");
 }
 
 void migration_poll(void)
@@ -275,58 +425,66 @@ void migration_poll(void)
 	if (!job.active)
 		return;
 	power_switch_to(ACCOUNT_MIGRATION_ID);
+	struct vm *src = job.src_vm;
 	/* The VM ended by itself before the commit: nothing left to move. */
-	if (job.src_vm->stopped && job.src_status != MIGRATE_COMMITTED &&
+	if (job.role != ROLE_DEST && src->stopped && job.src_status != MIGRATE_COMMITTED &&
 	    job.src_status != MIGRATE_ABORTED)
 		job.src_status = migrate_source_cancel(&job.src, now_ns());
 	for (int i = 0; i < 16; i++)
 		pump(now_ns());
-	struct vm *src = job.src_vm;
-	if (job.src_status == MIGRATE_NEED_PAUSE && src->vcpu.state != VCPU_PAUSED) {
-		/* Stop-and-copy: the vCPU stops here; its state goes last. */
-		enum vcpu_state was = src->vcpu.state;
-		src->vcpu.state = VCPU_PAUSED;
-		uint32_t len = save_state(src);
-		((struct device_state *)job.state_out)->vcpu_state = was;
-		job.paused_tsc = rdtsc();
-		job.src_status = len ? migrate_source_paused(&job.src, job.state_out, len, now_ns())
-		                     : migrate_source_cancel(&job.src, now_ns());
+	if (job.role != ROLE_DEST) {
+		if (job.src_status == MIGRATE_NEED_PAUSE && src->vcpu.state != VCPU_PAUSED) {
+			/* Stop-and-copy: the vCPU stops here; its state goes last. */
+			enum vcpu_state was = src->vcpu.state;
+			src->vcpu.state = VCPU_PAUSED;
+			uint32_t len = save_state(src);
+			((struct device_state *)job.state_out)->vcpu_state = was;
+			job.paused_tsc = rdtsc();
+			job.src_status =
+			    len ? migrate_source_paused(&job.src, job.state_out, len, now_ns())
+			        : migrate_source_cancel(&job.src, now_ns());
+		}
+		if (job.src_status == MIGRATE_ABORTED) {
+			if (src->vcpu.state == VCPU_PAUSED)
+				src->vcpu.state = VCPU_RUNNABLE; /* nothing lost: it runs on here */
+			if (!job.reported) {
+				report();
+				job.reported = true;
+			}
+			if (job.dst_vm && !job.dst_vm->stopped)
+				vm_stop(job.dst_vm, 0,
+				        "incoming migration aborted, nothing resumed");
+			finish();
+			goto out;
+		}
+		if (job.src_status == MIGRATE_COMMITTED && !src->stopped) {
+			vm_stop(src, 0, "migrated to %s", job.dst_vm ? job.dst_vm->name : "peer");
+			report();
+			job.reported = true;
+			/* Keep answering a while: the destination resumes only once it
+			 * knows its COMMIT_ACK arrived (migrate.h). */
+			job.drain_until_tsc = rdtsc() + 500 * host_tsc_khz;
+		}
 	}
-	if (job.src_status == MIGRATE_ABORTED) {
-		if (src->vcpu.state == VCPU_PAUSED)
-			src->vcpu.state = VCPU_RUNNABLE; /* nothing lost: it runs on here */
-		if (!job.reported) {
-			report();
-			job.reported = true;
-		}
-		if (!job.dst_vm->stopped)
-			vm_stop(job.dst_vm, 0, "incoming migration aborted, nothing resumed");
-		finish();
-	} else if (job.dst_status == MIGRATE_COMMITTED) {
-		enum vcpu_state state;
-		struct vm *dst = job.dst_vm;
-		if (!restore_state(dst, job.state_in, job.dst.report.state_len, &state)) {
-			vm_stop(dst, 255, "migrated state does not restore");
-		} else {
-			dst->vcpu.state = state;
-			dst->start_tsc = src->start_tsc; /* the same VM, going on */
-			log_event("{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\","
-			          "\"pages\":%llu,"
-			          "\"state_bytes\":%u,\"link\":\"local\"}",
-			          dst->name, src->name,
-			          (unsigned long long)job.dst.report.pages_distinct,
-			          job.dst.report.state_len);
-		}
-		if (job.src_status == MIGRATE_COMMITTED && !src->stopped)
-			vm_stop(src, 0, "migrated to %s", dst->name);
-		if (!job.reported) {
-			report();
-			job.reported = true;
-		}
+	if (job.role == ROLE_SOURCE) {
+		if (job.src_status == MIGRATE_COMMITTED && rdtsc() > job.drain_until_tsc)
+			finish();
+		goto out;
+	}
+	if (job.dst_status == MIGRATE_COMMITTED) {
+		resume_destination();
 		finish();
 	} else if (job.dst_status == MIGRATE_ABORTED || job.dst_status == MIGRATE_IN_DOUBT) {
-		/* The destination gave up: make the source abort too. */
-		job.src_status = migrate_source_cancel(&job.src, now_ns());
+		if (job.role == ROLE_LOCAL) {
+			/* The destination gave up: make the source abort too. */
+			job.src_status = migrate_source_cancel(&job.src, now_ns());
+		} else {
+			vm_stop(job.dst_vm, 0, "incoming migration %s (%s), nothing resumed",
+			        job.dst_status == MIGRATE_IN_DOUBT ? "in doubt" : "aborted",
+			        migrate_error_name(job.dst.report.reason));
+			finish();
+		}
 	}
+out:
 	power_switch_to(ACCOUNT_HV_OTHER_ID);
 }

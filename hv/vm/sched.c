@@ -39,6 +39,8 @@ const struct sched_policy sched_round_robin = {
 };
 
 /* ---- the loop ---- */
+uint64_t sched_listen_until_tsc;
+
 static bool all_stopped(void)
 {
 	for (unsigned i = 0; i < vm_count; i++)
@@ -80,7 +82,8 @@ void sched_run(const struct sched_policy *policy)
 	for (unsigned i = 0; i < vm_count; i++)
 		vms[i].start_tsc = rdtsc();
 	console_start(host_tsc_khz);
-	while (!all_stopped()) {
+	while (!all_stopped() || migration_active() ||
+	       (sched_listen_until_tsc && rdtsc() < sched_listen_until_tsc && vm_count == 0)) {
 		uint64_t now = rdtsc();
 		uint64_t next_deadline = wake_due_vcpus(now);
 		console_poll();
@@ -99,8 +102,11 @@ void sched_run(const struct sched_policy *policy)
 		uint64_t net_deadline = net_next_deadline_tsc();
 		if (net_deadline && (!next_deadline || net_deadline < next_deadline))
 			next_deadline = net_deadline;
-		if (migration_active()) {
-			continue; /* the migration moves frames on every pass: no halting */
+		if (migration_active() || (sched_listen_until_tsc && vm_count == 0)) {
+			/* A migration moves frames on every pass; a listener polls
+			 * the wire. Neither halts: a halted bochs runs its emulated
+			 * clock far ahead of its peer's (PLATFORM.md Part B). */
+			continue;
 		} else if (next_deadline) {
 			uint64_t tick = power_next_tick_tsc();
 			power_idle_until(next_deadline < tick ? next_deadline : tick);

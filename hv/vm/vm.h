@@ -147,6 +147,9 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
                      uint64_t cut_after_frames);
 /* Moves frames and steps the engines; call from the scheduler loop. */
 void migration_poll(void);
+/* A frame of EtherType 0x88B6 from the e1000 (host_mac: the sender's NIC):
+ * feeds a running migration, or starts an incoming one on a HELLO. */
+void migration_receive_frame(const uint8_t *bytes, size_t len, const uint8_t *host_mac);
 bool migration_active(void);
 /* Marks the VM stopped with a status and a reason (printed and logged). */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -192,6 +195,9 @@ struct sched_policy {
 	uint64_t (*slice_ticks)(const struct vcpu *v);
 };
 void sched_run(const struct sched_policy *policy);
+/* With no VM running, keep the loop alive until this TSC (an incoming
+ * migration may arrive); 0: stop when every VM has stopped. */
+extern uint64_t sched_listen_until_tsc;
 extern const struct sched_policy sched_round_robin;
 extern uint64_t host_tsc_khz;
 
