@@ -285,7 +285,9 @@ void migrate_transport_tick(struct migrate_transport *t, uint64_t now_ns)
 		}
 		resend(t, slot, now_ns);
 	}
-	if (now_ns - t->last_heard_ns >= t->cfg.idle_timeout_ns) {
+	/* A frame may have been received with a later clock reading than the
+	 * one this tick got: that is not silence (and must not wrap around). */
+	if (now_ns > t->last_heard_ns && now_ns - t->last_heard_ns >= t->cfg.idle_timeout_ns) {
 		t->error = MIGRATE_ERR_PEER_SILENT;
 		return;
 	}

@@ -392,6 +392,7 @@ static void pump(uint64_t now)
 		}
 	} else {
 		net_poll_uplink(); /* hands our frames to migration_receive_frame */
+		now = now_ns();    /* never step with a clock older than a receive */
 	}
 	if (job.role != ROLE_DEST &&
 	    (job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE ||
@@ -479,9 +480,15 @@ void migration_poll(void)
 			/* The destination gave up: make the source abort too. */
 			job.src_status = migrate_source_cancel(&job.src, now_ns());
 		} else {
-			vm_stop(job.dst_vm, 0, "incoming migration %s (%s), nothing resumed",
+			vm_stop(job.dst_vm, 0,
+			        "incoming migration %s (%s; frames received %llu, rejected %llu, "
+			        "strangers %llu, sent %llu), nothing resumed",
 			        job.dst_status == MIGRATE_IN_DOUBT ? "in doubt" : "aborted",
-			        migrate_error_name(job.dst.report.reason));
+			        migrate_error_name(job.dst.report.reason),
+			        (unsigned long long)job.dst.report.link.frames_received,
+			        (unsigned long long)job.dst.report.link.rejected,
+			        (unsigned long long)job.dst.report.link.strangers,
+			        (unsigned long long)job.dst.report.link.frames_sent);
 			finish();
 		}
 	}

@@ -196,6 +196,30 @@ def test_vm_on_host_a_streams_to_vm_on_host_b():
     expect(sink["checksum"] == src["checksum"], "checksums differ: B %s, A %s" % (sink["checksum"], src["checksum"]))
 
 
+def test_running_vm_migrates_from_host_a_to_host_b():
+    # A VM writing pages moves from A to B over the e1000s and bxhub while it
+    # runs, with each dirty tracker; on B it goes on with the same counter
+    # and ends with the memory checksum of an unmigrated run.
+    args = "dirty --ws 2 --rate 100 --seconds 5 --checksum"
+    bare = Run("bare_dirty_for_pair", "qemu-kernel", timeout=120,
+               extra=["--bare", os.path.join(BUILD, "guest", "dirty.elf"), args])
+    bare.expect_status(0)
+    want = [e for e in bare.events if e.get("ev") == "dirty"][-1]["checksum"]
+    for tracker in ("pml", "ad", "wp"):
+        p = Pair("pair_migrate_" + tracker, "at=800:migrate,d,peer," + tracker, "listen=60", timeout=240,
+                 extra=["--module-a", os.path.join(BUILD, "guest", "dirty.elf"), "name=d mem=16M -- " + args])
+        p.expect_status(0)
+        done = p.a.event("migrate_done", vm="d")
+        expect(done["status"] == "committed" and done["link"] == "e1000" and done["tracker"] == tracker,
+               "%s: A reports %r" % (tracker, done))
+        expect(done["rounds"] >= 1 and done["bytes"] > 0 and done["downtime_us"] > 0, "%s: %r" % (tracker, done))
+        expect(p.a.event("vm_exit", vm="d")["reason"] == "migrated to peer", "%s: the VM stayed on A" % tracker)
+        p.b.event("migrate_resume", vm="in0")
+        moved = guest_event(p.b, "in0", "dirty")
+        expect(moved["pages_written"] == 500 and moved["checksum"] == want,
+               "%s: on B %r; unmigrated checksum %s" % (tracker, moved, want))
+
+
 def test_runner_names_the_side_that_failed():
     # B panics during boot; A waits for a peer that never comes.
     p = Pair("net_fail", "linktest=send:10", "inject=ud", timeout=60)
