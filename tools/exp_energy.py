@@ -33,14 +33,18 @@ def cases():
     for n in (1, 2, 3):
         out.append(("busy-%d" % n, [("busy%d" % i, "--busy 2 --idle 0") for i in range(n)]))
     out.append(("mixed", [("worker", "--busy 2 --idle 0"), ("sleeper", "--busy 0 --idle 2")]))
+    # A live migration (to a new VM on the same host, PML) at 1 s, of a VM
+    # that sleeps and of one that computes: the migration's own power.
+    out.append(("migrate-idle", [("v", "--busy 0 --idle 4")], "at=1000:migrate,v,local,pml"))
+    out.append(("migrate-busy", [("v", "--busy 4 --idle 0")], "at=1000:migrate,v,local,pml"))
     return out
 
 
-def run_case(name, vms):
+def run_case(name, vms, script=""):
     work = os.path.join(BUILD, "exp", "energy", name)
     os.makedirs(work, exist_ok=True)
     log = os.path.join(work, "serial.log")
-    args = [sys.executable, RUN, "--emu", "bochs", "--cmdline", "power_sample_ms=100",
+    args = [sys.executable, RUN, "--emu", "bochs", "--cmdline", ("power_sample_ms=100 " + script).strip(),
             "--workdir", work, "--log", log, "--timeout", "600"]
     for vm, wargs in vms:
         args += ["--module", ENERGY, "name=%s mem=16M -- energy %s" % (vm, wargs)]
@@ -65,8 +69,9 @@ def main():
     out_dir = os.path.join(BUILD, "exp")
     os.makedirs(out_dir, exist_ok=True)
     rows, series = [], []
-    for name, vms in cases():
-        events = run_case(name, vms)
+    for case in cases():
+        name, vms = case[0], case[1]
+        events = run_case(name, vms, case[2] if len(case) > 2 else "")
         if events is None:
             rows.append((name, None))
             continue
@@ -77,7 +82,10 @@ def main():
         avg_mw = sum(s["mw"] for s in samples) / len(samples) if samples else 0
         for s in samples:
             series.append((name, s["t_ms"], s["mw"], s["idle_mw"]))
+        migr = [e for e in events if e["ev"] == "migrate_done"]
         rows.append((name, dict(avg_w=avg_mw / 1000.0, total_j=summary["total_uj"] / 1e6,
+                                migration_j=summary["migration_uj"] / 1e6,
+                                migr=migr[-1] if migr else None,
                                 vms=summary["ours"], hv_other_j=summary["hv_other_uj"] / 1e6,
                                 idle_j=summary["idle_uj"] / 1e6,
                                 idle_pct=summary["idle_residency_permille"] / 10.0,
@@ -104,6 +112,13 @@ def main():
         print("%-9s %10.2f %10.2f %9.1f %8s  %s" % (name, r["avg_w"], r["total_j"], r["idle_pct"],
                                                     "yes" if r["exact"] else "NO",
                                                     ", ".join("%s %.2f" % (k, v / 1e6) for k, v in r["vms"].items())))
+    for name, r in rows:
+        if r and r["migr"]:
+            m = r["migr"]
+            print("%s: migration %s in %d ms (downtime %d us), energy: rounds %.2f J, stop-and-copy %.2f J "
+                  "(migration account %.2f J)" % (name, m["status"], m["total_ms"], m["downtime_us"],
+                                                  m["energy_rounds_uj"] / 1e6, m["energy_stop_copy_uj"] / 1e6,
+                                                  r["migration_j"]))
     print("seed 000 (4-core Xeon node): idle 50 W; 1-4 busy cores 72/90/100/110 W.")
     print("One physical CPU here: N busy VMs share one core, so the node stays at 72 W and each VM's energy falls as 1/N.")
     if shutil.which("gnuplot") and series:

@@ -44,6 +44,9 @@ enum role { ROLE_LOCAL, ROLE_SOURCE, ROLE_DEST };
 
 static struct {
 	bool active;
+	/* Energy of the migration engine (power/ account) at the start and at
+	 * the pause: rounds = pause - start, stop-and-copy = end - pause. */
+	uint64_t energy_start_nj, energy_pause_nj;
 	enum role role;
 	uint8_t peer_mac[6]; /* the other host's NIC, once heard from */
 	bool peer_known;
@@ -209,6 +212,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		return false;
 	}
 	job.active = true;
+	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 	job.src_status = MIGRATE_RUNNING;
 	job.dst_status = remote ? MIGRATE_ABORTED : MIGRATE_RUNNING; /* no local destination */
 	const char *to = remote ? "peer" : job.dst_vm->name;
@@ -264,6 +268,7 @@ static void start_incoming(const uint8_t *bytes, size_t len, const uint8_t *host
 	memcpy(job.peer_mac, host_mac, 6);
 	job.peer_known = true;
 	job.active = true;
+	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 	job.src_status = MIGRATE_ABORTED; /* no local source */
 	job.dst_status = MIGRATE_RUNNING;
 	kprintf("hv: incoming migration: %llu MiB into new VM %s\n",
@@ -326,6 +331,8 @@ static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum v
 
 static void report(void)
 {
+	power_settle(true);
+	uint64_t energy_now = power_account_nj(ACCOUNT_MIGRATION_ID);
 	const struct migrate_report *r = &job.src.report;
 	char pages[400] = "", rates[400] = "";
 	size_t pu = 0, ru = 0;
@@ -349,6 +356,7 @@ static void report(void)
 	    "\"predicted_downtime_us\":%llu,\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
 	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"policy\":\"%s\","
+	    "\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_source\":\"%s\","
 	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
 	    "\"last_reject\":\"%s\",\"time\":\"emulated\"}",
 	    job.src_vm->name, local ? job.dst_vm->name : "peer", status,
@@ -360,9 +368,14 @@ static void report(void)
 	    (unsigned long long)r->zero_pages, (unsigned long long)r->state_bytes,
 	    (unsigned long long)r->link.retransmits, job.tracker->name,
 	    (unsigned long long)job.src_vm->dirty.exits, job.policy->name,
-	    local ? "local" : "e1000", (unsigned long long)r->link.frames_received,
-	    (unsigned long long)r->link.rejected, (unsigned long long)r->link.strangers,
-	    migrate_error_name(r->link.last_reject));
+	    (unsigned long long)(((job.energy_pause_nj ? job.energy_pause_nj : energy_now) -
+	                          job.energy_start_nj) /
+	                         1000),
+	    (unsigned long long)(job.energy_pause_nj ? (energy_now - job.energy_pause_nj) / 1000
+	                                             : 0),
+	    power_source_name(), local ? "local" : "e1000",
+	    (unsigned long long)r->link.frames_received, (unsigned long long)r->link.rejected,
+	    (unsigned long long)r->link.strangers, migrate_error_name(r->link.last_reject));
 }
 
 static void finish(void)
@@ -413,12 +426,18 @@ static void resume_destination(void)
 	dst->vcpu.state = state;
 	if (job.role == ROLE_LOCAL)
 		dst->start_tsc = job.src_vm->start_tsc; /* the same VM, going on */
-	log_event("{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\",\"pages\":%llu,"
-	          "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\"}",
-	          dst->name, job.role == ROLE_LOCAL ? job.src_vm->name : "peer",
-	          (unsigned long long)job.dst.report.pages_distinct, job.dst.report.state_len,
-	          job.dst.report.rounds, (unsigned long long)job.dst.report.link.retransmits,
-	          job.role == ROLE_LOCAL ? "local" : "e1000");
+	log_event(
+	    "{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\",\"pages\":%llu,"
+	    "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\",\"energy_uj\":%"
+	    "llu,"
+	    "\"energy_source\":\"%s\"}",
+	    dst->name, job.role == ROLE_LOCAL ? job.src_vm->name : "peer",
+	    (unsigned long long)job.dst.report.pages_distinct, job.dst.report.state_len,
+	    job.dst.report.rounds, (unsigned long long)job.dst.report.link.retransmits,
+	    job.role == ROLE_LOCAL ? "local" : "e1000",
+	    (unsigned long long)((power_account_nj(ACCOUNT_MIGRATION_ID) - job.energy_start_nj) /
+	                         1000),
+	    power_source_name());
 }
 
 void migration_poll(void)
@@ -441,6 +460,8 @@ void migration_poll(void)
 			uint32_t len = save_state(src);
 			((struct device_state *)job.state_out)->vcpu_state = was;
 			job.paused_tsc = rdtsc();
+			power_settle(true); /* energy is split at settlements */
+			job.energy_pause_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 			job.src_status =
 			    len ? migrate_source_paused(&job.src, job.state_out, len, now_ns())
 			        : migrate_source_cancel(&job.src, now_ns());
@@ -494,4 +515,5 @@ void migration_poll(void)
 	}
 out:
 	power_switch_to(ACCOUNT_HV_OTHER_ID);
+	power_settle(false); /* the accounting tick goes on during a migration */
 }

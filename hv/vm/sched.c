@@ -116,6 +116,9 @@ void sched_run(const struct sched_policy *policy)
 			power_idle_until(power_next_tick_tsc());
 			power_settle(false);
 		} else {
+			/* A VM resumed by a migration in this pass may have a timer. */
+			if (wake_due_vcpus(rdtsc()))
+				continue;
 			/* Everyone waits for a packet and no timer is armed: nothing
 			 * can ever happen again. */
 			for (unsigned i = 0; i < vm_count; i++)
