@@ -121,13 +121,6 @@ static void uplink_send(const uint8_t *frame, uint32_t len)
 		uplink.tx_dropped++; /* the NIC's ring is full: dropped, like a switch */
 }
 
-static uint64_t now_ns(void)
-{
-	uint64_t tsc = rdtsc();
-	uint64_t khz = host_tsc_khz ? host_tsc_khz : 1;
-	return tsc / khz * 1000000ull + tsc % khz * 1000000ull / khz;
-}
-
 static struct pvnet_header *header_of(struct vm *vm, const struct vnic *n)
 {
 	return vm_gpa_to_host(vm, n->area_gpa, PVNET_AREA_SIZE);
@@ -295,7 +288,7 @@ int64_t net_kick(struct vm *vm, uint64_t what)
 	n->kicks++;
 	power_switch_to(ACCOUNT_NET_ID);
 	if (what & PVNET_KICK_TX)
-		tx_process(vm, n, now_ns());
+		tx_process(vm, n, host_now_ns());
 	power_switch_to(ACCOUNT_HV(vm->id));
 	return 0;
 }
@@ -311,7 +304,7 @@ int64_t net_set_batching(struct vm *vm, const char *text)
 	}
 	if (!n->attached)
 		return -JV_EINVAL;
-	if (batch_set_params(&n->batch, &p, now_ns()))
+	if (batch_set_params(&n->batch, &p, host_now_ns()))
 		inject(vm, n); /* what was pending is flushed now */
 	n->rx_prod_at_flush = n->rx_prod;
 	char fmt[160];
@@ -332,7 +325,7 @@ void net_poll_timers(void)
 		if (!deadline)
 			continue;
 		if (!now)
-			now = now_ns();
+			now = host_now_ns();
 		if (now < deadline)
 			continue;
 		batch_timer(&n->batch, NET_TX, now);
@@ -419,7 +412,7 @@ void net_poll_uplink(void)
 	if (!n)
 		return;
 	power_switch_to(ACCOUNT_NET_ID);
-	uint64_t now = now_ns();
+	uint64_t now = host_now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *outer = bufs[i].data;
 		if (bufs[i].len > ETH_HEADER_LEN && outer[12] == (MIGRATE_ETHERTYPE >> 8) &&

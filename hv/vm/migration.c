@@ -65,12 +65,6 @@ static struct {
 	bool reported;
 } job;
 
-static uint64_t now_ns(void)
-{
-	uint64_t tsc = rdtsc(), khz = host_tsc_khz ? host_tsc_khz : 1;
-	return tsc / khz * 1000000ull + tsc % khz * 1000000ull / khz;
-}
-
 static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
 {
 	struct pipe *p = ctx;
@@ -162,7 +156,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	job.pfn_buf = alloc_words(pages, &job.pfn_pages);
 	if (!job.pfn_buf)
 		return false;
-	uint64_t now = now_ns();
+	uint64_t now = host_now_ns();
 	if (!remote) {
 		char name[VM_NAME_MAX];
 		fmt_snprintf(name, sizeof name, "%.10s-mig", vm->name);
@@ -263,7 +257,7 @@ static void start_incoming(const uint8_t *bytes, size_t len, const uint8_t *host
 	 * VM: PLATFORM.md Part B), so be patient before calling a peer gone. */
 	dc.link.idle_timeout_ns = 30ull * 1000000000ull;
 	dc.link.max_retries = 100;
-	migrate_dest_listen(&job.dst, &dc, now_ns());
+	migrate_dest_listen(&job.dst, &dc, host_now_ns());
 	job.role = ROLE_DEST;
 	memcpy(job.peer_mac, host_mac, 6);
 	job.peer_known = true;
@@ -284,7 +278,7 @@ void migration_receive_frame(const uint8_t *bytes, size_t len, const uint8_t *ho
 		if (!job.active)
 			return;
 	}
-	uint64_t now = now_ns();
+	uint64_t now = host_now_ns();
 	if (job.role == ROLE_SOURCE) {
 		if (!job.peer_known) {
 			memcpy(job.peer_mac, host_mac, 6);
@@ -404,8 +398,8 @@ static void pump(uint64_t now)
 			                                      job.to_dst.len[s], now);
 		}
 	} else {
-		net_poll_uplink(); /* hands our frames to migration_receive_frame */
-		now = now_ns();    /* never step with a clock older than a receive */
+		net_poll_uplink();   /* hands our frames to migration_receive_frame */
+		now = host_now_ns(); /* never step with a clock older than a receive */
 	}
 	if (job.role != ROLE_DEST &&
 	    (job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE ||
@@ -449,9 +443,9 @@ void migration_poll(void)
 	/* The VM ended by itself before the commit: nothing left to move. */
 	if (job.role != ROLE_DEST && src->stopped && job.src_status != MIGRATE_COMMITTED &&
 	    job.src_status != MIGRATE_ABORTED)
-		job.src_status = migrate_source_cancel(&job.src, now_ns());
+		job.src_status = migrate_source_cancel(&job.src, host_now_ns());
 	for (int i = 0; i < 16; i++)
-		pump(now_ns());
+		pump(host_now_ns());
 	if (job.role != ROLE_DEST) {
 		if (job.src_status == MIGRATE_NEED_PAUSE && src->vcpu.state != VCPU_PAUSED) {
 			/* Stop-and-copy: the vCPU stops here; its state goes last. */
@@ -463,8 +457,8 @@ void migration_poll(void)
 			power_settle(true); /* energy is split at settlements */
 			job.energy_pause_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 			job.src_status =
-			    len ? migrate_source_paused(&job.src, job.state_out, len, now_ns())
-			        : migrate_source_cancel(&job.src, now_ns());
+			    len ? migrate_source_paused(&job.src, job.state_out, len, host_now_ns())
+			        : migrate_source_cancel(&job.src, host_now_ns());
 		}
 		if (job.src_status == MIGRATE_ABORTED) {
 			if (src->vcpu.state == VCPU_PAUSED)
@@ -499,7 +493,7 @@ void migration_poll(void)
 	} else if (job.dst_status == MIGRATE_ABORTED || job.dst_status == MIGRATE_IN_DOUBT) {
 		if (job.role == ROLE_LOCAL) {
 			/* The destination gave up: make the source abort too. */
-			job.src_status = migrate_source_cancel(&job.src, now_ns());
+			job.src_status = migrate_source_cancel(&job.src, host_now_ns());
 		} else {
 			vm_stop(job.dst_vm, 0,
 			        "incoming migration %s (%s; frames received %llu, rejected %llu, "

@@ -147,13 +147,22 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	power_report_vm(vm->id, vm->name);
 }
 
-uint64_t vm_time_ns(const struct vm *vm)
+/* TSC ticks to nanoseconds without overflowing 64 bits. */
+static uint64_t ticks_to_ns(uint64_t ticks)
 {
 	if (!host_tsc_khz)
 		return 0;
-	uint64_t ticks = rdtsc() - vm->start_tsc;
-	/* ticks * 10^6 / kHz without overflowing 64 bits */
 	return ticks / host_tsc_khz * 1000000ull + ticks % host_tsc_khz * 1000000ull / host_tsc_khz;
+}
+
+uint64_t vm_time_ns(const struct vm *vm)
+{
+	return ticks_to_ns(rdtsc() - vm->start_tsc);
+}
+
+uint64_t host_now_ns(void)
+{
+	return ticks_to_ns(rdtsc());
 }
 
 void vm_report_exit(struct vm *vm)

@@ -161,6 +161,9 @@ void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len);
 /* Emits the vm_exit event with per-reason exit counts. */
 void vm_report_exit(struct vm *vm);
 uint64_t vm_time_ns(const struct vm *vm);
+/* The host TSC in nanoseconds (the clock of the network and migration
+ * engines, which take time as an argument). */
+uint64_t host_now_ns(void);
 
 /* vuart.c */
 void vuart_reset(struct vuart *u);
