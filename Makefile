@@ -25,7 +25,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 HV_SRCS := $(shell find hv migrate -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
-.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy exp-net
+.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy exp-net exp-migrate
 all: hv guests iso
 
 hv: $(BUILD)/hv.elf
@@ -99,6 +99,9 @@ exp-energy: deps all
 
 exp-net: deps all
 	$(PYTHON) tools/exp_net.py
+
+exp-migrate: deps all
+	$(PYTHON) tools/exp_migrate.py
 
 # ---- tests ----------------------------------------------------------------
 UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit \

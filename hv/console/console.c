@@ -150,15 +150,15 @@ static void cmd_untrack(const char *args)
 		arch_dirty_tracker(vm->dirty.tracker)->stop(vm);
 }
 
-/* migrate VM local [TRACKER] [POLICY] */
+/* migrate VM local|peer [TRACKER] [POLICY] [cut=N] [payload=BYTES] */
 static void cmd_migrate(const char *args)
 {
 	const char *rest;
 	struct vm *vm = vm_arg(args, &rest);
 	if (!vm)
 		return;
-	char words[4][16] = {"", "", "", ""};
-	for (int w = 0; w < 4 && *rest; w++) {
+	char words[5][16] = {"", "", "", "", ""};
+	for (int w = 0; w < 5 && *rest; w++) {
 		size_t n = 0;
 		while (rest[n] && rest[n] != ' ' && rest[n] != ',')
 			n++;
@@ -170,16 +170,28 @@ static void cmd_migrate(const char *args)
 		    "hv: usage: migrate VM local [wp|ad|pml] [default|xen-legacy|xen-v2|qemu]\n");
 		return;
 	}
-	/* cut=N (fault injection): the link dies after N frames each way. */
-	uint64_t cut = 0;
-	if (!strncmp(words[3], "cut=", 4))
-		for (const char *p = words[3] + 4; *p >= '0' && *p <= '9'; p++)
-			cut = cut * 10 + (uint64_t)(*p - '0');
-	migration_start(vm, words[0], words[1], words[2], cut);
+	/* cut=N (fault injection: the link dies after N frames each way) and
+	 * payload=BYTES (the seeds compare 1500, 1000 and 32-byte packets). */
+	uint64_t cut = 0, payload = 0;
+	for (int w = 3; w < 5; w++) {
+		uint64_t *target = !strncmp(words[w], "cut=", 4)       ? &cut
+		                   : !strncmp(words[w], "payload=", 8) ? &payload
+		                                                       : NULL;
+		if (!target) {
+			if (words[w][0])
+				kprintf("hv: migrate: unknown option '%s' (cut=N, payload=BYTES)\n",
+				        words[w]);
+			continue;
+		}
+		for (const char *p = strchr(words[w], '=') + 1; *p >= '0' && *p <= '9'; p++)
+			*target = *target * 10 + (uint64_t)(*p - '0');
+	}
+	migration_start(vm, words[0], words[1], words[2], cut, (unsigned)payload);
 }
 
 static const struct command commands[] = {
-    {"migrate", "migrate VM local [TRACKER] [POLICY] [cut=N]: live-migrate a VM", cmd_migrate},
+    {"migrate", "migrate VM local|peer [TRACKER] [POLICY] [cut=N] [payload=B]: live-migrate a VM",
+     cmd_migrate},
     {"track", "track VM [wp|ad|pml]: log the pages it writes", cmd_track},
     {"harvest", "harvest VM: pages written since the last harvest", cmd_harvest},
     {"untrack", "untrack VM: stop logging", cmd_untrack},

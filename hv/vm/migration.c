@@ -119,8 +119,14 @@ bool migration_active(void)
 }
 
 bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *policy,
-                     uint64_t cut_after)
+                     uint64_t cut_after, unsigned payload_size)
 {
+	if (payload_size &&
+	    (payload_size < MIGRATE_PAYLOAD_MIN || payload_size > MIGRATE_PAYLOAD_MAX)) {
+		kprintf("hv: migrate: payload=%u out of range (%u..%u bytes after our header)\n",
+		        payload_size, MIGRATE_PAYLOAD_MIN, MIGRATE_PAYLOAD_MAX);
+		return false;
+	}
 	if (job.active) {
 		kprintf("hv: migrate: one migration at a time\n");
 		return false;
@@ -195,6 +201,8 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	migrate_link_defaults(&sc.link);
 	sc.link.session = (uint32_t)(rdtsc() | 1);
 	sc.link.send_frame = remote ? remote_send : pipe_send;
+	if (payload_size)
+		sc.link.payload_size = payload_size;
 	if (remote) { /* as for the destination: the hosts' clocks drift apart */
 		sc.link.idle_timeout_ns = 30ull * 1000000000ull;
 		sc.link.max_retries = 100;
@@ -350,7 +358,8 @@ static void report(void)
 	    "\"predicted_downtime_us\":%llu,\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
 	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"policy\":\"%s\","
-	    "\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_source\":\"%s\","
+	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
+	    "source\":\"%s\","
 	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
 	    "\"last_reject\":\"%s\",\"time\":\"emulated\"}",
 	    job.src_vm->name, local ? job.dst_vm->name : "peer", status,
@@ -362,6 +371,7 @@ static void report(void)
 	    (unsigned long long)r->zero_pages, (unsigned long long)r->state_bytes,
 	    (unsigned long long)r->link.retransmits, job.tracker->name,
 	    (unsigned long long)job.src_vm->dirty.exits, job.policy->name,
+	    job.src.cfg.link.payload_size,
 	    (unsigned long long)(((job.energy_pause_nj ? job.energy_pause_nj : energy_now) -
 	                          job.energy_start_nj) /
 	                         1000),

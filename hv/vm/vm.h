@@ -144,7 +144,7 @@ struct vm *vm_create_empty(const struct vm_config *config, const char *name);
 /* Starts migrating vm to dest ("local": a new VM on this host, over an
  * in-memory lossy-free link); tracker NULL = the best; policy NULL = ours. */
 bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *policy,
-                     uint64_t cut_after_frames);
+                     uint64_t cut_after_frames, unsigned payload_size);
 /* Moves frames and steps the engines; call from the scheduler loop. */
 void migration_poll(void);
 /* A frame of EtherType 0x88B6 from the e1000 (host_mac: the sender's NIC):
