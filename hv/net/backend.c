@@ -60,42 +60,14 @@ static void switch_init(void)
 }
 
 /* Between hosts, VM frames travel inside an outer Ethernet frame from one
- * host's NIC to the other's (EtherType 0x88B8). The reason is the bochs
- * socket backend: it hands a guest only frames addressed to the NIC's own
- * MAC or broadcast (PLATFORM.md gotcha B8), so a VM's own MAC can never be
- * reached directly. hv learns which host each remote VM MAC lives behind
- * from the outer source of what it receives; unknown ones go broadcast. */
+ * host's NIC (EtherType 0x88B8). The reason is the bochs socket backend: it
+ * hands a guest only frames addressed to the NIC's own MAC or broadcast
+ * (PLATFORM.md gotcha B8), so a VM's own MAC can never be reached directly.
+ * The outer frame is a broadcast: unicast through bxhub depends on what it
+ * has learned (gotcha B1) and was seen to vanish; the receiving hosts'
+ * switches deliver only to their own VMs' MACs (or flood broadcasts). */
 #define TUNNEL_ETHERTYPE_HI 0x88
 #define TUNNEL_ETHERTYPE_LO 0xB8
-#define REMOTE_MACS         32
-static struct {
-	uint8_t vm_mac[ETH_ADDR_LEN], host_mac[ETH_ADDR_LEN];
-	bool used;
-} remote[REMOTE_MACS];
-static unsigned remote_next;
-
-static const uint8_t *remote_host_of(const uint8_t *vm_mac)
-{
-	for (unsigned i = 0; i < REMOTE_MACS; i++)
-		if (remote[i].used && !memcmp(remote[i].vm_mac, vm_mac, ETH_ADDR_LEN))
-			return remote[i].host_mac;
-	return NULL;
-}
-
-static void remote_learn(const uint8_t *vm_mac, const uint8_t *host_mac)
-{
-	if (vm_mac[0] & 1)
-		return; /* a group address is never a sender */
-	for (unsigned i = 0; i < REMOTE_MACS; i++)
-		if (remote[i].used && !memcmp(remote[i].vm_mac, vm_mac, ETH_ADDR_LEN)) {
-			memcpy(remote[i].host_mac, host_mac, ETH_ADDR_LEN);
-			return;
-		}
-	unsigned i = remote_next++ % REMOTE_MACS; /* the oldest goes */
-	memcpy(remote[i].vm_mac, vm_mac, ETH_ADDR_LEN);
-	memcpy(remote[i].host_mac, host_mac, ETH_ADDR_LEN);
-	remote[i].used = true;
-}
 
 static void uplink_send(const uint8_t *frame, uint32_t len)
 {
@@ -104,9 +76,7 @@ static void uplink_send(const uint8_t *frame, uint32_t len)
 		uplink.tx_dropped++; /* no room for the outer header: too big to tunnel */
 		return;
 	}
-	const uint8_t *host = remote_host_of(frame);
-	static const uint8_t broadcast[ETH_ADDR_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	memcpy(outer, host ? host : broadcast, ETH_ADDR_LEN);
+	memset(outer, 0xff, ETH_ADDR_LEN);
 	memcpy(outer + ETH_ADDR_LEN, e1000_mac(), ETH_ADDR_LEN);
 	outer[12] = TUNNEL_ETHERTYPE_HI;
 	outer[13] = TUNNEL_ETHERTYPE_LO;
@@ -418,7 +388,7 @@ void net_poll_uplink(void)
 		if (bufs[i].len > ETH_HEADER_LEN && outer[12] == (MIGRATE_ETHERTYPE >> 8) &&
 		    outer[13] == (MIGRATE_ETHERTYPE & 0xFF)) {
 			migration_receive_frame(outer + ETH_HEADER_LEN,
-			                        bufs[i].len - ETH_HEADER_LEN, outer + ETH_ADDR_LEN);
+			                        bufs[i].len - ETH_HEADER_LEN);
 			continue;
 		}
 		if (bufs[i].len < 2 * ETH_HEADER_LEN || outer[12] != TUNNEL_ETHERTYPE_HI ||
@@ -430,7 +400,6 @@ void net_poll_uplink(void)
 		 * length is not on the wire, so a padded frame keeps its padding
 		 * (tools carry their own lengths, as on real Ethernet). */
 		uint32_t len = bufs[i].len - ETH_HEADER_LEN;
-		remote_learn(frame + ETH_ADDR_LEN, outer + ETH_ADDR_LEN);
 		uint16_t ports = vswitch_forward(&vswitch, UPLINK_PORT, frame, len, now);
 		for (unsigned p = 0; p < vm_count && ports; p++)
 			if (ports & (1u << p))

@@ -48,8 +48,6 @@ static struct {
 	 * the pause: rounds = pause - start, stop-and-copy = end - pause. */
 	uint64_t energy_start_nj, energy_pause_nj;
 	enum role role;
-	uint8_t peer_mac[6]; /* the other host's NIC, once heard from */
-	bool peer_known;
 	uint64_t drain_until_tsc; /* source after commit: keep answering a while */
 	struct vm *src_vm, *dst_vm;
 	const struct dirty_tracker_ops *tracker;
@@ -90,7 +88,10 @@ static void remote_send(void *ctx, const uint8_t *bytes, size_t len)
 	if (len > MIGRATE_MTU || !e1000_present())
 		return;
 	static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	memcpy(frame, job.peer_known ? job.peer_mac : broadcast, 6);
+	/* Broadcast, like the switch's tunnel: unicast through bxhub depends on
+	 * what it learned (PLATFORM.md B1); the session id makes other hosts
+	 * ignore frames that are not theirs. */
+	memcpy(frame, broadcast, 6);
 	memcpy(frame + 6, e1000_mac(), 6);
 	frame[12] = MIGRATE_ETHERTYPE >> 8;
 	frame[13] = MIGRATE_ETHERTYPE & 0xFF;
@@ -229,7 +230,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 
 /* The incoming-migration listener: a HELLO from a peer when nothing is
  * migrating makes an empty VM of the size it announces and receives. */
-static void start_incoming(const uint8_t *bytes, size_t len, const uint8_t *host_mac)
+static void start_incoming(const uint8_t *bytes, size_t len)
 {
 	struct migrate_frame f;
 	struct migrate_msg m;
@@ -267,8 +268,6 @@ static void start_incoming(const uint8_t *bytes, size_t len, const uint8_t *host
 	dc.link.max_retries = 100;
 	migrate_dest_listen(&job.dst, &dc, host_now_ns());
 	job.role = ROLE_DEST;
-	memcpy(job.peer_mac, host_mac, 6);
-	job.peer_known = true;
 	job.active = true;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 	job.src_status = MIGRATE_ABORTED; /* no local source */
@@ -279,19 +278,15 @@ static void start_incoming(const uint8_t *bytes, size_t len, const uint8_t *host
 	          (unsigned long long)(bytes_mem >> 20));
 }
 
-void migration_receive_frame(const uint8_t *bytes, size_t len, const uint8_t *host_mac)
+void migration_receive_frame(const uint8_t *bytes, size_t len)
 {
 	if (!job.active) {
-		start_incoming(bytes, len, host_mac);
+		start_incoming(bytes, len);
 		if (!job.active)
 			return;
 	}
 	uint64_t now = host_now_ns();
 	if (job.role == ROLE_SOURCE) {
-		if (!job.peer_known) {
-			memcpy(job.peer_mac, host_mac, 6);
-			job.peer_known = true;
-		}
 		job.src_status = migrate_source_receive(&job.src, bytes, len, now);
 	} else if (job.role == ROLE_DEST) {
 		job.dst_status = migrate_dest_receive(&job.dst, bytes, len, now);

@@ -147,9 +147,9 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
                      uint64_t cut_after_frames, unsigned payload_size);
 /* Moves frames and steps the engines; call from the scheduler loop. */
 void migration_poll(void);
-/* A frame of EtherType 0x88B6 from the e1000 (host_mac: the sender's NIC):
- * feeds a running migration, or starts an incoming one on a HELLO. */
-void migration_receive_frame(const uint8_t *bytes, size_t len, const uint8_t *host_mac);
+/* A frame of EtherType 0x88B6 from the e1000: feeds a running migration,
+ * or starts an incoming one on a HELLO. */
+void migration_receive_frame(const uint8_t *bytes, size_t len);
 bool migration_active(void);
 /* Marks the VM stopped with a status and a reason (printed and logged). */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
