@@ -20,14 +20,10 @@
 
 static int swapped_index(uint32_t msr)
 {
-	switch (msr) {
-	case 0xC0000081: return VCPU_MSR_STAR;
-	case 0xC0000082: return VCPU_MSR_LSTAR;
-	case 0xC0000083: return VCPU_MSR_CSTAR;
-	case 0xC0000084: return VCPU_MSR_SFMASK;
-	case 0xC0000102: return VCPU_MSR_KERNEL_GS;
-	default: return -1;
-	}
+	for (int i = 0; i < VCPU_SWAPPED_MSRS; i++)
+		if (vcpu_swapped_msrs[i] == msr)
+			return i;
+	return -1;
 }
 
 static enum exit_action unknown_msr(struct vcpu *v, const char *op, uint32_t msr)

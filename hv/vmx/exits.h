@@ -98,5 +98,7 @@ uint64_t *vcpu_gpr(struct vcpu *v, unsigned n);
 /* Prints the whole guest state: for exits nobody expected. */
 void vmx_dump_guest_state(struct vcpu *v, const char *why);
 extern struct vmx_caps vmx_host_caps;
+/* vcpu.c: the MSRs swapped on a vCPU switch, in enum VCPU_MSR_* order. */
+extern const uint32_t vcpu_swapped_msrs[VCPU_SWAPPED_MSRS];
 
 #endif

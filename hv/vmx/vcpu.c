@@ -302,33 +302,29 @@ uint64_t *vcpu_gpr(struct vcpu *v, unsigned n)
 /* Switches FPU/SSE state and the MSRs VT-x leaves alone to vCPU v. */
 static void switch_to(struct vcpu *v)
 {
-	static const uint32_t swapped[VCPU_SWAPPED_MSRS] = {0xC0000081, 0xC0000082, 0xC0000083,
-	                                                    0xC0000084, 0xC0000102};
 	if (fpu_owner == v)
 		return;
-	if (fpu_owner) {
-		__asm__ volatile("fxsave64 %0" : "=m"(fpu_owner->fxsave_area));
-		fpu_owner->fpu_saved = true;
-		for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
-			fpu_owner->swapped_msrs[i] = rdmsr(swapped[i]);
-	}
+	if (fpu_owner)
+		arch_vcpu_release_fpu(fpu_owner);
 	__asm__ volatile("fxrstor64 %0" ::"m"(v->fxsave_area));
 	v->fpu_saved = false;
 	for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
-		wrmsr(swapped[i], v->swapped_msrs[i]);
+		wrmsr(vcpu_swapped_msrs[i], v->swapped_msrs[i]);
 	fpu_owner = v;
 }
 
+/* STAR, LSTAR, CSTAR, SFMASK, KERNEL_GS_BASE, in enum VCPU_MSR_* order. */
+const uint32_t vcpu_swapped_msrs[VCPU_SWAPPED_MSRS] = {0xC0000081, 0xC0000082, 0xC0000083,
+                                                       0xC0000084, 0xC0000102};
+
 void arch_vcpu_release_fpu(struct vcpu *v)
 {
-	static const uint32_t swapped[VCPU_SWAPPED_MSRS] = {0xC0000081, 0xC0000082, 0xC0000083,
-	                                                    0xC0000084, 0xC0000102};
 	if (fpu_owner != v)
 		return;
 	__asm__ volatile("fxsave64 %0" : "=m"(v->fxsave_area));
 	v->fpu_saved = true;
 	for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
-		v->swapped_msrs[i] = rdmsr(swapped[i]);
+		v->swapped_msrs[i] = rdmsr(vcpu_swapped_msrs[i]);
 	fpu_owner = NULL;
 }
 
