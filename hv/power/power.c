@@ -184,10 +184,10 @@ void power_settle(bool force)
 	}
 }
 
-void power_idle_until(uint64_t deadline)
+void power_idle_until(uint64_t deadline, bool may_halt)
 {
 	power_switch_to(ACCOUNT_IDLE_ID);
-	if (host_timer) {
+	if (host_timer && may_halt) {
 		wrmsr(MSR_IA32_TSC_DEADLINE, deadline);
 		while (rdtsc() < deadline)
 			__asm__ volatile("sti; hlt; cli" ::: "memory");

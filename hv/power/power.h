@@ -132,7 +132,7 @@ void power_settle(bool force);
 uint64_t power_next_tick_tsc(void);
 /* Halts the CPU until the TSC reaches deadline (or returns at once if that
  * cannot be armed), charging the time to idle. */
-void power_idle_until(uint64_t deadline_tsc);
+void power_idle_until(uint64_t deadline_tsc, bool may_halt);
 /* The guest-visible RAPL MSRs; false if msr is not one of them. */
 bool vrapl_read_msr(unsigned vm_id, uint32_t msr, uint64_t *value);
 /* Reports: one VM, the whole table (console "energy"), and the summary

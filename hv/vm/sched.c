@@ -109,11 +109,16 @@ void sched_run(const struct sched_policy *policy)
 			continue;
 		} else if (next_deadline) {
 			uint64_t tick = power_next_tick_tsc();
-			power_idle_until(next_deadline < tick ? next_deadline : tick);
+			/* With an e1000 hv does not halt: a halted bochs runs its
+			 * emulated clock far ahead of its peer's (PLATFORM.md Part
+			 * B), and the guests' timeouts would expire before the peer
+			 * has even booted. */
+			power_idle_until(next_deadline < tick ? next_deadline : tick,
+			                 !net_uplink_present());
 			power_settle(false);
 		} else if (net_uplink_present()) {
 			/* A packet may still come from the wire: poll it every tick. */
-			power_idle_until(power_next_tick_tsc());
+			power_idle_until(power_next_tick_tsc(), false);
 			power_settle(false);
 		} else {
 			/* A VM resumed by a migration in this pass may have a timer. */
