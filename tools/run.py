@@ -7,6 +7,7 @@
   tools/run.py --pair [--cmdline-a "OPTS"] [--cmdline-b "OPTS"]
                [--module-a GUEST.elf "ARGS"]... [--module-b GUEST.elf "ARGS"]...
                [--ips-a N] [--ips-b N] [--mac-a MAC] [--mac-b MAC] [--eth-port BASE]
+               [--delay-a S] [--delay-b S] [--kill-a-on REGEX] [--kill-b-on REGEX]
                [--timeout S] [--show] [--log-a FILE] [--log-b FILE] [--workdir DIR]
 
 Platforms:
@@ -37,6 +38,12 @@ Network (bochs only; ../shared/PLATFORM.md Part B):
                else hv's), and a line says which side failed and how. A
                side that fails makes the other one end after PEER_GRACE s
                (it would wait for its peer until the timeout).
+               --delay-a/-b S starts that side S wall seconds after the
+               other (hosts do not boot together: their TSCs differ).
+               --kill-a/-b-on REGEX pulls that host's plug: its emulator is
+               killed the first time its serial log has a line matching
+               REGEX; it then counts as ended on purpose (status 0) and its
+               peer runs on to its own end.
 Low ips (1M-5M) raise the link's rate (one frame per emulated ms); hv's TSC
 calibration follows the ips (1000 kHz at ips=1M), so emulated times in
 its events stay right.
@@ -344,6 +351,10 @@ class Side:
         self.after_peer = False  # killed because the other side had failed
         self.status = None
         self.why = ""
+        self.delay = 0.0  # s after the pair's start before it boots
+        self.kill_on = None  # compiled regex: kill it when its log matches
+        self.killed_on_purpose = False
+        self.scanned = 0  # bytes of its log already matched against kill_on
         self.shown = 0
         self.partial = ""
         self.text = ""
@@ -419,8 +430,16 @@ def run_pair(opts):
                   opts.ips_a or opts.ips, opts.mac_a, opts.eth_port),
              Side("B", os.path.join(work, "b"), opts.cmdline_b, opts.module_b,
                   opts.ips_b or opts.ips, opts.mac_b, opts.eth_port + 2)]
-    for side in sides:
+    for side, delay, kill_on in zip(sides, (opts.delay_a, opts.delay_b),
+                                    (opts.kill_a_on, opts.kill_b_on)):
         os.makedirs(side.work, exist_ok=True)
+        side.delay = delay
+        try:
+            side.kill_on = re.compile(kill_on, re.M) if kill_on else None
+        except re.error as e:
+            sys.stderr.write("run: --kill-%s-on: bad regular expression %r: %s\n"
+                             % (side.name.lower(), kill_on, e))
+            return STATUS_SETUP, work
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # both ISOs at once
         isos = list(pool.map(lambda s: build_iso(s.work, opts.hv, s.cmdline, s.modules), sides))
     cmds = []
@@ -438,22 +457,27 @@ def run_pair(opts):
         except SetupError as e:
             sys.stderr.write("run: --pair: %s\n" % e)
             return STATUS_SETUP, work
-        for side, (cmd, env_extra) in zip(sides, cmds):
-            cmd = in_netns_of(hub.pid, cmd)
-            if opts.verbose:
-                sys.stderr.write("run: %s: %s\n" % (side.name, " ".join(cmd)))
-            out = open(os.path.join(side.work, "emulator.out"), "w")
-            side.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, env=dict(os.environ, **env_extra),
-                                         start_new_session=True, cwd=side.work,
-                                         preexec_fn=die_with_parent)
-            out.close()
-        deadline = {s.name: start + opts.timeout for s in sides}
+        deadline = {s.name: start + s.delay + opts.timeout for s in sides}
         while any(s.ended is None for s in sides):
             now = time.time()
             if hub_exit is None and hub.poll() is not None:
                 hub_exit = hub.returncode  # the link is gone: the sides will hang
+            for side, (cmd, env_extra) in zip(sides, cmds):
+                if side.proc is None and side.ended is None and now >= start + side.delay:
+                    launch_side(side, in_netns_of(hub.pid, cmd), env_extra, opts.verbose)
             for side in sides:
+                if side.proc is None:
+                    if side.ended is None and now > deadline[side.name]:
+                        side.ended = now  # its peer failed before it was due to boot
+                        side.after_peer = True
+                        side.killed = "never started: its peer had already failed"
+                        finish_side(side)
+                    continue
+                if side.ended is None and side.kill_on and log_matches(side):
+                    kill_group(side.proc)
+                    side.ended, side.killed_on_purpose = now, True
+                    finish_side(side)
+                    continue
                 if side.ended is None and side.proc.poll() is not None:
                     side.ended = now
                     finish_side(side)
@@ -502,13 +526,39 @@ def run_pair(opts):
     return 0, work
 
 
+def launch_side(side, cmd, env_extra, verbose):
+    if verbose:
+        sys.stderr.write("run: %s: %s\n" % (side.name, " ".join(cmd)))
+    out = open(os.path.join(side.work, "emulator.out"), "w")
+    side.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=dict(os.environ, **env_extra),
+                                 start_new_session=True, cwd=side.work, preexec_fn=die_with_parent)
+    out.close()
+
+
+def log_matches(side):
+    """True once a complete line of the side's serial log matches kill_on."""
+    with open(side.serial, "rb") as f:
+        f.seek(side.scanned)
+        data = f.read()
+    end = data.rfind(b"\n") + 1  # whole lines only
+    side.scanned += end
+    return bool(side.kill_on.search(data[:end].decode(errors="replace").replace("\r", "")))
+
+
 def finish_side(side):
     side.text = open(side.serial, errors="replace").read().replace("\r", "")
+    if side.killed_on_purpose:
+        side.status = 0
+        side.why = "killed by the runner on purpose: its log matched %r" % side.kill_on.pattern
+        return
     result = parse_result(side.text)
     if result is None:
         side.status = STATUS_TIMEOUT if side.killed else STATUS_NO_RESULT
         side.why = side.killed or ("ended without a result line (crash or triple fault), "
                                    "emulator exit %s" % side.proc.returncode)
+        if side.proc is None:
+            side.status = STATUS_SETUP
     else:
         side.status = int(result.get("status", STATUS_NO_RESULT))
         side.why = "stopped with status %d (%s)" % (side.status, result.get("name", "?"))
@@ -549,6 +599,11 @@ def main(argv=None):
         net.add_argument("--ips-" + side, help="--pair: bochs ips of %s (default --ips)" % side.upper())
         net.add_argument("--mac-" + side, default=mac, help="--pair: MAC of " + side.upper())
         net.add_argument("--log-" + side, help="--pair: write %s's serial log here" % side.upper())
+        net.add_argument("--delay-" + side, type=float, default=0.0, metavar="S",
+                         help="--pair: start %s S wall seconds after the other side" % side.upper())
+        net.add_argument("--kill-%s-on" % side, metavar="REGEX",
+                         help="--pair: kill %s's emulator (pull its plug) when its serial log "
+                              "has a line matching REGEX" % side.upper())
     opts = p.parse_args(argv)
     if opts.pair:
         if opts.emu not in (None, "bochs") or opts.iso or opts.bare or opts.module or opts.cmdline \
