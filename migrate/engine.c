@@ -99,11 +99,16 @@ static bool next_pfn(struct migrate_source *src, uint64_t *pfn)
 	}
 }
 
+/* A word at a time: most of a VM's pages are zero at first, and bochs
+ * charges every instruction of this scan. */
 static bool page_is_zero(const uint8_t *page)
 {
-	for (size_t i = 0; i < MIGRATE_PAGE_SIZE; i++)
-		if (page[i])
+	for (size_t i = 0; i < MIGRATE_PAGE_SIZE; i += 8) {
+		uint64_t word;
+		memcpy(&word, page + i, 8);
+		if (word)
 			return false;
+	}
 	return true;
 }
 
@@ -161,14 +166,18 @@ static bool flush_zero_pages(struct migrate_source *src, uint64_t now_ns)
 	return true;
 }
 
-/* Sends this round's pages while the window has room: 1 when all are out
- * (zero markers flushed, so a later PAGE of the same pfn cannot overtake
- * them), 0 when the window is full, -1 on an internal error. */
-static int send_pages(struct migrate_source *src, uint64_t now_ns)
+/* Sends this round's pages while the window has room, looking at no more
+ * than max_pages pages (the caller's step must stay short while the VM
+ * runs: zero pages take no window, so one step could otherwise scan the
+ * whole VM): 1 when all are out (zero markers flushed, so a later PAGE of
+ * the same pfn cannot overtake them), 0 when the window is full or the
+ * step's share is used, -1 on an internal error. */
+static int send_pages(struct migrate_source *src, uint64_t now_ns, size_t max_pages)
 {
 	unsigned zero_room = src->cfg.link.payload_size / 8;
+	size_t looked_at = 0;
 	for (;;) {
-		if (!migrate_transport_can_send(&src->link))
+		if (!migrate_transport_can_send(&src->link) || looked_at == max_pages)
 			return 0;
 		uint64_t pfn;
 		bool ok = true;
@@ -176,9 +185,10 @@ static int send_pages(struct migrate_source *src, uint64_t now_ns)
 			ok = send_page_piece(src, now_ns);
 		else if (src->zero_count == zero_room)
 			ok = flush_zero_pages(src, now_ns);
-		else if (next_pfn(src, &pfn))
+		else if (next_pfn(src, &pfn)) {
 			take_page(src, pfn);
-		else if (src->zero_count)
+			looked_at++;
+		} else if (src->zero_count)
 			ok = flush_zero_pages(src, now_ns);
 		else
 			return 1;
@@ -234,7 +244,7 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 static int send_stop_copy(struct migrate_source *src, uint64_t now_ns)
 {
 	while (!src->last_pages_sent) {
-		int r = send_pages(src, now_ns);
+		int r = send_pages(src, now_ns, SIZE_MAX); /* the VM is paused */
 		if (r <= 0)
 			return r;
 		size_t n = src->cfg.tracker->harvest(src->cfg.tracker_ctx, src->cfg.pfn_buf,
@@ -261,7 +271,7 @@ static int send_stop_copy(struct migrate_source *src, uint64_t now_ns)
 	struct migrate_msg m = {.type = MIGRATE_COMMIT};
 	m.commit.state_len = src->state_len;
 	m.commit.rounds = src->report.rounds;
-	m.commit.state_checksum = migrate_fnv1a64(MIGRATE_FNV_START, src->state, src->state_len);
+	m.commit.state_checksum = migrate_hash64(MIGRATE_HASH_START, src->state, src->state_len);
 	return source_send(src, &m, now_ns) ? 1 : -1;
 }
 
@@ -354,7 +364,7 @@ enum migrate_status migrate_source_step(struct migrate_source *src, uint64_t now
 	int r;
 	switch (src->phase) {
 	case SRC_ROUND:
-		r = send_pages(src, now_ns);
+		r = send_pages(src, now_ns, MIGRATE_LIVE_PAGES_PER_STEP);
 		if (r < 0)
 			return source_abort(src, MIGRATE_ERR_PROTOCOL, false, now_ns);
 		if (r > 0 && migrate_transport_can_send(&src->link)) {
@@ -531,7 +541,7 @@ static enum migrate_error dest_commit(struct migrate_dest *dst, const struct mig
 	    c->state_len != dst->state_received ||
 	    (dst->state_received && dst->state_received != dst->state_total))
 		return MIGRATE_ERR_INCOMPLETE;
-	if (migrate_fnv1a64(MIGRATE_FNV_START, dst->cfg.state_buf, c->state_len) !=
+	if (migrate_hash64(MIGRATE_HASH_START, dst->cfg.state_buf, c->state_len) !=
 	    c->state_checksum)
 		return MIGRATE_ERR_STATE_CHECKSUM;
 	struct migrate_msg m = {.type = MIGRATE_COMMIT_ACK};

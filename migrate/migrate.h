@@ -44,11 +44,11 @@
 
 /* Header, little-endian, 18 bytes:
  *   0 magic u16 "JM"   2 version u8   3 type u8   4 session u32   8 seq u32
- *  12 payload length u16   14 checksum u32 (FNV-1a of bytes 0..13 and the
+ *  12 payload length u16   14 checksum u32 (migrate_hash64 of bytes 0..13 and the
  *  payload, folded to 32 bits). Bytes after the payload are padding (the
  *  e1000 pads short frames to 60 bytes) and are ignored. */
 #define MIGRATE_MAGIC       0x4A4D
-#define MIGRATE_VERSION     1
+#define MIGRATE_VERSION     2 /* 2: migrate_hash64 replaced byte-wise FNV-1a */
 #define MIGRATE_HEADER_SIZE 18
 #define MIGRATE_PAYLOAD_MIN 32 /* smallest payload size a link may be set to */
 #define MIGRATE_PAYLOAD_MAX (MIGRATE_MTU - MIGRATE_HEADER_SIZE) /* 1482 */
@@ -99,9 +99,15 @@ enum migrate_error {
 const char *migrate_error_name(enum migrate_error e);
 const char *migrate_type_name(unsigned type);
 
-/* 64-bit FNV-1a: start with MIGRATE_FNV_START, chain calls over pieces. */
-#define MIGRATE_FNV_START 0xcbf29ce484222325ull
-uint64_t migrate_fnv1a64(uint64_t hash, const void *data, size_t len);
+/* The checksum of pages, frames and the state blob: FNV-1a's step taken on
+ * 64-bit words (then on the last bytes one by one), with a shift that folds
+ * high bits down so that changes in two words cannot cancel. A change
+ * confined to one word always changes the result. Start with
+ * MIGRATE_HASH_START; calls chain over pieces whose lengths are multiples of
+ * 8. Eight bytes per step: a page costs a few thousand instructions, not
+ * the ~20000 of byte-wise FNV-1a (bochs counts every one). */
+#define MIGRATE_HASH_START 0xcbf29ce484222325ull
+uint64_t migrate_hash64(uint64_t hash, const void *data, size_t len);
 /* The end-to-end checksum of one page, carried in the PAGE frame that
  * completes the page and checked by the destination on its own copy. */
 uint64_t migrate_page_checksum(const uint8_t *page);
@@ -365,6 +371,9 @@ enum migrate_status {
 };
 
 #define MIGRATE_ROUNDS_RECORDED 32
+/* Pages a live round looks at per migrate_source_step: keeps a step (and
+ * the time the VM waits for the CPU) short. */
+#define MIGRATE_LIVE_PAGES_PER_STEP 64
 
 struct migrate_report {
 	enum migrate_status status;

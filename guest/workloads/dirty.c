@@ -149,13 +149,25 @@ int main(int argc, char **argv)
 	uint64_t bursts = (uint64_t)ceil(options.seconds * BURSTS_PER_SECOND);
 	uint64_t burst_ticks = tsc_hz() / BURSTS_PER_SECOND;
 	uint64_t written = 0, late_bursts = 0;
-	uint64_t start = tsc_read();
+	/* The clock as the program sees it: a live migration must neither turn
+	 * it back nor jump it ahead (the longest step between two bursts'
+	 * readings; a burst period when all is well). */
+	uint64_t clock_backwards = 0, max_step_ticks = 0, max_step_at = 0;
+	uint64_t start = tsc_read(), previous = start;
 	for (uint64_t burst = 0; burst < bursts; burst++) {
 		uint64_t target = total_writes * (burst + 1) / bursts;
 		for (; written < target; written++)
 			write_page(working_set, pages, written);
 		uint64_t deadline = start + burst_ticks * (burst + 1);
-		if (tsc_read() > deadline)
+		uint64_t now = tsc_read();
+		if (now < previous)
+			clock_backwards++;
+		else if (now - previous > max_step_ticks) {
+			max_step_ticks = now - previous;
+			max_step_at = previous - start;
+		}
+		previous = now;
+		if (now > deadline)
 			late_bursts++;
 		else
 			sleep_until_tsc(deadline);
@@ -178,10 +190,13 @@ int main(int argc, char **argv)
 	       (unsigned long long)elapsed_ms, checksum_text);
 	printf(
 	    "@ {\"ev\":\"dirty\",\"ws_mib\":%ld,\"rate\":%ld,\"seconds\":%g,\"pages_written\":%llu,"
-	    "\"late_bursts\":%llu,\"elapsed_ms\":%llu%s}\n",
+	    "\"late_bursts\":%llu,\"elapsed_ms\":%llu,\"clock_backwards\":%llu,"
+	    "\"max_step_ms\":%llu,\"max_step_at_ms\":%llu%s}\n",
 	    options.working_set_mib, options.pages_per_second, options.seconds,
 	    (unsigned long long)written, (unsigned long long)late_bursts,
-	    (unsigned long long)elapsed_ms, checksum_json);
+	    (unsigned long long)elapsed_ms, (unsigned long long)clock_backwards,
+	    (unsigned long long)(tsc_ticks_to_ns(max_step_ticks) / 1000000),
+	    (unsigned long long)(tsc_ticks_to_ns(max_step_at) / 1000000), checksum_json);
 	free(working_set);
 	return GUEST_EXIT_OK;
 }

@@ -30,9 +30,11 @@ static void cmd_vms(const char *args)
 		uint64_t exits = vm->exits_other;
 		for (unsigned r = 0; r < VM_EXIT_REASONS; r++)
 			exits += vm->exits[r];
-		const char *state = vm->stopped                     ? "stopped"
-		                    : vm->vcpu.state == VCPU_HALTED ? "halted"
-		                                                    : "runnable";
+		const char *state = vm->stopped                        ? "stopped"
+		                    : vm->vcpu.state == VCPU_HALTED    ? "halted"
+		                    : vm->vcpu.state == VCPU_PAUSED    ? "paused"
+		                    : vm->vcpu.state == VCPU_THROTTLED ? "throttled"
+		                                                       : "runnable";
 		kprintf("%-16s %-8s %8llu %10llu %s\n", vm->name, state,
 		        (unsigned long long)(vm->mem_size >> 20), (unsigned long long)exits,
 		        vm->config.args);
@@ -157,13 +159,21 @@ static void cmd_migrate(const char *args)
 	struct vm *vm = vm_arg(args, &rest);
 	if (!vm)
 		return;
-	char words[5][16] = {"", "", "", "", ""};
+	char words[5][24] = {"", "", "", "", ""};
 	for (int w = 0; w < 5 && *rest; w++) {
 		size_t n = 0;
 		while (rest[n] && rest[n] != ' ' && rest[n] != ',')
 			n++;
+		if (n >= sizeof words[w]) {
+			kprintf("hv: migrate: '%.*s' is too long: not started\n", (int)n, rest);
+			return;
+		}
 		fmt_snprintf(words[w], sizeof words[w], "%.*s", (int)n, rest);
 		rest += n + (rest[n] ? 1 : 0);
+	}
+	if (*rest) {
+		kprintf("hv: migrate: too many words at '%s': not started\n", rest);
+		return;
 	}
 	if (!words[0][0]) {
 		kprintf(
@@ -174,17 +184,23 @@ static void cmd_migrate(const char *args)
 	 * payload=BYTES (the seeds compare 1500, 1000 and 32-byte packets). */
 	uint64_t cut = 0, payload = 0;
 	for (int w = 3; w < 5; w++) {
+		if (!words[w][0])
+			continue;
 		uint64_t *target = !strncmp(words[w], "cut=", 4)       ? &cut
 		                   : !strncmp(words[w], "payload=", 8) ? &payload
 		                                                       : NULL;
-		if (!target) {
-			if (words[w][0])
-				kprintf("hv: migrate: unknown option '%s' (cut=N, payload=BYTES)\n",
-				        words[w]);
-			continue;
+		const char *value = target ? strchr(words[w], '=') + 1 : "";
+		size_t len = strlen(value);
+		if (!target || !len || parse_decimal(value, len, target) != len ||
+		    *target > UINT32_MAX) {
+			/* Refused whole: a migration with an option ignored is not the
+			 * one that was asked for. */
+			kprintf(
+			    "hv: migrate: bad option '%s' (cut=FRAMES, payload=BYTES, decimal): "
+			    "not started\n",
+			    words[w]);
+			return;
 		}
-		for (const char *p = strchr(words[w], '=') + 1; *p >= '0' && *p <= '9'; p++)
-			*target = *target * 10 + (uint64_t)(*p - '0');
 	}
 	migration_start(vm, words[0], words[1], words[2], cut, (unsigned)payload);
 }

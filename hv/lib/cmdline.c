@@ -89,3 +89,17 @@ bool cmdline_get(const char *cmdline, const char *key, char *out, size_t out_len
 	}
 	return found;
 }
+
+size_t parse_decimal(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		uint64_t digit = (uint64_t)(s[i] - '0');
+		if (v > (UINT64_MAX - digit) / 10)
+			return 0;
+		v = v * 10 + digit;
+	}
+	*out = v;
+	return i;
+}

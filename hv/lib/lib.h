@@ -53,6 +53,9 @@ int cmdline_validate(const char *cmdline, const struct cmdline_option *options, 
 /* Copies the value of the last "key=value" into out; returns true if found.
  * A bare "key" gives the value "". */
 bool cmdline_get(const char *cmdline, const char *key, char *out, size_t out_len);
+/* The decimal digits that start [s, s+len) into *out; returns how many
+ * there were, 0 if none or if the number does not fit in 64 bits. */
+size_t parse_decimal(const char *s, size_t len, uint64_t *out);
 
 #ifndef HOSTED_TEST
 /* log.c: console output to COM1 and the debug port. */

@@ -31,12 +31,23 @@ void kprintf(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Events are longer than console lines (a migration report lists every
+ * round), and are written out whole, not through kvprintf's buffer. */
 void log_event(const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	fmt_vsnprintf(buf, sizeof buf, fmt, ap);
+	int n = fmt_vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	kprintf("@ %s\n", buf);
+	if (n >= (int)sizeof buf) {
+		/* A cut event is not JSON: say so in one that is. */
+		kprintf("@ {\"ev\":\"event_too_long\",\"bytes\":%d}\n", n);
+		return;
+	}
+	for (const char *p = "@ "; *p; p++)
+		console_putc(*p);
+	for (const char *p = buf; *p; p++)
+		console_putc(*p);
+	console_putc('\n');
 }

@@ -181,25 +181,9 @@ static bool is_word(const char *s, size_t len, const char *literal)
 	return strlen(literal) == len && !strncmp(s, literal, len);
 }
 
-/* Leading decimal digits of [s, s+len) into *out; returns how many there
- * were (0: none, or the number overflows). */
-static size_t parse_digits(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i = 0;
-	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-		uint64_t digit = (uint64_t)(s[i] - '0');
-		if (v > (~0ull - digit) / 10)
-			return 0;
-		v = v * 10 + digit;
-	}
-	*out = v;
-	return i;
-}
-
 static bool parse_number(const char *s, size_t len, uint64_t *out)
 {
-	return len > 0 && parse_digits(s, len, out) == len;
+	return len > 0 && parse_decimal(s, len, out) == len;
 }
 
 /* "500us", "1ms", "2s", "750ns": a whole number and a unit. */
@@ -210,7 +194,7 @@ static bool parse_duration(const char *s, size_t len, uint64_t *out_ns)
 		uint64_t ns;
 	} units[] = {{"ns", 1}, {"us", NS_PER_US}, {"ms", NS_PER_MS}, {"s", NS_PER_S}};
 	uint64_t v;
-	size_t digits = parse_digits(s, len, &v);
+	size_t digits = parse_decimal(s, len, &v);
 	if (digits == 0)
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {

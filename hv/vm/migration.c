@@ -16,6 +16,13 @@
 #include "x86/x86.h"
 
 #define PIPE_SLOTS 64
+/* One pass of the migration engine in the scheduler loop lasts this long,
+ * like a vCPU's slice: on one CPU a busy VM and its migration then share
+ * the CPU half and half, and throttling the vCPU (a policy's auto-converge)
+ * hands the migration more. A fixed number of steps instead let a local
+ * migration, which checksums and copies every page on both sides, take
+ * ~99% of it. */
+#define MIGRATION_PASS_MS 2
 
 struct pipe {
 	uint8_t frame[PIPE_SLOTS][MIGRATE_MTU];
@@ -28,13 +35,18 @@ struct pipe {
 
 /* The state blob: the vCPU (vmx's own blob), then the devices. A device
  * section is a plain struct copy; the timer deadline travels as time left,
- * since the destination's TSC is another clock. */
+ * since the destination's TSC is another clock. The guest's own TSC
+ * travels as its value at the pause: the destination offsets its TSC so the
+ * guest's clock goes on from there (the downtime is not seen by the guest,
+ * as with KVM's saved TSC). */
 struct device_state {
 	uint32_t magic, vcpu_len;
 	uint32_t vcpu_state; /* enum vcpu_state when paused: halted or runnable */
 	uint32_t pad;
 	struct vlapic lapic;
 	uint64_t timer_left_ns;
+	uint64_t guest_tsc;       /* the guest's TSC at the pause */
+	uint64_t guest_start_tsc; /* struct vm's start_tsc: the VM's age goes on */
 	struct vuart uart;
 };
 #define DEVICE_STATE_MAGIC 0x4A564453u /* "SDVJ" */
@@ -61,6 +73,12 @@ static struct {
 	uint8_t state_out[STATE_CAP], state_in[STATE_CAP];
 	uint64_t paused_tsc;
 	bool reported;
+	/* The source vCPU's share of the CPU in each live round (guest-mode
+	 * time over the round's time, %): what the throttle really did. */
+	unsigned rounds_seen;
+	uint64_t progress_shown; /* destination: pages announced so far */
+	uint64_t round_start_tsc, round_start_guest_tsc, throttled_start_ticks;
+	uint8_t vcpu_percent[MIGRATE_ROUNDS_RECORDED];
 } job;
 
 static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
@@ -204,6 +222,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	sc.link.send_frame = remote ? remote_send : pipe_send;
 	if (payload_size)
 		sc.link.payload_size = payload_size;
+
 	if (remote) { /* as for the destination: the hosts' clocks drift apart */
 		sc.link.idle_timeout_ns = 30ull * 1000000000ull;
 		sc.link.max_retries = 100;
@@ -216,6 +235,9 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	}
 	job.active = true;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
+	job.round_start_tsc = rdtsc();
+	job.round_start_guest_tsc = vm->guest_tsc;
+	job.throttled_start_ticks = vm->vcpu.throttled_ticks;
 	job.src_status = MIGRATE_RUNNING;
 	job.dst_status = remote ? MIGRATE_ABORTED : MIGRATE_RUNNING; /* no local destination */
 	const char *to = remote ? "peer" : job.dst_vm->name;
@@ -307,6 +329,8 @@ static uint32_t save_state(struct vm *vm)
 	uint64_t now = rdtsc(), khz = host_tsc_khz ? host_tsc_khz : 1;
 	if (d->lapic.timer_deadline > now)
 		d->timer_left_ns = (d->lapic.timer_deadline - now) * 1000000ull / khz;
+	d->guest_tsc = now + vm->vcpu.tsc_offset;
+	d->guest_start_tsc = vm->start_tsc;
 	d->uart = vm->uart;
 	return (uint32_t)(sizeof *d + vcpu_len);
 }
@@ -317,13 +341,24 @@ static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum v
 	if (len < sizeof *d || d->magic != DEVICE_STATE_MAGIC || len != sizeof *d + d->vcpu_len ||
 	    !arch_vcpu_restore(&vm->vcpu, blob + sizeof *d, d->vcpu_len))
 		return false;
+	uint64_t now = rdtsc();
+	if (!arch_vcpu_set_tsc_offset(&vm->vcpu, d->guest_tsc - now))
+		return false;
+	vm->start_tsc = d->guest_start_tsc;
 	vm->vcpu.lapic = d->lapic;
 	uint64_t khz = host_tsc_khz ? host_tsc_khz : 1;
 	if (d->lapic.timer_deadline)
-		vm->vcpu.lapic.timer_deadline = rdtsc() + d->timer_left_ns * khz / 1000000ull + 1;
+		vm->vcpu.lapic.timer_deadline = now + d->timer_left_ns * khz / 1000000ull + 1;
 	vm->uart = d->uart;
 	*state = d->vcpu_state == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
 	return true;
+}
+
+/* A time measured on a link of link_Bps as it would be on 1 Gb/s (125 MB/s),
+ * everything else scaling with the link. */
+static uint64_t at_1gbps(uint64_t t, uint64_t link_Bps)
+{
+	return migrate_scale(t, link_Bps, 125000000ull);
 }
 
 static void report(void)
@@ -331,9 +366,15 @@ static void report(void)
 	power_settle(true);
 	uint64_t energy_now = power_account_nj(ACCOUNT_MIGRATION_ID);
 	const struct migrate_report *r = &job.src.report;
-	char pages[400] = "", rates[400] = "";
-	size_t pu = 0, ru = 0;
+	char pages[400] = "", rates[400] = "", throttle[200] = "", share[200] = "";
+	size_t pu = 0, ru = 0, tu = 0, su = 0;
 	for (unsigned i = 0; i < r->rounds && i < MIGRATE_ROUNDS_RECORDED; i++) {
+		if (tu < sizeof throttle)
+			tu += (size_t)fmt_snprintf(throttle + tu, sizeof throttle - tu, "%s%u",
+			                           i ? "," : "", r->round[i].throttle_percent);
+		if (su < sizeof share)
+			su += (size_t)fmt_snprintf(share + su, sizeof share - su, "%s%u",
+			                           i ? "," : "", (unsigned)job.vcpu_percent[i]);
 		if (pu < sizeof pages)
 			pu += (size_t)fmt_snprintf(pages + pu, sizeof pages - pu, "%s%llu",
 			                           i ? "," : "",
@@ -347,10 +388,18 @@ static void report(void)
 	                     : r->status == MIGRATE_ABORTED ? "aborted"
 	                                                    : "other";
 	bool local = job.role == ROLE_LOCAL;
+	uint64_t khz = host_tsc_khz ? host_tsc_khz : 1;
+	/* The link's measured rate over the whole migration, retransmissions
+	 * excluded: times scaled by it to a 1 Gb/s link compare with the
+	 * seeds' figures (the bochs link is far slower than its CPU). */
+	uint64_t link_Bps =
+	    r->total_ns ? migrate_scale(r->bytes_sent, 1000000000ull, r->total_ns) : 0;
 	log_event(
 	    "{\"ev\":\"migrate_done\",\"vm\":\"%s\",\"to\":\"%s\",\"status\":\"%s\","
 	    "\"reason\":\"%s\",\"total_ms\":%llu,\"downtime_us\":%llu,"
 	    "\"predicted_downtime_us\":%llu,\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
+	    "\"throttle\":[%s],\"vcpu_percent\":[%s],\"throttled_ms\":%llu,"
+	    "\"link_Bps\":%llu,\"total_ms_at_1gbps\":%llu,\"downtime_us_at_1gbps\":%llu,"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
 	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"policy\":\"%s\","
 	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
@@ -361,7 +410,12 @@ static void report(void)
 	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
 	    (unsigned long long)(r->total_ns / 1000000),
 	    (unsigned long long)(r->downtime_ns / 1000),
-	    (unsigned long long)r->predicted_downtime_us, r->rounds, pages, rates,
+	    (unsigned long long)r->predicted_downtime_us, r->rounds, pages, rates, throttle, share,
+	    (unsigned long long)((job.src_vm->vcpu.throttled_ticks - job.throttled_start_ticks) /
+	                         khz),
+	    (unsigned long long)link_Bps,
+	    (unsigned long long)at_1gbps(r->total_ns / 1000000, link_Bps),
+	    (unsigned long long)at_1gbps(r->downtime_ns / 1000, link_Bps),
 	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->bytes_sent,
 	    (unsigned long long)r->zero_pages, (unsigned long long)r->state_bytes,
 	    (unsigned long long)r->link.retransmits, job.tracker->name,
@@ -377,8 +431,42 @@ static void report(void)
 	    (unsigned long long)r->link.strangers, migrate_error_name(r->link.last_reject));
 }
 
+/* Applies the policy's throttle to the source vCPU (sched.c holds it out)
+ * and measures each finished round's vCPU share. */
+static void follow_rounds(struct vm *src)
+{
+	const struct migrate_report *r = &job.src.report;
+	uint64_t now = rdtsc();
+	while (job.rounds_seen < r->rounds) {
+		uint64_t span = now - job.round_start_tsc;
+		unsigned share =
+		    (unsigned)(span ? MIN((src->guest_tsc - job.round_start_guest_tsc) * 100 / span,
+		                          100u)
+		                    : 0);
+		if (job.rounds_seen < MIGRATE_ROUNDS_RECORDED) {
+			const struct migrate_round_stats *s = &r->round[job.rounds_seen];
+			job.vcpu_percent[job.rounds_seen] = (uint8_t)share;
+			/* Progress, one line a round: a migration can take minutes. */
+			log_event(
+			    "{\"ev\":\"migrate_round\",\"vm\":\"%s\",\"round\":%u,\"pages\":%llu,"
+			    "\"ms\":%llu,\"dirty_pages\":%llu,\"throttle\":%u,"
+			    "\"vcpu_percent\":%u,\"time\":\"emulated\"}",
+			    src->name, job.rounds_seen + 1, (unsigned long long)s->pages_sent,
+			    (unsigned long long)(s->duration_us / 1000),
+			    (unsigned long long)s->dirty_pages, s->throttle_percent, share);
+		}
+		job.rounds_seen++;
+		job.round_start_tsc = now;
+		job.round_start_guest_tsc = src->guest_tsc;
+	}
+	bool live = job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE;
+	src->vcpu.throttle_percent = live ? job.src.throttle_percent : 0;
+}
+
 static void finish(void)
 {
+	if (job.src_vm)
+		job.src_vm->vcpu.throttle_percent = 0;
 	if (job.pfn_buf)
 		frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.pfn_buf,
 		                  job.pfn_pages * PAGE_SIZE);
@@ -423,20 +511,18 @@ static void resume_destination(void)
 		return;
 	}
 	dst->vcpu.state = state;
-	if (job.role == ROLE_LOCAL)
-		dst->start_tsc = job.src_vm->start_tsc; /* the same VM, going on */
 	log_event(
 	    "{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\",\"pages\":%llu,"
 	    "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\",\"energy_uj\":%"
 	    "llu,"
-	    "\"energy_source\":\"%s\"}",
+	    "\"energy_source\":\"%s\",\"guest_tsc_offset\":%lld}",
 	    dst->name, job.role == ROLE_LOCAL ? job.src_vm->name : "peer",
 	    (unsigned long long)job.dst.report.pages_distinct, job.dst.report.state_len,
 	    job.dst.report.rounds, (unsigned long long)job.dst.report.link.retransmits,
 	    job.role == ROLE_LOCAL ? "local" : "e1000",
 	    (unsigned long long)((power_account_nj(ACCOUNT_MIGRATION_ID) - job.energy_start_nj) /
 	                         1000),
-	    power_source_name());
+	    power_source_name(), (long long)dst->vcpu.tsc_offset);
 }
 
 void migration_poll(void)
@@ -449,8 +535,12 @@ void migration_poll(void)
 	if (job.role != ROLE_DEST && src->stopped && job.src_status != MIGRATE_COMMITTED &&
 	    job.src_status != MIGRATE_ABORTED)
 		job.src_status = migrate_source_cancel(&job.src, host_now_ns());
-	for (int i = 0; i < 16; i++)
+	uint64_t pass_end = rdtsc() + MIGRATION_PASS_MS * host_tsc_khz;
+	do
 		pump(host_now_ns());
+	while (rdtsc() < pass_end);
+	if (job.role != ROLE_DEST)
+		follow_rounds(src);
 	if (job.role != ROLE_DEST) {
 		if (job.src_status == MIGRATE_NEED_PAUSE && src->vcpu.state != VCPU_PAUSED) {
 			/* Stop-and-copy: the vCPU stops here; its state goes last. */
@@ -491,6 +581,15 @@ void migration_poll(void)
 		if (job.src_status == MIGRATE_COMMITTED && rdtsc() > job.drain_until_tsc)
 			finish();
 		goto out;
+	}
+	/* Progress on the receiving side, every quarter of the VM's pages. */
+	uint64_t quarter = job.dst.report.vm_pages / 4;
+	if (job.role == ROLE_DEST && quarter &&
+	    job.dst.report.pages_distinct >= job.progress_shown + quarter) {
+		job.progress_shown = job.dst.report.pages_distinct / quarter * quarter;
+		kprintf("hv: incoming migration into %s: %llu of %llu pages\n", job.dst_vm->name,
+		        (unsigned long long)job.progress_shown,
+		        (unsigned long long)job.dst.report.vm_pages);
 	}
 	if (job.dst_status == MIGRATE_COMMITTED) {
 		resume_destination();

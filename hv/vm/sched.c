@@ -49,13 +49,24 @@ static bool all_stopped(void)
 	return true;
 }
 
-/* Wakes halted vCPUs whose timer is due; returns the earliest deadline
- * still ahead (0 if none). */
+/* Wakes halted vCPUs whose timer is due and throttled ones whose time out
+ * is over; returns the earliest deadline still ahead (0 if none). */
 static uint64_t wake_due_vcpus(uint64_t now)
 {
 	uint64_t earliest = 0;
 	for (unsigned i = 0; i < vm_count; i++) {
 		struct vcpu *v = &vms[i].vcpu;
+		/* Woken (timer, packet) before its time out is over: hold it. */
+		if (v->state == VCPU_RUNNABLE && v->throttle_percent &&
+		    now < v->throttled_until_tsc)
+			v->state = VCPU_THROTTLED;
+		if (v->state == VCPU_THROTTLED) {
+			if (now >= v->throttled_until_tsc || !v->throttle_percent)
+				v->state = VCPU_RUNNABLE;
+			else if (!earliest || v->throttled_until_tsc < earliest)
+				earliest = v->throttled_until_tsc;
+			continue;
+		}
 		if (v->state != VCPU_HALTED)
 			continue;
 		vlapic_tick(v, now);
@@ -75,6 +86,24 @@ static uint64_t wake_due_vcpus(uint64_t now)
 	return earliest;
 }
 
+/* Throttling is mechanism, not policy: whatever the policy picks, a
+ * throttled vCPU that just ran for ran_ticks sits out ran_ticks * p /
+ * (100 - p) before it runs again, whether it could run on or halted (then
+ * its next wake-up waits), so it gets at most (100 - p)% of the CPU (QEMU's
+ * auto-converge sleeps its vCPU threads the same way). The time out goes to
+ * whoever else can run, or to idle. */
+static void throttle_after_run(struct vcpu *v, uint64_t ran_ticks)
+{
+	unsigned p = v->throttle_percent;
+	if (!p || p >= 100 || v->vm->stopped)
+		return;
+	uint64_t hold = ran_ticks * p / (100 - p);
+	v->throttled_until_tsc = rdtsc() + hold;
+	v->throttled_ticks += hold;
+	if (v->state == VCPU_RUNNABLE)
+		v->state = VCPU_THROTTLED;
+}
+
 void sched_run(const struct sched_policy *policy)
 {
 	kprintf("hv: scheduler %s, %u VM%s, %d ms slices\n", policy->name, vm_count,
@@ -92,7 +121,9 @@ void sched_run(const struct sched_policy *policy)
 		migration_poll();
 		struct vcpu *v = policy->pick_next();
 		if (v) {
-			arch_vcpu_run(v, rdtsc() + policy->slice_ticks(v));
+			uint64_t entered = rdtsc();
+			arch_vcpu_run(v, entered + policy->slice_ticks(v));
+			throttle_after_run(v, rdtsc() - entered);
 			power_switch_to(ACCOUNT_HV_OTHER_ID);
 			power_settle(true); /* exact at every VM switch */
 			continue;

@@ -157,7 +157,7 @@ static uint64_t ticks_to_ns(uint64_t ticks)
 
 uint64_t vm_time_ns(const struct vm *vm)
 {
-	return ticks_to_ns(rdtsc() - vm->start_tsc);
+	return ticks_to_ns(rdtsc() + vm->vcpu.tsc_offset - vm->start_tsc);
 }
 
 uint64_t host_now_ns(void)

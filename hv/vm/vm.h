@@ -67,7 +67,8 @@ struct vlapic { /* x2APIC with the TSC-deadline timer (vlapic.c) */
 };
 
 /* PAUSED: held by hv (a migration's stop-and-copy, or not yet resumed). */
-enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_STOPPED, VCPU_PAUSED };
+/* THROTTLED: runnable, but held out until throttled_until_tsc (sched.c). */
+enum vcpu_state { VCPU_RUNNABLE, VCPU_HALTED, VCPU_STOPPED, VCPU_PAUSED, VCPU_THROTTLED };
 
 /* The guest's general registers, in the order vmx/entry.S saves them. */
 struct guest_regs {
@@ -95,6 +96,16 @@ struct vcpu {
 	uint64_t pat;
 	enum vcpu_state state;
 	struct vlapic lapic;
+	/* The guest's TSC is the host's plus this (mod 2^64): 0 from boot, set
+	 * by a migration so the guest's clock goes on from where it paused on
+	 * another host (SDM Vol. 3C 25.6.5, "use TSC offsetting"). */
+	uint64_t tsc_offset;
+	/* Set by a migration's policy (auto-converge): after running for t the
+	 * vCPU sits out t * p / (100 - p), so it gets (100 - p)% of the CPU
+	 * time it wants (sched.c). 0 = not throttled. */
+	unsigned throttle_percent;
+	uint64_t throttled_until_tsc;
+	uint64_t throttled_ticks; /* total time held out, for the reports */
 	/* VT-x state (vmx/vcpu.c) */
 	uint64_t vmcs_pa;
 	bool launched;
@@ -125,7 +136,8 @@ struct vm {
 	char stop_reason[120];
 	uint64_t exits[VM_EXIT_REASONS];
 	uint64_t exits_other;
-	uint64_t start_tsc, guest_tsc, hv_tsc;
+	uint64_t start_tsc;         /* the guest's TSC when it started */
+	uint64_t guest_tsc, hv_tsc; /* host ticks spent in the guest, in hv for it */
 	unsigned unknown_msr_reports;
 	struct dirty_log dirty;
 };
@@ -227,6 +239,8 @@ const struct dirty_tracker_ops *arch_dirty_tracker(const char *name);
 size_t arch_vcpu_state_size(void);
 bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap);
 bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len);
+/* Sets v->tsc_offset and the VMCS field that applies it. */
+bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset);
 /* Makes sure v's FPU/SSE state and swapped MSRs are in v (not live in the
  * CPU registers), before saving them. */
 void arch_vcpu_release_fpu(struct vcpu *v);

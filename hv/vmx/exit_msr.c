@@ -48,7 +48,7 @@ enum exit_action exit_rdmsr(struct vcpu *v, const struct vmx_exit *e)
 		value = rdmsr(msr);
 	} else {
 		switch (msr) {
-		case MSR_IA32_TSC: value = rdtsc(); break;
+		case MSR_IA32_TSC: value = rdtsc() + v->tsc_offset; break; /* as RDTSC sees it */
 		case MSR_IA32_EFER: value = vmcs_read(VMCS_GUEST_IA32_EFER); break;
 		case MSR_FS_BASE: value = vmcs_read(VMCS_GUEST_FS_BASE); break;
 		case MSR_GS_BASE: value = vmcs_read(VMCS_GUEST_GS_BASE); break;

@@ -114,9 +114,10 @@ static bool setup_execution_controls(struct vcpu *v)
 		return false;
 	/* HLT blocks the vCPU; every port access exits (the UART is emulated);
 	 * no MSR bitmap, so every RDMSR/WRMSR exits. */
-	if (!control_value(
-	        "processor-based", c->proc,
-	        PROC_HLT_EXITING | PROC_UNCONDITIONAL_IO_EXITING | PROC_SECONDARY_CONTROLS, &proc))
+	if (!control_value("processor-based", c->proc,
+	                   PROC_HLT_EXITING | PROC_UNCONDITIONAL_IO_EXITING |
+	                       PROC_SECONDARY_CONTROLS | PROC_USE_TSC_OFFSETTING,
+	                   &proc))
 		return false;
 	uint32_t want2 = PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST |
 	                 (c->vpid ? PROC2_ENABLE_VPID : 0) | PROC2_ENABLE_RDTSCP;
@@ -131,7 +132,10 @@ static bool setup_execution_controls(struct vcpu *v)
 	vmcs_write(VMCS_PF_ERROR_CODE_MASK, 0);
 	vmcs_write(VMCS_PF_ERROR_CODE_MATCH, 0);
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
-	vmcs_write(VMCS_TSC_OFFSET, 0); /* guest TSC = host TSC */
+	/* SDM 25.6.5: with "use TSC offsetting" (and no RDTSC exiting) RDTSC
+	 * and RDTSCP return the host TSC plus this offset; 0 until a migration
+	 * moves the guest to another host's clock. */
+	vmcs_write(VMCS_TSC_OFFSET, v->tsc_offset);
 	/* A/D flags on where the CPU has them: the A/D and PML dirty trackers
 	 * need them, and they cost no exits (SDM 29.3.5). */
 	vmcs_write(VMCS_EPT_POINTER, ept_pointer(v->vm->ept_root, c->ept_ad));

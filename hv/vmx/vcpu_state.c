@@ -112,6 +112,15 @@ bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap)
 	return true;
 }
 
+bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset)
+{
+	if (vmptrld(v->vmcs_pa) != VMX_OK)
+		return false;
+	v->tsc_offset = offset;
+	vmcs_write(VMCS_TSC_OFFSET, offset); /* SDM 25.6.5 */
+	return true;
+}
+
 bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 {
 	const struct vcpu_blob *b = (const struct vcpu_blob *)in;

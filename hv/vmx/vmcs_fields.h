@@ -7,14 +7,14 @@
 #define VMCS_VPID 0x0000
 /* B.1.2 16-bit guest-state fields */
 #define VMCS_GUEST_PML_INDEX 0x0812
-#define VMCS_GUEST_ES_SEL   0x0800
-#define VMCS_GUEST_CS_SEL   0x0802
-#define VMCS_GUEST_SS_SEL   0x0804
-#define VMCS_GUEST_DS_SEL   0x0806
-#define VMCS_GUEST_FS_SEL   0x0808
-#define VMCS_GUEST_GS_SEL   0x080A
-#define VMCS_GUEST_LDTR_SEL 0x080C
-#define VMCS_GUEST_TR_SEL   0x080E
+#define VMCS_GUEST_ES_SEL    0x0800
+#define VMCS_GUEST_CS_SEL    0x0802
+#define VMCS_GUEST_SS_SEL    0x0804
+#define VMCS_GUEST_DS_SEL    0x0806
+#define VMCS_GUEST_FS_SEL    0x0808
+#define VMCS_GUEST_GS_SEL    0x080A
+#define VMCS_GUEST_LDTR_SEL  0x080C
+#define VMCS_GUEST_TR_SEL    0x080E
 /* B.1.3 16-bit host-state fields */
 #define VMCS_HOST_ES_SEL 0x0C00
 #define VMCS_HOST_CS_SEL 0x0C02
@@ -137,6 +137,7 @@
 #define PIN_PREEMPTION_TIMER           (1u << 6)
 /* Primary processor-based controls (SDM 25.6.2, table 25-6) */
 #define PROC_INTERRUPT_WINDOW_EXITING (1u << 2)
+#define PROC_USE_TSC_OFFSETTING       (1u << 3)
 #define PROC_HLT_EXITING              (1u << 7)
 #define PROC_CR3_LOAD_EXITING         (1u << 15)
 #define PROC_CR3_STORE_EXITING        (1u << 16)
@@ -148,7 +149,7 @@
 #define PROC2_ENABLE_RDTSCP      (1u << 3)
 #define PROC2_ENABLE_VPID        (1u << 5)
 #define PROC2_UNRESTRICTED_GUEST (1u << 7)
-#define PROC2_ENABLE_PML (1u << 17)
+#define PROC2_ENABLE_PML         (1u << 17)
 /* VM-exit controls (SDM 25.7.1) */
 #define EXIT_HOST_ADDRESS_SPACE_SIZE (1u << 9)
 #define EXIT_ACK_INTERRUPT_ON_EXIT   (1u << 15)

@@ -202,14 +202,17 @@ def test_running_vm_migrates_from_host_a_to_host_b():
     # and ends with the memory checksum of an unmigrated run.
     # 12 s of work: the migration must end before the VM does even when the
     # two bochs run at different speeds on a loaded machine.
+    # B boots 5 s before A, so its TSC is seconds ahead of A's: the guest's
+    # clock must still go on from where it paused (no jump, never back).
     args = "dirty --ws 2 --rate 100 --seconds 12 --checksum"
     bare = Run("bare_dirty_for_pair", "qemu-kernel", timeout=120,
                extra=["--bare", os.path.join(BUILD, "guest", "dirty.elf"), args])
     bare.expect_status(0)
     want = [e for e in bare.events if e.get("ev") == "dirty"][-1]["checksum"]
     for tracker in ("pml", "ad", "wp"):
-        p = Pair("pair_migrate_" + tracker, "at=800:migrate,d,peer," + tracker, "listen=60", timeout=240,
-                 extra=["--module-a", os.path.join(BUILD, "guest", "dirty.elf"), "name=d mem=16M -- " + args])
+        p = Pair("pair_migrate_" + tracker, "at=800:migrate,d,peer," + tracker, "listen=120", timeout=240,
+                 extra=["--delay-a", "5",
+                        "--module-a", os.path.join(BUILD, "guest", "dirty.elf"), "name=d mem=16M -- " + args])
         p.expect_status(0)
         done = p.a.event("migrate_done", vm="d")
         expect(done["status"] == "committed" and done["link"] == "e1000" and done["tracker"] == tracker,
@@ -220,6 +223,32 @@ def test_running_vm_migrates_from_host_a_to_host_b():
         moved = guest_event(p.b, "in0", "dirty")
         expect(moved["pages_written"] == 1200 and moved["checksum"] == want,
                "%s: on B %r; unmigrated checksum %s" % (tracker, moved, want))
+        expect(moved["clock_backwards"] == 0 and moved["max_step_ms"] < 1000,
+               "%s: the guest's clock jumped across the move: %r" % (tracker, moved))
+
+
+def test_host_b_killed_mid_migration_leaves_the_vm_running_on_a():
+    # B's emulator is killed (its plug pulled) once half the VM's pages have
+    # reached it. A must give up on its peer, abort, and run the VM on to
+    # its end with the memory of an unmigrated run.
+    args = "dirty --ws 2 --rate 100 --seconds 40 --checksum"
+    bare = Run("bare_dirty_for_pair_kill", "qemu-kernel", timeout=120,
+               extra=["--bare", os.path.join(BUILD, "guest", "dirty.elf"), args])
+    bare.expect_status(0)
+    want = [e for e in bare.events if e.get("ev") == "dirty"][-1]["checksum"]
+    p = Pair("pair_migrate_b_killed", "at=800:migrate,d,peer,pml", "listen=120", timeout=400,
+             extra=["--kill-b-on", r"^hv: incoming migration into in0: 2048 of 4096 pages",
+                    "--module-a", os.path.join(BUILD, "guest", "dirty.elf"), "name=d mem=16M -- " + args])
+    p.expect_status(0)
+    expect(re.search(r"^hv: incoming migration into in0: 2048 of 4096 pages", p.b.log, re.M)
+           and not re.search(r"in0: 3072 of", p.b.log), "B was not killed half way: %s" % p.b.log[-300:])
+    done = p.a.event("migrate_done", vm="d")
+    expect(done["status"] == "aborted" and done["reason"].startswith("peer "),
+           "A did not give up on the dead peer: %r" % done)
+    stayed = guest_event(p.a, "d", "dirty")
+    expect(stayed["pages_written"] == 4000 and stayed["checksum"] == want,
+           "the VM did not run on intact on A: %r; unmigrated checksum %s" % (stayed, want))
+    expect(p.a.event("vm_exit", vm="d")["reason"] == "exited", "the VM did not end normally on A")
 
 
 def test_runner_names_the_side_that_failed():

@@ -241,7 +241,8 @@ def test_hostile_ring_is_contained():
     r.expect_line(r"^\[netbad\] tiny: every bad NIC hypercall was refused$")
 
 
-MIGRATE_DIRTY = "dirty --ws 2 --rate 500 --seconds 3 --checksum"
+# 6 s: the VM must outlive the migration, which shares the one CPU with it.
+MIGRATE_DIRTY = "dirty --ws 2 --rate 500 --seconds 6 --checksum"
 
 
 def _bare_dirty_checksum(args=MIGRATE_DIRTY):
@@ -270,7 +271,7 @@ def test_live_migration_local_with_each_tracker():
         expect(src["status"] == 0 and src["reason"] == "migrated to d-mig", "%s: source %r" % (tracker, src))
         r.event("migrate_resume", vm="d-mig")
         moved = r.guest_event("d-mig", "dirty")
-        expect(moved["pages_written"] == 1500 and moved["checksum"] == want,
+        expect(moved["pages_written"] == 3000 and moved["checksum"] == want,
                "%s: after migration %r, unmigrated checksum %s" % (tracker, moved, want))
         expect(r.event("vm_exit", vm="d-mig")["status"] == 0, "%s: the migrated VM failed" % tracker)
 
@@ -290,6 +291,57 @@ def test_migration_with_a_dead_link_aborts_and_loses_nothing():
            "the VM did not run on intact on the source: %r" % stayed)
     expect(r.event("vm_exit", vm="d")["reason"] == "exited", "the source VM was stopped")
     expect("aborted" in r.event("vm_exit", vm="d-mig")["reason"], "the destination resumed something")
+
+
+def test_qemu_auto_converge_throttles_the_vcpu():
+    # A CPU-bound writer dirties memory faster than half the link's rate, so
+    # the qemu policy raises the throttle every round (20%, 30%, ... 99%).
+    # The vCPU's measured share of the CPU (~17% unthrottled: on one CPU the
+    # local engine takes the rest) must stay under 100 - throttle and be at
+    # most half of it once throttled 99%; the migration must then converge,
+    # and the VM end with its memory intact.
+    args = "dirty --ws 1 --rate 20000 --seconds 5 --checksum"
+    want = _bare_dirty_checksum(args)
+    r = Run("migrate_throttle", "bochs", timeout=400, cmdline="at=800:migrate,d,local,pml,qemu",
+            modules=[(GUEST % "dirty", "name=d mem=16M -- " + args)])
+    r.expect_status(0)
+    done = r.event("migrate_done", vm="d")
+    expect(done["status"] == "committed" and done["policy"] == "qemu", "not committed: %r" % done)
+    throttle, share = done["throttle"], done["vcpu_percent"]
+    expect(len(throttle) == len(share) == min(done["rounds"], 32) and max(throttle) == 99,
+           "the throttle never reached 99%%: %r" % throttle)
+    expect(throttle[:4] == [0, 20, 30, 40], "not QEMU's 20%% then +10%% steps: %r" % throttle)
+    before = share[1]  # the first round at 20%, below what the engine leaves anyway
+    for t, s in zip(throttle, share):
+        expect(s <= 100 - t + 5 and (t < 99 or 2 * s <= before),
+               "throttled %d%% yet the vCPU ran %d%% of the time: throttle %r, share %r"
+               % (t, s, throttle, share))
+    expect(done["throttled_ms"] > 0, "no time held out reported: %r" % done)
+    moved = r.guest_event("d-mig", "dirty")
+    expect(moved["pages_written"] == 100000 and moved["checksum"] == want,
+           "after migration %r, unmigrated checksum %s" % (moved, want))
+
+
+def test_bad_migrate_commands_are_refused_and_the_vm_runs_on():
+    # Each command is refused whole with a line that says why; no migration
+    # starts and the VM ends normally, untouched.
+    bad = {"payload=5": "payload=5 out of range",
+           "payload=12x": "bad option 'payload=12x'",
+           "payload=99999999999999999999": "bad option",
+           "cut=-1": "bad option 'cut=-1'",
+           "speed=9": "bad option 'speed=9'"}
+    script = " ".join("at=%d:migrate,d,local,pml,default,%s" % (300 + 100 * i, opt)
+                      for i, opt in enumerate(bad))
+    script += " at=900:migrate,d,moon at=1000:migrate,d,local,pml,default,cut=1,payload=100,x"
+    r = Run("migrate_bad_commands", "bochs", timeout=200, cmdline=script,
+            modules=[(GUEST % "dirty", "name=d mem=16M -- dirty --ws 1 --rate 100 --seconds 2")])
+    r.expect_status(0)
+    for opt, why in bad.items():
+        r.expect_line(r"^hv: migrate: .*%s" % re.escape(why))
+    r.expect_line(r"^hv: migrate: destination 'moon' unknown")
+    r.expect_line(r"^hv: migrate: too many words at 'x'")
+    expect(not [e for e in r.events if e.get("ev") == "migrate_start"], "a migration started")
+    expect(r.event("vm_exit", vm="d")["reason"] == "exited", "the VM did not run on to its end")
 
 
 def test_guest_bad_arguments_exit_2():

@@ -735,7 +735,7 @@ TEST(migrate_engine_destination_refuses_bad_state_and_stray_frames)
 	hand_send(&m);
 	m = (struct migrate_msg){.type = MIGRATE_COMMIT};
 	m.commit.state_len = sizeof blob;
-	m.commit.state_checksum = migrate_fnv1a64(MIGRATE_FNV_START, blob, sizeof blob) + 1;
+	m.commit.state_checksum = migrate_hash64(MIGRATE_HASH_START, blob, sizeof blob) + 1;
 	hand_send(&m);
 	CHECK_EQ(h.dst.report.reason, MIGRATE_ERR_STATE_CHECKSUM);
 

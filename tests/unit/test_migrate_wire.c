@@ -235,7 +235,7 @@ TEST(migrate_wire_header_faults_have_their_reason)
 	frame[0] = 'X';
 	CHECK_EQ(migrate_frame_decode(frame, len, &f), MIGRATE_ERR_BAD_MAGIC);
 	len = build(&m);
-	frame[2] = 2;
+	frame[2] = MIGRATE_VERSION + 1;
 	CHECK_EQ(migrate_frame_decode(frame, len, &f), MIGRATE_ERR_BAD_VERSION);
 	len = build(&m);
 	frame[12] = 0xff; /* payload length 0x..ff, more than fits */
@@ -347,15 +347,15 @@ TEST(migrate_wire_page_checksum_sees_any_change)
 {
 	memset(page, 0, sizeof page);
 	uint64_t zero = migrate_page_checksum(page);
-	CHECK(zero != MIGRATE_FNV_START);
+	CHECK(zero != MIGRATE_HASH_START);
 	for (size_t i = 0; i < sizeof page; i += 511) {
 		page[i] = 1;
 		CHECK(migrate_page_checksum(page) != zero);
 		page[i] = 0;
 	}
 	/* Chained pieces give the same sum as one call. */
-	uint64_t h = migrate_fnv1a64(MIGRATE_FNV_START, page, 1000);
-	CHECK_EQ(migrate_fnv1a64(h, page + 1000, sizeof page - 1000), zero);
+	uint64_t h = migrate_hash64(MIGRATE_HASH_START, page, 1000);
+	CHECK_EQ(migrate_hash64(h, page + 1000, sizeof page - 1000), zero);
 }
 
 TEST(migrate_wire_every_error_and_type_has_a_name)
