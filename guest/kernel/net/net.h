@@ -1,6 +1,6 @@
 /* Runs in the guest: the network. pvnet.c drives Joulevisor's paravirtual
  * NIC (include/joulevisor/pvnet.h is the contract); stream.c is the small
- * test protocol that netsrc and netsink speak over it.
+ * test protocol that netsrc, netsink, netping and netrr speak over it.
  *
  * The driver is polled from the caller's thread: the interrupt only counts
  * and wakes the CPU from HLT, all ring work happens in net_send/net_recv.
@@ -61,7 +61,7 @@ const struct net_counters *net_counters(void);
 void net_format_mac(const uint8_t *mac, char *text);
 bool net_parse_mac(const char *text, uint8_t *mac);
 
-/* ---- stream.c: the netsrc/netsink test stream ----
+/* ---- stream.c: the test stream and the latency tools' frames ----
  *
  * Frames of EtherType STREAM_ETHERTYPE. After the Ethernet header comes
  * struct stream_header (little-endian), then the payload. The meaning of
@@ -76,10 +76,27 @@ bool net_parse_mac(const char *text, uint8_t *mac);
  *           The source keeps at most its window of frames beyond it in
  *           flight, so the sink's RX ring cannot overflow.
  *   END     source -> sink, a few times after the last DATA;
- *           seq: DATA frames sent, total: frames in the stream
+ *           seq: DATA frames sent, total: frames in the stream.
+ *           Also netping's probe and netrr's client -> their server, a few
+ *           times when done; same fields.
  *
  * The source starts only after a HELLO, so the sink is attached with its
- * buffers posted; a source that boots first simply waits for it. */
+ * buffers posted; a source that boots first simply waits for it.
+ *
+ * The latency tools (netping, netrr) speak request and answer:
+ *
+ *   PING      probe -> echo (and any netrr server); seq: probe number,
+ *             total: probes in the run, or 0 for a readiness check that
+ *             no server counts (stream_find_peer)
+ *   PONG      the PING sent back as it came, but for the addresses and
+ *             the type (stream_turn_around)
+ *   REQUEST   client -> server; seq: request number, total: the length
+ *             of the RESPONSE frame it asks for
+ *   RESPONSE  server -> client; seq: the REQUEST's, total: this frame's
+ *             own length (the server may answer another size than asked)
+ *
+ * DATA, PING, REQUEST and RESPONSE carry stream_payload(seq), so a receiver
+ * can tell a frame that was damaged or belongs to another seq. */
 #define STREAM_ETHERTYPE  0x88B5      /* IEEE 802 local experimental EtherType 1 */
 #define STREAM_MAGIC      0x4A560000u /* "JV" in the high half, the type in the low */
 #define STREAM_HEADER_LEN 20
@@ -91,6 +108,10 @@ enum stream_type {
 	STREAM_DATA = 3,
 	STREAM_CREDIT = 4,
 	STREAM_END = 5,
+	STREAM_PING = 6,
+	STREAM_PONG = 7,
+	STREAM_REQUEST = 8,
+	STREAM_RESPONSE = 9,
 };
 
 struct stream_header {
@@ -103,12 +124,23 @@ struct stream_header {
 _Static_assert(sizeof(struct stream_header) == STREAM_HEADER_LEN, "stream header layout");
 
 /* Builds a frame of length bytes (>= STREAM_MIN_FRAME) in frame: Ethernet
- * header, stream header and, for DATA, the payload of seq. */
+ * header, stream header and the payload of seq (zeros for the types that
+ * carry none). */
 void stream_build(uint8_t *frame, size_t length, const uint8_t *destination, enum stream_type type,
                   uint32_t seq, uint32_t total);
 /* The stream header of a received frame, or NULL when it is not ours. */
 const struct stream_header *stream_parse(const uint8_t *frame, size_t length,
                                          enum stream_type *type);
+/* Turns a received frame around in place into an answer of the given type
+ * to its sender: the addresses swap (ours becomes the source), the type
+ * changes, seq, total, tsc and payload stay. */
+void stream_turn_around(uint8_t *frame, enum stream_type type);
+/* Readiness check before a latency run: sends a PING with total 0 to `to`
+ * (broadcast when NULL) every 100 ms until a PONG comes back, for at most
+ * timeout_ns. True with the MAC that answered in peer. Other frames that
+ * arrive meanwhile are dropped. */
+bool stream_find_peer(const uint8_t *to, uint64_t timeout_ns, uint8_t *peer);
+
 /* Payload of DATA frame seq: a function of seq and the byte index only. */
 void stream_payload(uint8_t *payload, size_t length, uint32_t seq);
 bool stream_payload_ok(const uint8_t *payload, size_t length, uint32_t seq);

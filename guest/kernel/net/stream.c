@@ -1,13 +1,17 @@
-/* Runs in the guest: the test stream of netsrc and netsink (net.h has the
- * frame types). Both tools build and check frames here, so they cannot
- * disagree on the layout, the payload or the checksum. */
+/* Runs in the guest: the test stream of netsrc and netsink, and the
+ * request/answer frames of netping and netrr (net.h has the frame types).
+ * Every tool builds and checks frames here, so they cannot disagree on the
+ * layout, the payload or the checksum. */
 #include "net/net.h"
 
+#include <stddef.h>
 #include <string.h>
 
+#include "clock/clock.h"
 #include "x86/x86.h"
 
-#define FNV_PRIME 0x100000001b3ull
+#define FNV_PRIME             0x100000001b3ull
+#define FIND_PEER_INTERVAL_NS 100000000u /* a readiness PING every 100 ms */
 
 void stream_build(uint8_t *frame, size_t length, const uint8_t *destination, enum stream_type type,
                   uint32_t seq, uint32_t total)
@@ -21,7 +25,8 @@ void stream_build(uint8_t *frame, size_t length, const uint8_t *destination, enu
 	memcpy(frame + NET_HEADER_LEN, &header, sizeof header);
 	uint8_t *payload = frame + STREAM_MIN_FRAME;
 	size_t payload_length = length - STREAM_MIN_FRAME;
-	if (type == STREAM_DATA)
+	if (type == STREAM_DATA || type == STREAM_PING || type == STREAM_REQUEST ||
+	    type == STREAM_RESPONSE)
 		stream_payload(payload, payload_length, seq);
 	else
 		memset(payload, 0, payload_length);
@@ -36,10 +41,47 @@ const struct stream_header *stream_parse(const uint8_t *frame, size_t length,
 	const struct stream_header *header = (const void *)(frame + NET_HEADER_LEN);
 	uint32_t magic = header->magic;
 	if ((magic & 0xFFFF0000u) != STREAM_MAGIC || (magic & 0xFFFF) < STREAM_HELLO ||
-	    (magic & 0xFFFF) > STREAM_END)
+	    (magic & 0xFFFF) > STREAM_RESPONSE)
 		return NULL;
 	*type = (enum stream_type)(magic & 0xFFFF);
 	return header;
+}
+
+void stream_turn_around(uint8_t *frame, enum stream_type type)
+{
+	memcpy(frame, frame + NET_MAC_LEN, NET_MAC_LEN);
+	memcpy(frame + NET_MAC_LEN, net_mac(), NET_MAC_LEN);
+	uint32_t magic = STREAM_MAGIC | type;
+	memcpy(frame + NET_HEADER_LEN + offsetof(struct stream_header, magic), &magic,
+	       sizeof magic);
+}
+
+bool stream_find_peer(const uint8_t *to, uint64_t timeout_ns, uint8_t *peer)
+{
+	static const uint8_t broadcast[NET_MAC_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static uint8_t frame[NET_FRAME_MAX];
+	uint64_t start = rdtsc(), limit = ns_to_tsc_ticks(timeout_ns), next_ping = start;
+	for (uint32_t pings = 0;;) {
+		uint64_t now = rdtsc();
+		if (now - start >= limit)
+			return false;
+		if (now >= next_ping) {
+			stream_build(frame, STREAM_MIN_FRAME, to ? to : broadcast, STREAM_PING,
+			             pings++, 0);
+			net_send(frame, STREAM_MIN_FRAME);
+			next_ping = now + ns_to_tsc_ticks(FIND_PEER_INTERVAL_NS);
+		}
+		uint64_t until = next_ping < start + limit ? next_ping : start + limit;
+		size_t length = net_recv(frame, sizeof frame, tsc_ticks_to_ns(until - now));
+		enum stream_type type;
+		const struct stream_header *header = stream_parse(frame, length, &type);
+		const uint8_t *sender = frame + NET_MAC_LEN;
+		if (header && type == STREAM_PONG && header->total == 0 &&
+		    (!to || memcmp(sender, to, NET_MAC_LEN) == 0)) {
+			memcpy(peer, sender, NET_MAC_LEN);
+			return true;
+		}
+	}
 }
 
 /* Byte i of frame seq is the top byte of the i-th step of a linear
