@@ -3,7 +3,7 @@
 # top-level Makefile, which sets BUILD, CC, LD and Q.
 #   make guests    ->  $(BUILD)/guest/WORKLOAD.elf for each of GUEST_WORKLOADS
 
-GUEST_WORKLOADS := hello mvb dirty energy netsrc netsink netping
+GUEST_WORKLOADS := hello mvb dirty energy netsrc netsink netping netrr
 GUEST_DIR       := $(BUILD)/guest
 NEWLIB_PREFIX   := $(BUILD)/newlib/x86_64-elf
 NEWLIB_LIBC     := $(NEWLIB_PREFIX)/lib/libc.a
