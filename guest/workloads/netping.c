@@ -33,10 +33,7 @@ struct options {
 	long count;
 	long size;
 	long interval_us;
-	long reply_timeout_ms;
-	double timeout;
-	bool have_to;
-	uint8_t to[NET_MAC_LEN];
+	struct peer_options peer;
 	char batch[160];
 };
 
@@ -46,31 +43,24 @@ static int usage(const char *problem, const char *argument)
 {
 	fprintf(stderr, "netping: %s%s%s\n", problem, argument ? ": " : "",
 	        argument ? argument : "");
-	fprintf(
-	    stderr,
-	    "usage: netping --echo [--count N] [--timeout S] [--batch \"policy=...\"]\n"
-	    "       netping [--to MAC] --count N [--size BYTES] [--interval-us U]\n"
-	    "               [--reply-timeout-ms MS] [--timeout S] [--batch \"policy=...\"]\n"
-	    "  --echo                 answer PINGs (default: probe)\n"
-	    "  --to MAC               the echo, aa:bb:cc:dd:ee:ff (default: the first that\n"
-	    "                         answers a broadcast)\n"
-	    "  --count N              probes to send, or with --echo to answer, 1..%d\n"
-	    "  --size BYTES           PING frame length with the Ethernet header, %d..%d\n"
-	    "                         (default 64)\n"
-	    "  --interval-us U        from one PING to the next at least, 0..10000000 (default 0)\n"
-	    "  --reply-timeout-ms MS  a PONG later than this is lost, 1..60000 (default 1000)\n"
-	    "  --timeout S            wait for the echo, or with --echo for a probe, that long\n"
-	    "                         (default 30)\n"
-	    "  --batch TEXT           hv's interrupt batching, e.g. \"policy=fixed-time "
-	    "tbuf=1ms\"\n",
-	    COUNT_MAX, STREAM_MIN_FRAME, NET_FRAME_MAX);
+	fprintf(stderr,
+	        "usage: netping --echo [--count N] [--timeout S] [--batch \"policy=...\"]\n"
+	        "       netping [--to MAC] --count N [--size BYTES] [--interval-us U]\n"
+	        "               [--reply-timeout-ms MS] [--timeout S] [--batch \"policy=...\"]\n"
+	        "  --echo                 send PINGs back (default: probe)\n"
+	        "  --count N              probes to send, or with --echo to answer, 1..%d\n"
+	        "  --size BYTES           PING frame length with the Ethernet header, %d..%d\n"
+	        "                         (default 64)\n"
+	        "  --interval-us U        from one PING to the next at least, 0..10000000 (default "
+	        "0)\n" PEER_OPTIONS_USAGE STREAM_BATCH_USAGE,
+	        COUNT_MAX, STREAM_MIN_FRAME, NET_FRAME_MAX);
 	return GUEST_EXIT_USAGE;
 }
 
 /* Accepts "--count 8" and "--count=8". Returns 0 or the exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	*o = (struct options){.size = 64, .reply_timeout_ms = 1000, .timeout = 30};
+	*o = (struct options){.size = 64, .peer = PEER_OPTIONS_DEFAULT};
 	for (int i = 1; i < argc; i++) {
 		enum arg_batch_result batch = arg_batch(argc, argv, &i, o->batch, sizeof o->batch);
 		if (batch == ARG_BATCH_BAD)
@@ -87,6 +77,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		char *name = argv[i], *value;
 		if (!arg_value(argc, argv, &i, &value))
 			return usage("missing value after", name);
+		bool taken;
+		const char *complaint = peer_option(&o->peer, name, value, &taken);
+		if (complaint)
+			return usage(complaint, value);
+		if (taken)
+			continue;
 		if (strcmp(name, "--count") == 0) {
 			if (!arg_whole(value, 1, COUNT_MAX, &o->count))
 				return usage("--count wants 1..100000, not", value);
@@ -96,87 +92,35 @@ static int parse_options(int argc, char **argv, struct options *o)
 		} else if (strcmp(name, "--interval-us") == 0) {
 			if (!arg_whole(value, 0, 10000000, &o->interval_us))
 				return usage("--interval-us wants 0..10000000, not", value);
-		} else if (strcmp(name, "--reply-timeout-ms") == 0) {
-			if (!arg_whole(value, 1, 60000, &o->reply_timeout_ms))
-				return usage("--reply-timeout-ms wants 1..60000, not", value);
-		} else if (strcmp(name, "--timeout") == 0) {
-			if (!arg_number(value, 0.1, 3600, &o->timeout))
-				return usage("--timeout wants 0.1..3600 seconds, not", value);
-		} else if (strcmp(name, "--to") == 0) {
-			o->have_to = true;
-			if (!net_parse_mac(value, o->to))
-				return usage("--to wants aa:bb:cc:dd:ee:ff, not", value);
 		} else {
 			return usage("unknown option", name);
 		}
 	}
 	if (!o->echo && !o->count)
 		return usage("missing option", "--count");
-	if (o->echo && o->have_to)
-		return usage("--echo answers whoever pings it: no", "--to");
+	if (o->echo && o->peer.have_to)
+		return usage("--to is for the probe: an echo answers whoever pings it", NULL);
 	return 0;
-}
-
-static uint64_t seconds_to_ticks(double seconds)
-{
-	return (uint64_t)(seconds * (double)tsc_hz());
 }
 
 /* ---- the echo ---- */
 
 static int run_echo(const struct options *o)
 {
-	uint64_t echoed = 0, checks = 0, other = 0;
-	uint64_t silence_limit = seconds_to_ticks(o->timeout), heard = tsc_read();
-	bool have_probe = false;
-	uint8_t probe[NET_MAC_LEN];
-	const char *ended = "timeout";
+	struct peer_service echo = {.echo_limit = (uint64_t)o->count};
 	printf("netping: echo ready\n");
-	for (;;) {
-		uint64_t quiet = tsc_read() - heard;
-		if (quiet >= silence_limit)
-			break;
-		size_t length =
-		    net_recv(frame, sizeof frame, tsc_ticks_to_ns(silence_limit - quiet));
-		enum stream_type type;
-		const struct stream_header *header = stream_parse(frame, length, &type);
-		const uint8_t *sender = frame + NET_MAC_LEN;
-		if (!length)
-			continue;
-		if (header && type == STREAM_PING) {
-			bool counted = header->total != 0; /* not a readiness check */
-			if (counted && !have_probe) {
-				memcpy(probe, sender, NET_MAC_LEN);
-				have_probe = true;
-			}
-			stream_turn_around(frame, STREAM_PONG);
-			net_send(frame, length);
-			heard = tsc_read();
-			checks += !counted;
-			echoed += counted;
-			if (o->count && echoed >= (uint64_t)o->count) {
-				ended = "count";
-				break;
-			}
-		} else if (header && type == STREAM_END && have_probe &&
-		           memcmp(sender, probe, NET_MAC_LEN) == 0) {
-			ended = "end";
-			break;
-		} else {
-			other++; /* not ours, or not a PING */
-		}
-	}
-	net_flush();
+	peer_serve(&echo, o->peer.timeout);
 	printf("netping: echoed %llu PINGs (and %llu readiness checks), ended by %s, %llu other "
 	       "frames ignored\n",
-	       (unsigned long long)echoed, (unsigned long long)checks, ended,
-	       (unsigned long long)other);
+	       (unsigned long long)echo.echoes, (unsigned long long)echo.readiness_checks,
+	       echo.ended, (unsigned long long)echo.other);
 	printf("@ {\"ev\":\"netping\",\"mode\":\"echo\",\"echoed\":%llu,\"readiness_checks\":%llu,"
 	       "\"other\":%llu,\"ended\":\"%s\",\"interrupts\":%llu,\"kicks\":%llu}\n",
-	       (unsigned long long)echoed, (unsigned long long)checks, (unsigned long long)other,
-	       ended, (unsigned long long)net_counters()->interrupts,
+	       (unsigned long long)echo.echoes, (unsigned long long)echo.readiness_checks,
+	       (unsigned long long)echo.other, echo.ended,
+	       (unsigned long long)net_counters()->interrupts,
 	       (unsigned long long)net_counters()->kicks);
-	return echoed > 0 ? GUEST_EXIT_OK : GUEST_EXIT_FAILURE;
+	return echo.echoes > 0 ? GUEST_EXIT_OK : GUEST_EXIT_FAILURE;
 }
 
 /* ---- the probe ---- */
@@ -221,15 +165,10 @@ static int run_probe(const struct options *o)
 {
 	uint8_t echo[NET_MAC_LEN];
 	char mac_text[18];
-	uint64_t start = tsc_read();
-	if (!stream_find_peer(o->have_to ? o->to : NULL, (uint64_t)(o->timeout * 1e9), echo)) {
-		printf("netping: no echo answered within %g s\n", o->timeout);
+	if (!peer_find(&o->peer, "netping", echo))
 		return GUEST_EXIT_FAILURE;
-	}
 	net_format_mac(echo, mac_text);
-	printf("netping: echo %s answered after %llu ms; %ld probes of %ld bytes\n", mac_text,
-	       (unsigned long long)(tsc_ticks_to_ns(tsc_read() - start) / 1000000), o->count,
-	       o->size);
+	printf("netping: %ld probes of %ld bytes to %s\n", o->count, o->size, mac_text);
 
 	uint64_t *rtt = calloc((size_t)o->count, sizeof *rtt);
 	if (!rtt) {
@@ -237,7 +176,7 @@ static int run_probe(const struct options *o)
 		return GUEST_EXIT_FAILURE;
 	}
 	struct probe_counts c = {0};
-	uint64_t reply_ticks = ns_to_tsc_ticks((uint64_t)o->reply_timeout_ms * 1000000);
+	uint64_t reply_ticks = ns_to_tsc_ticks((uint64_t)o->peer.reply_timeout_ms * 1000000);
 	uint64_t interval_ticks = ns_to_tsc_ticks((uint64_t)o->interval_us * 1000);
 	uint64_t run_start = tsc_read();
 	for (uint32_t seq = 0; seq < (uint32_t)o->count; seq++) {
@@ -253,12 +192,7 @@ static int run_probe(const struct options *o)
 			c.lost++;
 	}
 	double seconds = (double)tsc_ticks_to_ns(tsc_read() - run_start) / 1e9;
-	for (int i = 0; i < END_FRAMES; i++) {
-		stream_build(frame, STREAM_MIN_FRAME, echo, STREAM_END, (uint32_t)o->count,
-		             (uint32_t)o->count);
-		net_send(frame, STREAM_MIN_FRAME);
-	}
-	net_flush();
+	stream_send_end(echo, (uint32_t)o->count, (uint32_t)o->count, END_FRAMES);
 
 	struct latency_summary s;
 	latency_summarize(rtt, c.replies, &s);
@@ -290,9 +224,8 @@ int main(int argc, char **argv)
 	int status = parse_options(argc, argv, &o);
 	if (status != 0)
 		return status;
-	if (!net_attach())
-		return GUEST_EXIT_FAILURE;
-	if (o.batch[0] && !net_set_batching(o.batch))
-		return GUEST_EXIT_USAGE;
+	status = stream_attach(o.batch);
+	if (status != 0)
+		return status;
 	return o.echo ? run_echo(&o) : run_probe(&o);
 }

@@ -40,10 +40,7 @@ struct options {
 	long reply_bytes; /* client: asked for; server: answered whatever is asked, 0: as asked */
 	long rate;        /* requests per second; 0: closed loop */
 	long concurrency;
-	long reply_timeout_ms;
-	double timeout;
-	bool have_to;
-	uint8_t to[NET_MAC_LEN];
+	struct peer_options peer;
 	char batch[160];
 };
 
@@ -58,8 +55,6 @@ static int usage(const char *problem, const char *argument)
 	    "       netrr --client [--to MAC] --requests N [--request-bytes B] [--reply-bytes B]\n"
 	    "             [--rate R] [--concurrency C] [--reply-timeout-ms MS] [--timeout S]\n"
 	    "             [--batch \"policy=...\"]\n"
-	    "  --to MAC               the server, aa:bb:cc:dd:ee:ff (default: the first that\n"
-	    "                         answers a broadcast)\n"
 	    "  --requests N           requests to make, 1..%d\n"
 	    "  --request-bytes B      REQUEST frame length with the Ethernet header, %d..%d\n"
 	    "                         (default 64)\n"
@@ -68,12 +63,7 @@ static int usage(const char *problem, const char *argument)
 	    "  --rate R               open loop: R requests per second, 1..1000000\n"
 	    "                         (default: closed loop)\n"
 	    "  --concurrency C        requests outstanding at most, 1..%d (default 1, or 32\n"
-	    "                         with --rate)\n"
-	    "  --reply-timeout-ms MS  a response later than this is lost, 1..60000 (default 1000)\n"
-	    "  --timeout S            wait for the server, or a server for requests, that long\n"
-	    "                         (default 30)\n"
-	    "  --batch TEXT           hv's interrupt batching, e.g. \"policy=fixed-time "
-	    "tbuf=1ms\"\n",
+	    "                         with --rate)\n" PEER_OPTIONS_USAGE STREAM_BATCH_USAGE,
 	    REQUESTS_MAX, STREAM_MIN_FRAME, NET_FRAME_MAX, STREAM_MIN_FRAME, NET_FRAME_MAX,
 	    CONCURRENCY_MAX);
 	return GUEST_EXIT_USAGE;
@@ -82,8 +72,9 @@ static int usage(const char *problem, const char *argument)
 /* Accepts "--requests 8" and "--requests=8". Returns 0 or the exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	*o = (struct options){.request_bytes = 64, .reply_timeout_ms = 1000, .timeout = 30};
+	*o = (struct options){.request_bytes = 64, .peer = PEER_OPTIONS_DEFAULT};
 	bool have_reply_bytes = false;
+	const char *client_option = NULL; /* the first option only a client takes */
 	for (int i = 1; i < argc; i++) {
 		enum arg_batch_result batch = arg_batch(argc, argv, &i, o->batch, sizeof o->batch);
 		if (batch == ARG_BATCH_BAD)
@@ -92,7 +83,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		if (batch == ARG_BATCH_TAKEN)
 			continue;
 		if (strcmp(argv[i], "--server") == 0 || strcmp(argv[i], "--client") == 0) {
-			*(argv[i][2] == 's' ? &o->server : &o->client) = true;
+			o->server |= strcmp(argv[i], "--server") == 0;
+			o->client |= strcmp(argv[i], "--client") == 0;
 			continue;
 		}
 		if (strncmp(argv[i], "--", 2) != 0)
@@ -100,6 +92,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		char *name = argv[i], *value;
 		if (!arg_value(argc, argv, &i, &value))
 			return usage("missing value after", name);
+		bool taken;
+		const char *complaint = peer_option(&o->peer, name, value, &taken);
+		if (complaint)
+			return usage(complaint, value);
+		if (strcmp(name, "--reply-bytes") != 0 && strcmp(name, "--timeout") != 0 &&
+		    !client_option)
+			client_option = name;
+		if (taken)
+			continue;
 		if (strcmp(name, "--requests") == 0) {
 			if (!arg_whole(value, 1, REQUESTS_MAX, &o->requests))
 				return usage("--requests wants 1..100000, not", value);
@@ -117,16 +118,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		} else if (strcmp(name, "--concurrency") == 0) {
 			if (!arg_whole(value, 1, CONCURRENCY_MAX, &o->concurrency))
 				return usage("--concurrency wants 1..128, not", value);
-		} else if (strcmp(name, "--reply-timeout-ms") == 0) {
-			if (!arg_whole(value, 1, 60000, &o->reply_timeout_ms))
-				return usage("--reply-timeout-ms wants 1..60000, not", value);
-		} else if (strcmp(name, "--timeout") == 0) {
-			if (!arg_number(value, 0.1, 3600, &o->timeout))
-				return usage("--timeout wants 0.1..3600 seconds, not", value);
-		} else if (strcmp(name, "--to") == 0) {
-			o->have_to = true;
-			if (!net_parse_mac(value, o->to))
-				return usage("--to wants aa:bb:cc:dd:ee:ff, not", value);
 		} else {
 			return usage("unknown option", name);
 		}
@@ -135,8 +126,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage("say one of", "--server or --client");
 	if (o->client && !o->requests)
 		return usage("missing option", "--requests");
-	if (o->server && (o->requests || o->rate || o->concurrency || o->have_to))
-		return usage("a server takes only --reply-bytes, --timeout and", "--batch");
+	if (o->server && client_option)
+		return usage("a server takes only --reply-bytes, --timeout and --batch, not",
+		             client_option);
 	if (o->client && !have_reply_bytes)
 		o->reply_bytes = 64;
 	if (o->client && !o->concurrency)
@@ -144,82 +136,54 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static uint64_t seconds_to_ticks(double seconds)
-{
-	return (uint64_t)(seconds * (double)tsc_hz());
-}
-
 /* ---- the server ---- */
+
+static struct {
+	long reply_bytes; /* --reply-bytes: this size whatever is asked; 0: as asked */
+	uint64_t bad;     /* REQUESTs with a damaged payload or an impossible size */
+	uint64_t reply_bytes_sent;
+} server;
 
 /* A REQUEST is answered when it is whole: the payload of its seq and a
  * RESPONSE size that can be sent. */
-static bool request_ok(const struct stream_header *header, size_t length)
+static enum peer_answer answer_request(uint8_t *frame, size_t length, enum stream_type type,
+                                       const struct stream_header *header)
 {
-	return header->total >= STREAM_MIN_FRAME && header->total <= NET_FRAME_MAX &&
-	       stream_payload_ok(frame + STREAM_MIN_FRAME, length - STREAM_MIN_FRAME, header->seq);
+	if (type != STREAM_REQUEST)
+		return PEER_IGNORED;
+	if (header->total < STREAM_MIN_FRAME || header->total > NET_FRAME_MAX ||
+	    !stream_payload_ok(frame + STREAM_MIN_FRAME, length - STREAM_MIN_FRAME, header->seq)) {
+		server.bad++;
+		return PEER_IGNORED;
+	}
+	uint32_t size = server.reply_bytes ? (uint32_t)server.reply_bytes : header->total;
+	stream_build(reply, size, frame + NET_MAC_LEN, STREAM_RESPONSE, header->seq, size);
+	net_send(reply, size);
+	server.reply_bytes_sent += size;
+	return PEER_ANSWERED;
 }
 
 static int run_server(const struct options *o)
 {
-	uint64_t served = 0, checks = 0, bad = 0, other = 0, reply_bytes = 0;
-	uint64_t silence_limit = seconds_to_ticks(o->timeout), heard = tsc_read();
-	bool have_client = false;
-	uint8_t client[NET_MAC_LEN];
-	const char *ended = "timeout";
+	struct peer_service service = {.answer = answer_request};
+	server.reply_bytes = o->reply_bytes;
 	printf("netrr: server ready\n");
-	for (;;) {
-		uint64_t quiet = tsc_read() - heard;
-		if (quiet >= silence_limit)
-			break;
-		size_t length =
-		    net_recv(frame, sizeof frame, tsc_ticks_to_ns(silence_limit - quiet));
-		if (!length)
-			continue;
-		enum stream_type type;
-		const struct stream_header *header = stream_parse(frame, length, &type);
-		const uint8_t *sender = frame + NET_MAC_LEN;
-		if (header && type == STREAM_PING) { /* a client's readiness check */
-			stream_turn_around(frame, STREAM_PONG);
-			net_send(frame, length);
-			checks++;
-		} else if (header && type == STREAM_REQUEST) {
-			if (!request_ok(header, length)) {
-				bad++;
-				continue;
-			}
-			if (!have_client) {
-				memcpy(client, sender, NET_MAC_LEN);
-				have_client = true;
-			}
-			uint32_t size = o->reply_bytes ? (uint32_t)o->reply_bytes : header->total;
-			stream_build(reply, size, sender, STREAM_RESPONSE, header->seq, size);
-			net_send(reply, size);
-			served++;
-			reply_bytes += size;
-		} else if (header && type == STREAM_END && have_client &&
-		           memcmp(sender, client, NET_MAC_LEN) == 0) {
-			ended = "end";
-			break;
-		} else {
-			other++;
-			continue;
-		}
-		heard = tsc_read();
-	}
-	net_flush();
+	peer_serve(&service, o->peer.timeout);
+	uint64_t other = service.other - server.bad; /* answer_request counted those apart */
 	printf("netrr: served %llu requests (%llu reply bytes), %llu readiness checks, %llu bad "
 	       "requests, %llu other frames; ended by %s\n",
-	       (unsigned long long)served, (unsigned long long)reply_bytes,
-	       (unsigned long long)checks, (unsigned long long)bad, (unsigned long long)other,
-	       ended);
+	       (unsigned long long)service.answered, (unsigned long long)server.reply_bytes_sent,
+	       (unsigned long long)service.readiness_checks, (unsigned long long)server.bad,
+	       (unsigned long long)other, service.ended);
 	printf("@ {\"ev\":\"netrr\",\"mode\":\"server\",\"served\":%llu,\"reply_bytes\":%llu,"
 	       "\"readiness_checks\":%llu,\"bad\":%llu,\"other\":%llu,\"ended\":\"%s\","
 	       "\"interrupts\":%llu,\"kicks\":%llu}\n",
-	       (unsigned long long)served, (unsigned long long)reply_bytes,
-	       (unsigned long long)checks, (unsigned long long)bad, (unsigned long long)other,
-	       ended, (unsigned long long)net_counters()->interrupts,
+	       (unsigned long long)service.answered, (unsigned long long)server.reply_bytes_sent,
+	       (unsigned long long)service.readiness_checks, (unsigned long long)server.bad,
+	       (unsigned long long)other, service.ended,
+	       (unsigned long long)net_counters()->interrupts,
 	       (unsigned long long)net_counters()->kicks);
-	return served > 0 ? GUEST_EXIT_OK : GUEST_EXIT_FAILURE;
+	return service.answered > 0 ? GUEST_EXIT_OK : GUEST_EXIT_FAILURE;
 }
 
 /* ---- the client ---- */
@@ -302,7 +266,7 @@ static void send_request(const struct options *o, uint64_t start)
 static void run_requests(const struct options *o)
 {
 	uint32_t total = (uint32_t)o->requests;
-	uint64_t reply_ticks = ns_to_tsc_ticks((uint64_t)o->reply_timeout_ms * 1000000);
+	uint64_t reply_ticks = ns_to_tsc_ticks((uint64_t)o->peer.reply_timeout_ms * 1000000);
 	uint64_t run_start = tsc_read();
 	uint32_t waiting_for_slot = UINT32_MAX;
 	c.first_tsc = c.last_tsc = run_start;
@@ -345,17 +309,12 @@ static void run_requests(const struct options *o)
 static int run_client(const struct options *o)
 {
 	char mac_text[18];
-	uint64_t start = tsc_read();
-	if (!stream_find_peer(o->have_to ? o->to : NULL, (uint64_t)(o->timeout * 1e9), c.server)) {
-		printf("netrr: no server answered within %g s\n", o->timeout);
+	if (!peer_find(&o->peer, "netrr", c.server))
 		return GUEST_EXIT_FAILURE;
-	}
 	net_format_mac(c.server, mac_text);
-	printf("netrr: server %s answered after %llu ms; %ld requests of %ld bytes for %ld-byte "
-	       "replies, %s, concurrency %ld\n",
-	       mac_text, (unsigned long long)(tsc_ticks_to_ns(tsc_read() - start) / 1000000),
-	       o->requests, o->request_bytes, o->reply_bytes, o->rate ? "open loop" : "closed loop",
-	       o->concurrency);
+	printf("netrr: %ld requests of %ld bytes for %ld-byte replies to %s, %s, concurrency %ld\n",
+	       o->requests, o->request_bytes, o->reply_bytes, mac_text,
+	       o->rate ? "open loop" : "closed loop", o->concurrency);
 	size_t n = (size_t)o->requests;
 	c.state = calloc(n, sizeof *c.state);
 	c.start_tsc = calloc(n, sizeof *c.start_tsc);
@@ -366,12 +325,7 @@ static int run_client(const struct options *o)
 	}
 
 	run_requests(o);
-	for (int i = 0; i < END_FRAMES; i++) {
-		stream_build(frame, STREAM_MIN_FRAME, c.server, STREAM_END, c.next,
-		             (uint32_t)o->requests);
-		net_send(frame, STREAM_MIN_FRAME);
-	}
-	net_flush();
+	stream_send_end(c.server, c.next, (uint32_t)o->requests, END_FRAMES);
 
 	double seconds = (double)tsc_ticks_to_ns(c.last_tsc - c.first_tsc) / 1e9;
 	double per_second = seconds > 0 ? (double)c.completed / seconds : 0;
@@ -411,9 +365,8 @@ int main(int argc, char **argv)
 	int status = parse_options(argc, argv, &o);
 	if (status != 0)
 		return status;
-	if (!net_attach())
-		return GUEST_EXIT_FAILURE;
-	if (o.batch[0] && !net_set_batching(o.batch))
-		return GUEST_EXIT_USAGE;
+	status = stream_attach(o.batch);
+	if (status != 0)
+		return status;
 	return o.server ? run_server(&o) : run_client(&o);
 }

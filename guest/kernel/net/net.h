@@ -135,11 +135,6 @@ const struct stream_header *stream_parse(const uint8_t *frame, size_t length,
  * to its sender: the addresses swap (ours becomes the source), the type
  * changes, seq, total, tsc and payload stay. */
 void stream_turn_around(uint8_t *frame, enum stream_type type);
-/* Readiness check before a latency run: sends a PING with total 0 to `to`
- * (broadcast when NULL) every 100 ms until a PONG comes back, for at most
- * timeout_ns. True with the MAC that answered in peer. Other frames that
- * arrive meanwhile are dropped. */
-bool stream_find_peer(const uint8_t *to, uint64_t timeout_ns, uint8_t *peer);
 
 /* Payload of DATA frame seq: a function of seq and the byte index only. */
 void stream_payload(uint8_t *payload, size_t length, uint32_t seq);
@@ -155,5 +150,66 @@ uint64_t stream_checksum(uint64_t sum, uint32_t seq, const uint8_t *payload, siz
  * spaces, quotes are dropped); *index ends on the last word taken. False
  * when it does not fit in size bytes or is empty. */
 bool stream_join_words(int argc, char **argv, int *index, char *text, size_t size);
+
+#define STREAM_BATCH_USAGE                                                                         \
+	"  --batch TEXT           hv's interrupt batching, e.g. \"policy=fixed-time tbuf=1ms\"\n"
+
+/* net_attach, then hv's batching text when there is one. Returns 0, or the
+ * status a tool ends with: GUEST_EXIT_FAILURE when not attached,
+ * GUEST_EXIT_USAGE when hv refuses the text. */
+int stream_attach(const char *batching);
+/* Sends copies END frames (seq, total) to `to` and kicks hv: the peer needs
+ * one, a few survive a lossy link. */
+void stream_send_end(const uint8_t *to, uint32_t seq, uint32_t total, int copies);
+
+/* ---- peer.c: what the request/answer tools (netping, netrr) share ---- */
+
+/* Their common options: --to MAC, --reply-timeout-ms MS, --timeout S. */
+struct peer_options {
+	bool have_to;
+	uint8_t to[NET_MAC_LEN];
+	long reply_timeout_ms; /* an answer later than this is lost */
+	double timeout;        /* wait this long for the server, or a server for clients */
+};
+#define PEER_OPTIONS_DEFAULT                                                                       \
+	{                                                                                          \
+		.reply_timeout_ms = 1000, .timeout = 30                                            \
+	}
+#define PEER_OPTIONS_USAGE                                                                         \
+	"  --to MAC               the server, aa:bb:cc:dd:ee:ff (default: the first that\n"        \
+	"                         answers a broadcast)\n"                                          \
+	"  --reply-timeout-ms MS  an answer later than this is lost, 1..60000 (default 1000)\n"    \
+	"  --timeout S            wait for the server, or a server for clients, that long\n"       \
+	"                         (default 30)\n"
+/* When name is one of the common options, takes value into o and sets
+ * *taken; returns NULL, or the complaint for a bad value ("--to wants ..."). */
+const char *peer_option(struct peer_options *o, const char *name, const char *value, bool *taken);
+
+/* Readiness check before a run: sends a PING with total 0 to o->to
+ * (broadcast without --to) every 100 ms until a PONG comes back, for at
+ * most o->timeout. True with the MAC that answered in peer. Says on stdout,
+ * after "tool: ", who answered and when, or that nobody did. Other frames
+ * that arrive meanwhile are dropped. */
+bool peer_find(const struct peer_options *o, const char *tool, uint8_t *peer);
+
+/* A server's loop. It answers every PING with its PONG itself (counting
+ * readiness checks, total 0, apart), hands every other frame of ours but
+ * END to answer, and stops at END from a client it answered, when answer
+ * says done, or after timeout seconds of nobody to answer. */
+enum peer_answer {
+	PEER_IGNORED,  /* not a frame this server answers: counted as other */
+	PEER_ANSWERED, /* answered; the sender is a client now */
+	PEER_DONE,     /* answered, and that was the last one */
+};
+struct peer_service {
+	enum peer_answer (*answer)(uint8_t *frame, size_t length, enum stream_type type,
+	                           const struct stream_header *header); /* may be NULL */
+	uint64_t echo_limit; /* stop after this many counted PINGs; 0: none */
+	/* What happened: */
+	uint64_t echoes, readiness_checks, answered, other;
+	bool served;       /* a client's PING or frame was answered */
+	const char *ended; /* "end", "done" (the limit or answer said so), "timeout" */
+};
+void peer_serve(struct peer_service *service, double timeout);
 
 #endif

@@ -7,11 +7,10 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "clock/clock.h"
+#include "boot/boot.h"
 #include "x86/x86.h"
 
-#define FNV_PRIME             0x100000001b3ull
-#define FIND_PEER_INTERVAL_NS 100000000u /* a readiness PING every 100 ms */
+#define FNV_PRIME 0x100000001b3ull
 
 void stream_build(uint8_t *frame, size_t length, const uint8_t *destination, enum stream_type type,
                   uint32_t seq, uint32_t total)
@@ -54,34 +53,6 @@ void stream_turn_around(uint8_t *frame, enum stream_type type)
 	uint32_t magic = STREAM_MAGIC | type;
 	memcpy(frame + NET_HEADER_LEN + offsetof(struct stream_header, magic), &magic,
 	       sizeof magic);
-}
-
-bool stream_find_peer(const uint8_t *to, uint64_t timeout_ns, uint8_t *peer)
-{
-	static const uint8_t broadcast[NET_MAC_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	static uint8_t frame[NET_FRAME_MAX];
-	uint64_t start = rdtsc(), limit = ns_to_tsc_ticks(timeout_ns), next_ping = start;
-	for (uint32_t pings = 0;;) {
-		uint64_t now = rdtsc();
-		if (now - start >= limit)
-			return false;
-		if (now >= next_ping) {
-			stream_build(frame, STREAM_MIN_FRAME, to ? to : broadcast, STREAM_PING,
-			             pings++, 0);
-			net_send(frame, STREAM_MIN_FRAME);
-			next_ping = now + ns_to_tsc_ticks(FIND_PEER_INTERVAL_NS);
-		}
-		uint64_t until = next_ping < start + limit ? next_ping : start + limit;
-		size_t length = net_recv(frame, sizeof frame, tsc_ticks_to_ns(until - now));
-		enum stream_type type;
-		const struct stream_header *header = stream_parse(frame, length, &type);
-		const uint8_t *sender = frame + NET_MAC_LEN;
-		if (header && type == STREAM_PONG && header->total == 0 &&
-		    (!to || memcmp(sender, to, NET_MAC_LEN) == 0)) {
-			memcpy(peer, sender, NET_MAC_LEN);
-			return true;
-		}
-	}
 }
 
 /* Byte i of frame seq is the top byte of the i-th step of a linear
@@ -151,4 +122,23 @@ bool stream_join_words(int argc, char **argv, int *index, char *text, size_t siz
 	text[used] = '\0';
 	*index = i - 1;
 	return used > 0;
+}
+
+int stream_attach(const char *batching)
+{
+	if (!net_attach())
+		return GUEST_EXIT_FAILURE;
+	if (batching[0] && !net_set_batching(batching))
+		return GUEST_EXIT_USAGE;
+	return GUEST_EXIT_OK;
+}
+
+void stream_send_end(const uint8_t *to, uint32_t seq, uint32_t total, int copies)
+{
+	uint8_t frame[STREAM_MIN_FRAME];
+	for (int i = 0; i < copies; i++) {
+		stream_build(frame, sizeof frame, to, STREAM_END, seq, total);
+		net_send(frame, sizeof frame);
+	}
+	net_flush();
 }
