@@ -1,9 +1,9 @@
 # Runs on the build host: builds the guest kernel and workloads, one ELF per
 # workload, each the kernel + the workload's main + newlib. Included by the
 # top-level Makefile, which sets BUILD, CC, LD and Q.
-#   make guests    ->  $(BUILD)/guest/{hello,mvb,dirty}.elf
+#   make guests    ->  $(BUILD)/guest/WORKLOAD.elf for each of GUEST_WORKLOADS
 
-GUEST_WORKLOADS := hello mvb dirty energy netsrc netsink
+GUEST_WORKLOADS := hello mvb dirty energy netsrc netsink netping netrr
 GUEST_DIR       := $(BUILD)/guest
 NEWLIB_PREFIX   := $(BUILD)/newlib/x86_64-elf
 NEWLIB_LIBC     := $(NEWLIB_PREFIX)/lib/libc.a

@@ -17,6 +17,7 @@
 
 #include "boot/boot.h"
 #include "clock/clock.h"
+#include "tool/tool.h"
 
 #define PAGE_SIZE         4096u
 #define WORDS_PER_PAGE    (PAGE_SIZE / sizeof(uint64_t))
@@ -43,26 +44,6 @@ static int usage(const char *problem, const char *argument)
 	    "  --seconds S         how long, 0.01..3600, may have decimals (default 2)\n"
 	    "  --checksum          print an FNV-1a 64 checksum of the working set at the end\n");
 	return GUEST_EXIT_USAGE;
-}
-
-static bool parse_whole(const char *text, long min, long max, long *value)
-{
-	char *end;
-	long number = strtol(text, &end, 10);
-	if (end == text || *end != '\0' || number < min || number > max)
-		return false;
-	*value = number;
-	return true;
-}
-
-static bool parse_seconds(const char *text, double *value)
-{
-	char *end;
-	double number = strtod(text, &end);
-	if (end == text || *end != '\0' || !(number >= 0.01 && number <= 3600))
-		return false;
-	*value = number;
-	return true;
 }
 
 static bool is_option_with_value(const char *name)
@@ -93,13 +74,13 @@ static int parse_options(int argc, char **argv, struct options *options)
 		if (!value)
 			value = argv[++i];
 		if (strcmp(name, "--ws") == 0) {
-			if (!parse_whole(value, 1, 4096, &options->working_set_mib))
+			if (!arg_whole(value, 1, 4096, &options->working_set_mib))
 				return usage("--ws wants 1..4096 MiB, not", value);
 		} else if (strcmp(name, "--rate") == 0) {
-			if (!parse_whole(value, 1, 10000000, &options->pages_per_second))
+			if (!arg_whole(value, 1, 10000000, &options->pages_per_second))
 				return usage("--rate wants 1..10000000 pages per second, not",
 				             value);
-		} else if (!parse_seconds(value, &options->seconds)) {
+		} else if (!arg_number(value, 0.01, 3600, &options->seconds)) {
 			return usage("--seconds wants 0.01..3600, not", value);
 		}
 	}

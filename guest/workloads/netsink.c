@@ -19,6 +19,7 @@
 #include "boot/boot.h"
 #include "clock/clock.h"
 #include "net/net.h"
+#include "tool/tool.h"
 
 #define HELLO_INTERVAL_NS 100000000u /* 100 ms */
 #define CREDIT_EVERY      16        /* frames taken between CREDITs; the source's window is >= 32 */
@@ -64,37 +65,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	*o = (struct options){.timeout = 30};
 	for (int i = 1; i < argc; i++) {
-		char *name = argv[i];
-		if (strcmp(name, "--batch") == 0 || strncmp(name, "--batch=", 8) == 0) {
-			if (name[7] == '=')
-				argv[i] += 8;
-			else if (++i >= argc)
-				return usage("missing value after", name);
-			if (!stream_join_words(argc, argv, &i, o->batch, sizeof o->batch))
-				return usage("--batch wants a short text like",
-				             "policy=fixed-time,tbuf=1ms");
+		enum arg_batch_result batch = arg_batch(argc, argv, &i, o->batch, sizeof o->batch);
+		if (batch == ARG_BATCH_BAD)
+			return usage("--batch wants a short text like",
+			             "policy=fixed-time,tbuf=1ms");
+		if (batch == ARG_BATCH_TAKEN)
 			continue;
-		}
-		char *value = strchr(name, '=');
-		if (value)
-			*value++ = '\0';
-		if (strcmp(name, "--expect") != 0 && strcmp(name, "--timeout") != 0)
+		char *name = argv[i], *value;
+		if (strncmp(name, "--expect", 8) != 0 && strncmp(name, "--timeout", 9) != 0)
 			return usage(strncmp(name, "--", 2) == 0 ? "unknown option"
 			                                         : "unexpected argument",
 			             name);
-		if (!value && i + 1 >= argc)
+		if (!arg_value(argc, argv, &i, &value))
 			return usage("missing value after", name);
-		if (!value)
-			value = argv[++i];
-		char *end;
 		if (strcmp(name, "--expect") == 0) {
-			o->expect = strtol(value, &end, 10);
-			if (end == value || *end || o->expect < 1 || o->expect > EXPECT_MAX)
+			if (!arg_whole(value, 1, EXPECT_MAX, &o->expect))
 				return usage("--expect wants 1..10000000, not", value);
-		} else {
-			o->timeout = strtod(value, &end);
-			if (end == value || *end || !(o->timeout >= 0.1 && o->timeout <= 3600))
+		} else if (strcmp(name, "--timeout") == 0) {
+			if (!arg_number(value, 0.1, 3600, &o->timeout))
 				return usage("--timeout wants 0.1..3600 seconds, not", value);
+		} else {
+			return usage("unknown option", name);
 		}
 	}
 	return 0;
@@ -228,10 +219,9 @@ int main(int argc, char **argv)
 	int status = parse_options(argc, argv, &o);
 	if (status != 0)
 		return status;
-	if (!net_attach())
-		return GUEST_EXIT_FAILURE;
-	if (o.batch[0] && !net_set_batching(o.batch))
-		return GUEST_EXIT_USAGE;
+	status = stream_attach(o.batch);
+	if (status != 0)
+		return status;
 
 	if (find_source(&o))
 		receive_stream(&o);

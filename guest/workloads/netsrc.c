@@ -18,6 +18,7 @@
 #include "boot/boot.h"
 #include "clock/clock.h"
 #include "net/net.h"
+#include "tool/tool.h"
 
 #define END_FRAMES     3 /* the sink needs one; a few cost nothing */
 #define WINDOW_MIN     32
@@ -64,62 +65,41 @@ static int usage(const char *problem, const char *argument)
 	return GUEST_EXIT_USAGE;
 }
 
-static bool parse_whole(const char *text, long min, long max, long *value)
-{
-	char *end;
-	long number = strtol(text, &end, 10);
-	if (end == text || *end != '\0' || number < min || number > max)
-		return false;
-	*value = number;
-	return true;
-}
-
 /* Accepts "--count 8" and "--count=8". Returns 0 or the exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	*o = (struct options){.window = 128, .timeout = 30};
 	for (int i = 1; i < argc; i++) {
-		char *name = argv[i];
-		if (strcmp(name, "--batch") == 0 || strncmp(name, "--batch=", 8) == 0) {
-			if (name[7] == '=')
-				argv[i] += 8; /* the text starts in this word */
-			else if (++i >= argc)
-				return usage("missing value after", name);
-			if (!stream_join_words(argc, argv, &i, o->batch, sizeof o->batch))
-				return usage("--batch wants a short text like",
-				             "policy=fixed-time,tbuf=1ms");
+		enum arg_batch_result batch = arg_batch(argc, argv, &i, o->batch, sizeof o->batch);
+		if (batch == ARG_BATCH_BAD)
+			return usage("--batch wants a short text like",
+			             "policy=fixed-time,tbuf=1ms");
+		if (batch == ARG_BATCH_TAKEN)
 			continue;
-		}
+		char *name = argv[i], *value;
 		if (strncmp(name, "--", 2) != 0)
 			return usage("unexpected argument", name);
-		char *value = strchr(name, '=');
-		if (value)
-			*value++ = '\0';
-		if (!value && i + 1 >= argc)
+		if (!arg_value(argc, argv, &i, &value))
 			return usage("missing value after", name);
-		if (!value)
-			value = argv[++i];
-		char *end;
 		if (strcmp(name, "--count") == 0) {
-			if (!parse_whole(value, 1, 10000000, &o->count))
+			if (!arg_whole(value, 1, 10000000, &o->count))
 				return usage("--count wants 1..10000000, not", value);
 		} else if (strcmp(name, "--size") == 0) {
-			if (!parse_whole(value, STREAM_MIN_FRAME, NET_FRAME_MAX, &o->size))
+			if (!arg_whole(value, STREAM_MIN_FRAME, NET_FRAME_MAX, &o->size))
 				return usage("--size wants 34..1514 bytes, not", value);
 		} else if (strcmp(name, "--rate") == 0) {
-			if (!parse_whole(value, 1, 10000000, &o->rate))
+			if (!arg_whole(value, 1, 10000000, &o->rate))
 				return usage("--rate wants 1..10000000 frames per second, not",
 				             value);
 		} else if (strcmp(name, "--window") == 0) {
-			if (!parse_whole(value, 0, WINDOW_MAX, &o->window) ||
+			if (!arg_whole(value, 0, WINDOW_MAX, &o->window) ||
 			    (o->window && o->window < WINDOW_MIN))
 				return usage("--window wants 0 or 32..224, not", value);
 		} else if (strcmp(name, "--timeout") == 0) {
-			o->timeout = strtod(value, &end);
-			if (end == value || *end || !(o->timeout >= 0.1 && o->timeout <= 3600))
+			if (!arg_number(value, 0.1, 3600, &o->timeout))
 				return usage("--timeout wants 0.1..3600 seconds, not", value);
 		} else if (strcmp(name, "--tx-delay") == 0) {
-			if (!parse_whole(value, 0, 1000000, &o->tx_delay_us))
+			if (!arg_whole(value, 0, 1000000, &o->tx_delay_us))
 				return usage("--tx-delay wants 0..1000000 microseconds, not",
 				             value);
 		} else if (strcmp(name, "--dst") == 0) {
@@ -220,10 +200,9 @@ int main(int argc, char **argv)
 	int status = parse_options(argc, argv, &o);
 	if (status != 0)
 		return status;
-	if (!net_attach())
-		return GUEST_EXIT_FAILURE;
-	if (o.batch[0] && !net_set_batching(o.batch))
-		return GUEST_EXIT_USAGE;
+	status = stream_attach(o.batch);
+	if (status != 0)
+		return status;
 	net_set_tx_delay_ns((uint64_t)o.tx_delay_us * 1000);
 
 	if (!wait_for_sink(&o)) {
@@ -256,9 +235,7 @@ int main(int argc, char **argv)
 		    stream_checksum(checksum, sent, frame + STREAM_MIN_FRAME, payload_length);
 		net_send(frame, (size_t)o.size);
 	}
-	for (int i = 0; i < END_FRAMES; i++)
-		send_control(dst, STREAM_END, sent, (uint32_t)o.count);
-	net_flush();
+	stream_send_end(dst, sent, (uint32_t)o.count, END_FRAMES);
 	double seconds = (double)tsc_ticks_to_ns(tsc_read() - start) / 1e9;
 	double rate = seconds > 0 ? sent / seconds : 0;
 

@@ -54,7 +54,9 @@ int elf_load_guest(const uint8_t *image, size_t size, uint8_t *guest_mem, uint64
 /* ---- devices every guest sees ---- */
 struct vuart { /* 16550 at 0x3F8 (vuart.c) */
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
-	char line[200];
+	/* One guest line; a longer one is cut in two. Room for a tool's whole
+	 * JSON event, which a parser can only read in one piece. */
+	char line[512];
 	unsigned line_len;
 };
 

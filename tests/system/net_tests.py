@@ -196,6 +196,30 @@ def test_vm_on_host_a_streams_to_vm_on_host_b():
     expect(sink["checksum"] == src["checksum"], "checksums differ: B %s, A %s" % (sink["checksum"], src["checksum"]))
 
 
+def test_request_response_between_vms_on_two_hosts():
+    # netrr's client on A, its server on B, through both switches' e1000
+    # uplinks. The client names the server by the MAC hv gives B's first VM:
+    # 02:4a:56, the last two bytes of B's e1000 MAC (runner default
+    # b0:c4:20:00:00:0b), VM number 1.
+    guests = os.path.join(BUILD, "guest")
+    server_mac = "02:4a:56:00:0b:01"
+    p = Pair("pair_vm_netrr", "", "", timeout=180, extra=[
+        "--module-a", os.path.join(guests, "netrr.elf"),
+        "name=client mem=16M -- netrr --client --to %s --requests 100 --request-bytes 128 "
+        "--reply-bytes 512 --concurrency 2 --reply-timeout-ms 2000 --timeout 60" % server_mac,
+        "--module-b", os.path.join(guests, "netrr.elf"), "name=server mem=16M -- netrr --server --timeout 60"])
+    p.expect_status(0)
+    expect(re.search(r"^hv: server: pvnet attached, MAC %s," % server_mac, p.b.log, re.M),
+           "B's VM did not get the MAC the client was told")
+    client, server = guest_event(p.a, "client", "netrr"), guest_event(p.b, "server", "netrr")
+    expect(client["completed"] == 100 and client["lost"] == 0 and client["bad"] == 0,
+           "client on A: %r" % client)
+    pct = [client[k] for k in ("min_us", "p50_us", "p90_us", "p99_us", "max_us")]
+    expect(pct[0] > 0 and pct == sorted(pct), "client percentiles %r" % pct)
+    expect(server["served"] == 100 and server["reply_bytes"] == 100 * 512 and server["bad"] == 0,
+           "server on B: %r" % server)
+
+
 def test_running_vm_migrates_from_host_a_to_host_b():
     # A VM writing pages moves from A to B over the e1000s and bxhub while it
     # runs, with each dirty tracker; on B it goes on with the same counter

@@ -241,6 +241,101 @@ def test_hostile_ring_is_contained():
     r.expect_line(r"^\[netbad\] tiny: every bad NIC hypercall was refused$")
 
 
+# hv gives a host's VMs 02:4a:56 + two bytes of its e1000 MAC (zeros
+# without one) + the VM's number from 1 in module order (hv/net/backend.c).
+FIRST_VM_MAC = "02:4a:56:00:00:01"
+
+
+def _latency_pair(name, server_args, client_args, extra=()):
+    """A server as the first VM (FIRST_VM_MAC) and its client as the second."""
+    elf = GUEST % server_args.split()[0]
+    return Run(name, "bochs", timeout=300, extra=list(extra), modules=[
+        (elf, "name=server mem=16M -- " + server_args),
+        (elf, "name=client mem=16M -- " + client_args),
+    ])
+
+
+def _check_percentiles(ev, who):
+    p = [ev[k] for k in ("min_us", "p50_us", "p90_us", "p99_us", "max_us")]
+    expect(p[0] > 0 and p == sorted(p), "%s: percentiles out of order or zero: %r" % (who, p))
+    expect(p[0] <= ev["mean_us"] <= p[-1], "%s: mean outside min..max: %r" % (who, ev))
+
+
+def test_netping_two_vms_round_trips():
+    r = _latency_pair("net_ping", "netping --echo",
+                      "netping --to %s --count 100 --size 128" % FIRST_VM_MAC)
+    r.expect_status(0)
+    r.expect_line(r"^hv: server: pvnet attached, MAC %s," % FIRST_VM_MAC)
+    probe, echo = r.guest_event("client", "netping"), r.guest_event("server", "netping")
+    expect(probe["mode"] == "probe" and probe["to"] == FIRST_VM_MAC, "probe: %r" % probe)
+    expect(probe["replies"] == 100 and probe["lost"] == 0 and probe["bad"] == 0 and probe["late"] == 0,
+           "probe: %r" % probe)
+    _check_percentiles(probe, "probe")
+    # One probe at a time: the run cannot be shorter than its round trips.
+    expect(probe["mean_us"] * 100 <= probe["seconds"] * 1e6,
+           "100 RTTs of %.1f us in %.6f s" % (probe["mean_us"], probe["seconds"]))
+    expect(echo["echoed"] == 100 and echo["ended"] == "end", "echo: %r" % echo)
+    stats = r.event("net_stats", vm="server")
+    expect(stats["rx_packets"] >= 100 and stats["tx_packets"] >= 100, "echo vNIC: %r" % stats)
+
+
+def test_netping_counts_probes_the_echo_never_answers():
+    # The echo answers 30 PINGs and stops; the last 10 probes time out.
+    r = _latency_pair("net_ping_lost", "netping --echo --count 30",
+                      "netping --to %s --count 40 --reply-timeout-ms 20" % FIRST_VM_MAC)
+    r.expect_status(1)
+    probe = r.guest_event("client", "netping")
+    expect(probe["replies"] == 30 and probe["lost"] == 10, "probe: %r" % probe)
+    expect(r.event("vm_exit", vm="client")["status"] == 1, "a probe with losses must fail")
+    expect(r.guest_event("server", "netping")["ended"] == "done", "the echo did not stop at 30")
+
+
+def _check_netrr(r, requests, reply_bytes):
+    client, server = r.guest_event("client", "netrr"), r.guest_event("server", "netrr")
+    expect(client["completed"] == requests and client["lost"] == 0 and client["bad"] == 0
+           and client["late"] == 0, "client: %r" % client)
+    _check_percentiles(client, "client")
+    expect(server["served"] == requests and server["reply_bytes"] == requests * reply_bytes
+           and server["bad"] == 0 and server["ended"] == "end", "server: %r" % server)
+    expect(abs(client["requests_per_s"] * client["seconds"] - requests) < 1,
+           "throughput disagrees with the count and time: %r" % client)
+    return client
+
+
+def test_netrr_closed_loop_completes_every_request():
+    r = _latency_pair("net_rr", "netrr --server",
+                      "netrr --client --to %s --requests 200 --request-bytes 100 --reply-bytes 1000 "
+                      "--concurrency 4" % FIRST_VM_MAC)
+    r.expect_status(0)
+    client = _check_netrr(r, 200, 1000)
+    # requests/s is printed to 0.1: 1000 times that is exact to 50 bytes/s.
+    expect(abs(client["reply_bytes_per_s"] - client["requests_per_s"] * 1000) <= 60,
+           "reply bytes/s is not 1000 x requests/s: %r" % client)
+
+
+def test_netrr_open_loop_keeps_its_rate():
+    # 300 requests at 1000/s: the run takes ~0.3 s and the server keeps up.
+    r = _latency_pair("net_rr_rate", "netrr --server",
+                      "netrr --client --requests 300 --rate 1000 --reply-bytes 200")
+    r.expect_status(0)
+    client = _check_netrr(r, 300, 200)
+    expect(client["to"] == FIRST_VM_MAC, "the client found %r, not the server" % client["to"])
+    expect(950 <= client["requests_per_s"] <= 1050 and client["delayed"] == 0,
+           "open loop at 1000/s ran at %r" % client)
+
+
+def test_latency_tools_bad_arguments_exit_2():
+    bad = {"p": "netping --count banana", "e": "netping --echo --to 02:4a:56:00:00:01",
+           "c": "netrr --client --reply-bytes 99999", "s": "netrr --server --requests 5",
+           "n": "netrr"}
+    r = Run("net_latency_bad_args", "bochs", modules=[
+        (GUEST % args.split()[0], "name=%s mem=8M -- %s" % (vm, args)) for vm, args in bad.items()])
+    r.expect_status(1)
+    for vm, args in bad.items():
+        expect(r.event("vm_exit", vm=vm)["status"] == 2, "%r should end with status 2" % args)
+        r.expect_line(r"^\[%s\] usage: " % vm)
+
+
 # 6 s: the VM must outlive the migration, which shares the one CPU with it.
 MIGRATE_DIRTY = "dirty --ws 2 --rate 500 --seconds 6 --checksum"
 

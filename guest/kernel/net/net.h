@@ -1,6 +1,6 @@
 /* Runs in the guest: the network. pvnet.c drives Joulevisor's paravirtual
  * NIC (include/joulevisor/pvnet.h is the contract); stream.c is the small
- * test protocol that netsrc and netsink speak over it.
+ * test protocol that netsrc, netsink, netping and netrr speak over it.
  *
  * The driver is polled from the caller's thread: the interrupt only counts
  * and wakes the CPU from HLT, all ring work happens in net_send/net_recv.
@@ -61,7 +61,7 @@ const struct net_counters *net_counters(void);
 void net_format_mac(const uint8_t *mac, char *text);
 bool net_parse_mac(const char *text, uint8_t *mac);
 
-/* ---- stream.c: the netsrc/netsink test stream ----
+/* ---- stream.c: the test stream and the latency tools' frames ----
  *
  * Frames of EtherType STREAM_ETHERTYPE. After the Ethernet header comes
  * struct stream_header (little-endian), then the payload. The meaning of
@@ -76,10 +76,27 @@ bool net_parse_mac(const char *text, uint8_t *mac);
  *           The source keeps at most its window of frames beyond it in
  *           flight, so the sink's RX ring cannot overflow.
  *   END     source -> sink, a few times after the last DATA;
- *           seq: DATA frames sent, total: frames in the stream
+ *           seq: DATA frames sent, total: frames in the stream.
+ *           Also netping's probe and netrr's client -> their server, a few
+ *           times when done; same fields.
  *
  * The source starts only after a HELLO, so the sink is attached with its
- * buffers posted; a source that boots first simply waits for it. */
+ * buffers posted; a source that boots first simply waits for it.
+ *
+ * The latency tools (netping, netrr) speak request and answer:
+ *
+ *   PING      probe -> echo (and any netrr server); seq: probe number,
+ *             total: probes in the run, or 0 for a readiness check that
+ *             no server counts (stream_find_peer)
+ *   PONG      the PING sent back as it came, but for the addresses and
+ *             the type (stream_turn_around)
+ *   REQUEST   client -> server; seq: request number, total: the length
+ *             of the RESPONSE frame it asks for
+ *   RESPONSE  server -> client; seq: the REQUEST's, total: this frame's
+ *             own length (the server may answer another size than asked)
+ *
+ * DATA, PING, REQUEST and RESPONSE carry stream_payload(seq), so a receiver
+ * can tell a frame that was damaged or belongs to another seq. */
 #define STREAM_ETHERTYPE  0x88B5      /* IEEE 802 local experimental EtherType 1 */
 #define STREAM_MAGIC      0x4A560000u /* "JV" in the high half, the type in the low */
 #define STREAM_HEADER_LEN 20
@@ -91,6 +108,10 @@ enum stream_type {
 	STREAM_DATA = 3,
 	STREAM_CREDIT = 4,
 	STREAM_END = 5,
+	STREAM_PING = 6,
+	STREAM_PONG = 7,
+	STREAM_REQUEST = 8,
+	STREAM_RESPONSE = 9,
 };
 
 struct stream_header {
@@ -103,12 +124,18 @@ struct stream_header {
 _Static_assert(sizeof(struct stream_header) == STREAM_HEADER_LEN, "stream header layout");
 
 /* Builds a frame of length bytes (>= STREAM_MIN_FRAME) in frame: Ethernet
- * header, stream header and, for DATA, the payload of seq. */
+ * header, stream header and the payload of seq (zeros for the types that
+ * carry none). */
 void stream_build(uint8_t *frame, size_t length, const uint8_t *destination, enum stream_type type,
                   uint32_t seq, uint32_t total);
 /* The stream header of a received frame, or NULL when it is not ours. */
 const struct stream_header *stream_parse(const uint8_t *frame, size_t length,
                                          enum stream_type *type);
+/* Turns a received frame around in place into an answer of the given type
+ * to its sender: the addresses swap (ours becomes the source), the type
+ * changes, seq, total, tsc and payload stay. */
+void stream_turn_around(uint8_t *frame, enum stream_type type);
+
 /* Payload of DATA frame seq: a function of seq and the byte index only. */
 void stream_payload(uint8_t *payload, size_t length, uint32_t seq);
 bool stream_payload_ok(const uint8_t *payload, size_t length, uint32_t seq);
@@ -123,5 +150,66 @@ uint64_t stream_checksum(uint64_t sum, uint32_t seq, const uint8_t *payload, siz
  * spaces, quotes are dropped); *index ends on the last word taken. False
  * when it does not fit in size bytes or is empty. */
 bool stream_join_words(int argc, char **argv, int *index, char *text, size_t size);
+
+#define STREAM_BATCH_USAGE                                                                         \
+	"  --batch TEXT           hv's interrupt batching, e.g. \"policy=fixed-time tbuf=1ms\"\n"
+
+/* net_attach, then hv's batching text when there is one. Returns 0, or the
+ * status a tool ends with: GUEST_EXIT_FAILURE when not attached,
+ * GUEST_EXIT_USAGE when hv refuses the text. */
+int stream_attach(const char *batching);
+/* Sends copies END frames (seq, total) to `to` and kicks hv: the peer needs
+ * one, a few survive a lossy link. */
+void stream_send_end(const uint8_t *to, uint32_t seq, uint32_t total, int copies);
+
+/* ---- peer.c: what the request/answer tools (netping, netrr) share ---- */
+
+/* Their common options: --to MAC, --reply-timeout-ms MS, --timeout S. */
+struct peer_options {
+	bool have_to;
+	uint8_t to[NET_MAC_LEN];
+	long reply_timeout_ms; /* an answer later than this is lost */
+	double timeout;        /* wait this long for the server, or a server for clients */
+};
+#define PEER_OPTIONS_DEFAULT                                                                       \
+	{                                                                                          \
+		.reply_timeout_ms = 1000, .timeout = 30                                            \
+	}
+#define PEER_OPTIONS_USAGE                                                                         \
+	"  --to MAC               the server, aa:bb:cc:dd:ee:ff (default: the first that\n"        \
+	"                         answers a broadcast)\n"                                          \
+	"  --reply-timeout-ms MS  an answer later than this is lost, 1..60000 (default 1000)\n"    \
+	"  --timeout S            wait for the server, or a server for clients, that long\n"       \
+	"                         (default 30)\n"
+/* When name is one of the common options, takes value into o and sets
+ * *taken; returns NULL, or the complaint for a bad value ("--to wants ..."). */
+const char *peer_option(struct peer_options *o, const char *name, const char *value, bool *taken);
+
+/* Readiness check before a run: sends a PING with total 0 to o->to
+ * (broadcast without --to) every 100 ms until a PONG comes back, for at
+ * most o->timeout. True with the MAC that answered in peer. Says on stdout,
+ * after "tool: ", who answered and when, or that nobody did. Other frames
+ * that arrive meanwhile are dropped. */
+bool peer_find(const struct peer_options *o, const char *tool, uint8_t *peer);
+
+/* A server's loop. It answers every PING with its PONG itself (counting
+ * readiness checks, total 0, apart), hands every other frame of ours but
+ * END to answer, and stops at END from a client it answered, when answer
+ * says done, or after timeout seconds of nobody to answer. */
+enum peer_answer {
+	PEER_IGNORED,  /* not a frame this server answers: counted as other */
+	PEER_ANSWERED, /* answered; the sender is a client now */
+	PEER_DONE,     /* answered, and that was the last one */
+};
+struct peer_service {
+	enum peer_answer (*answer)(uint8_t *frame, size_t length, enum stream_type type,
+	                           const struct stream_header *header); /* may be NULL */
+	uint64_t echo_limit; /* stop after this many counted PINGs; 0: none */
+	/* What happened: */
+	uint64_t echoes, readiness_checks, answered, other;
+	bool served;       /* a client's PING or frame was answered */
+	const char *ended; /* "end", "done" (the limit or answer said so), "timeout" */
+};
+void peer_serve(struct peer_service *service, double timeout);
 
 #endif

@@ -1,10 +1,13 @@
-/* Runs in the guest: the test stream of netsrc and netsink (net.h has the
- * frame types). Both tools build and check frames here, so they cannot
- * disagree on the layout, the payload or the checksum. */
+/* Runs in the guest: the test stream of netsrc and netsink, and the
+ * request/answer frames of netping and netrr (net.h has the frame types).
+ * Every tool builds and checks frames here, so they cannot disagree on the
+ * layout, the payload or the checksum. */
 #include "net/net.h"
 
+#include <stddef.h>
 #include <string.h>
 
+#include "boot/boot.h"
 #include "x86/x86.h"
 
 #define FNV_PRIME 0x100000001b3ull
@@ -21,7 +24,8 @@ void stream_build(uint8_t *frame, size_t length, const uint8_t *destination, enu
 	memcpy(frame + NET_HEADER_LEN, &header, sizeof header);
 	uint8_t *payload = frame + STREAM_MIN_FRAME;
 	size_t payload_length = length - STREAM_MIN_FRAME;
-	if (type == STREAM_DATA)
+	if (type == STREAM_DATA || type == STREAM_PING || type == STREAM_REQUEST ||
+	    type == STREAM_RESPONSE)
 		stream_payload(payload, payload_length, seq);
 	else
 		memset(payload, 0, payload_length);
@@ -36,10 +40,19 @@ const struct stream_header *stream_parse(const uint8_t *frame, size_t length,
 	const struct stream_header *header = (const void *)(frame + NET_HEADER_LEN);
 	uint32_t magic = header->magic;
 	if ((magic & 0xFFFF0000u) != STREAM_MAGIC || (magic & 0xFFFF) < STREAM_HELLO ||
-	    (magic & 0xFFFF) > STREAM_END)
+	    (magic & 0xFFFF) > STREAM_RESPONSE)
 		return NULL;
 	*type = (enum stream_type)(magic & 0xFFFF);
 	return header;
+}
+
+void stream_turn_around(uint8_t *frame, enum stream_type type)
+{
+	memcpy(frame, frame + NET_MAC_LEN, NET_MAC_LEN);
+	memcpy(frame + NET_MAC_LEN, net_mac(), NET_MAC_LEN);
+	uint32_t magic = STREAM_MAGIC | type;
+	memcpy(frame + NET_HEADER_LEN + offsetof(struct stream_header, magic), &magic,
+	       sizeof magic);
 }
 
 /* Byte i of frame seq is the top byte of the i-th step of a linear
@@ -109,4 +122,23 @@ bool stream_join_words(int argc, char **argv, int *index, char *text, size_t siz
 	text[used] = '\0';
 	*index = i - 1;
 	return used > 0;
+}
+
+int stream_attach(const char *batching)
+{
+	if (!net_attach())
+		return GUEST_EXIT_FAILURE;
+	if (batching[0] && !net_set_batching(batching))
+		return GUEST_EXIT_USAGE;
+	return GUEST_EXIT_OK;
+}
+
+void stream_send_end(const uint8_t *to, uint32_t seq, uint32_t total, int copies)
+{
+	uint8_t frame[STREAM_MIN_FRAME];
+	for (int i = 0; i < copies; i++) {
+		stream_build(frame, sizeof frame, to, STREAM_END, seq, total);
+		net_send(frame, sizeof frame);
+	}
+	net_flush();
 }
