@@ -1,13 +1,14 @@
 /* Runs at boot (probe, reset, rings) and in hv's polling loops (send,
  * receive): a polled driver for the Intel 82540EM, the e1000 that bochs and
  * QEMU emulate. Registers, bits and descriptors are in
- * include/joulevisor/e1000_regs.h (shared with the bare guest's driver),
- * with the sections of the 8254x SDM; chapter 14's initialization order is
- * followed below. What the bochs model does differently is in
+ * include/joulevisor/e1000_regs.h, the set-up steps both drivers share in
+ * e1000_init.h (the bare guest's is guest/kernel/net/e1000.c), with the
+ * sections of the 8254x SDM; chapter 14's initialization order is followed
+ * below. What the bochs model does differently is in
  * ../shared/PLATFORM.md Part B. */
 #include "core/core.h"
 #include "dev/dev.h"
-#include "joulevisor/e1000_regs.h"
+#include "joulevisor/e1000_init.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
 #include "x86/x86.h"
@@ -37,22 +38,13 @@ static struct {
 	struct e1000_counters counters;
 } nic;
 
-/* Device registers are 32 bits wide and are accessed as such (chapter 13). */
 static uint32_t rd(uint32_t reg)
 {
-	return nic.mmio[reg / 4];
+	return e1000_read(nic.mmio, reg);
 }
 static void wr(uint32_t reg, uint32_t v)
 {
-	nic.mmio[reg / 4] = v;
-}
-
-/* Descriptor writes must reach memory before the doorbell write that hands
- * them over. x86 keeps stores in order (an uncached MMIO store is not
- * passed by earlier write-back stores), so only the compiler must be held. */
-static void dma_barrier(void)
-{
-	__asm__ volatile("" ::: "memory");
+	e1000_write(nic.mmio, reg, v);
 }
 
 static void delay_ms(uint64_t tsc_khz, uint64_t ms)
@@ -91,23 +83,6 @@ static bool read_mac(void)
 	return memcmp(nic.mac, zero, 6) != 0;
 }
 
-/* Receive filter: only our own address (and broadcast, RCTL.BAM). RAL/RAH
- * read zero after reset in bochs (PLATFORM.md B8), so we always program
- * entry 0 and clear the others; no multicast (bxhub cannot carry it). */
-static void program_filters(void)
-{
-	const uint8_t *m = nic.mac;
-	wr(E1000_RAL0,
-	   (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 24);
-	wr(E1000_RAH0, (uint32_t)m[4] | (uint32_t)m[5] << 8 | E1000_RAH_AV);
-	for (unsigned i = 1; i < E1000_RA_ENTRIES; i++) {
-		wr(E1000_RAL0 + 8 * i, 0);
-		wr(E1000_RAH0 + 8 * i, 0);
-	}
-	for (unsigned i = 0; i < E1000_MTA_ENTRIES; i++)
-		wr(E1000_MTA + 4 * i, 0);
-}
-
 /* One page of descriptors and ring * BUF_SIZE bytes of buffers, physically
  * contiguous, below 4 GiB (the allocator hands out nothing above). */
 static bool alloc_ring(unsigned ring, void **descs, uint8_t **bufs)
@@ -121,38 +96,22 @@ static bool alloc_ring(unsigned ring, void **descs, uint8_t **bufs)
 	return true;
 }
 
-/* Chapter 14.4: ring registers first, then RCTL.EN. RDT = RX_RING - 1 hands
- * all but one descriptor to the NIC: head == tail means "none left". */
 static void setup_rx(void)
 {
 	for (unsigned i = 0; i < RX_RING; i++) {
 		nic.rx[i].addr = (uint64_t)(uintptr_t)(nic.rx_buf + i * BUF_SIZE);
 		nic.rx[i].status = 0;
 	}
-	uint64_t base = (uint64_t)(uintptr_t)nic.rx;
-	wr(E1000_RDBAL, (uint32_t)base);
-	wr(E1000_RDBAH, (uint32_t)(base >> 32));
-	wr(E1000_RDLEN, RX_RING * sizeof(struct e1000_rx_desc));
-	wr(E1000_RDH, 0);
-	wr(E1000_RDT, RX_RING - 1);
 	nic.rx_next = 0;
-	wr(E1000_RCTL, E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC);
+	e1000_start_rx(nic.mmio, (uint64_t)(uintptr_t)nic.rx, RX_RING);
 }
 
-/* Chapter 14.5. */
 static void setup_tx(void)
 {
 	for (unsigned i = 0; i < TX_RING; i++)
 		nic.tx[i].addr = (uint64_t)(uintptr_t)(nic.tx_buf + i * BUF_SIZE);
-	uint64_t base = (uint64_t)(uintptr_t)nic.tx;
-	wr(E1000_TDBAL, (uint32_t)base);
-	wr(E1000_TDBAH, (uint32_t)(base >> 32));
-	wr(E1000_TDLEN, TX_RING * sizeof(struct e1000_tx_desc));
-	wr(E1000_TDH, 0);
-	wr(E1000_TDT, 0);
 	nic.tx_tail = nic.tx_clean = 0;
-	wr(E1000_TIPG, E1000_TIPG_VALUE);
-	wr(E1000_TCTL, E1000_TCTL_FULL_DUPLEX);
+	e1000_start_tx(nic.mmio, (uint64_t)(uintptr_t)nic.tx, TX_RING);
 }
 
 static const struct pci_device *find_82540em(void)
@@ -210,16 +169,11 @@ static bool bring_up(uint64_t tsc_khz)
 			return give_up("CTRL.RST did not clear after reset");
 	wr(E1000_IMC, 0xFFFFFFFFu);
 	(void)rd(E1000_ICR);
-	/* 14.3 general configuration: link up by software, speed detected, no
-	 * VLAN tags, no inverted loss-of-signal, PHY out of reset. */
-	uint32_t ctrl = rd(E1000_CTRL);
-	ctrl |= E1000_CTRL_SLU | E1000_CTRL_ASDE;
-	ctrl &= ~(E1000_CTRL_LRST | E1000_CTRL_PHY_RST | E1000_CTRL_ILOS | E1000_CTRL_VME);
-	wr(E1000_CTRL, ctrl);
+	e1000_configure_link(nic.mmio);
 
 	if (!read_mac())
 		return give_up("no MAC address in the EEPROM (EERD)");
-	program_filters();
+	e1000_program_filters(nic.mmio, nic.mac);
 	void *rx, *tx;
 	if (!alloc_ring(RX_RING, &rx, &nic.rx_buf) || !alloc_ring(TX_RING, &tx, &nic.tx_buf))
 		return give_up("out of memory for the descriptor rings");
@@ -306,7 +260,7 @@ unsigned e1000_send_batch(const struct net_frame *frames, unsigned n)
 		queued++;
 	}
 	if (queued) {
-		dma_barrier();
+		e1000_dma_barrier();
 		wr(E1000_TDT, nic.tx_tail); /* one doorbell for the whole batch */
 		nic.counters.tx_frames += queued;
 		nic.counters.tx_batches++;
@@ -325,7 +279,7 @@ unsigned e1000_receive_batch(struct net_frame_buf *bufs, unsigned max)
 		uint8_t status = d->status;
 		if (!(status & E1000_RXD_STAT_DD))
 			break;
-		dma_barrier(); /* read the length and data only after DD */
+		e1000_dma_barrier(); /* read the length and data only after DD */
 		uint16_t len = d->length;
 		bool eop = status & E1000_RXD_STAT_EOP;
 		if (d->errors || !eop || nic.rx_splitting) {
@@ -351,7 +305,7 @@ unsigned e1000_receive_batch(struct net_frame_buf *bufs, unsigned max)
 	if (last != RX_RING) {
 		/* The descriptor just emptied becomes the one kept back, which
 		 * returns all before it to the NIC (13.4: it owns head..tail-1). */
-		dma_barrier();
+		e1000_dma_barrier();
 		wr(E1000_RDT, last);
 		if (filled)
 			nic.counters.rx_batches++;

@@ -1,8 +1,9 @@
 /* Runs in the guest, bare (no hypervisor): net.h's backend on the Intel
  * 82540EM, the e1000 that bochs and QEMU emulate, found on the PCI bus.
- * Registers, bits and descriptors are in include/joulevisor/e1000_regs.h
- * (shared with hv's own driver, hv/dev/e1000.c) with the sections of the
- * 8254x SDM; the set-up follows its chapter 14. What the bochs model does
+ * Registers, bits and descriptors are in include/joulevisor/e1000_regs.h,
+ * the set-up steps shared with hv's own driver (hv/dev/e1000.c) in
+ * e1000_init.h, with the sections of the 8254x SDM; the set-up follows its
+ * chapter 14. What the bochs model does
  * differently is in ../shared/PLATFORM.md Part B.
  *
  * Polled, no interrupts: net_recv spins on the next RX descriptor's DD bit
@@ -23,7 +24,7 @@
 
 #include "clock/clock.h"
 #include "hyper/hyper.h"
-#include "joulevisor/e1000_regs.h"
+#include "joulevisor/e1000_init.h"
 #include "mem/mem.h"
 #include "net/backend.h"
 #include "pci/pci.h"
@@ -61,24 +62,14 @@ static struct {
 	struct net_counters counters;
 } nic;
 
-/* Registers are 32 bits wide and accessed as such (chapter 13). */
 static uint32_t read_register(uint32_t offset)
 {
-	return nic.registers[offset / 4];
+	return e1000_read(nic.registers, offset);
 }
 
 static void write_register(uint32_t offset, uint32_t value)
 {
-	nic.registers[offset / 4] = value;
-}
-
-/* Descriptor writes must reach memory before the doorbell that hands them
- * over, and a descriptor's fields must be read only after its DD bit. x86
- * keeps stores in order and loads in order (an uncached MMIO store is not
- * passed by earlier write-back stores), so only the compiler must be held. */
-static void dma_barrier(void)
-{
-	__asm__ volatile("" ::: "memory");
+	e1000_write(nic.registers, offset, value);
 }
 
 static uint64_t dma_address(const volatile void *pointer)
@@ -138,25 +129,8 @@ static bool read_mac(uint8_t *mac)
 	return memcmp(mac, zero, NET_MAC_LEN) != 0 && !(mac[0] & 1);
 }
 
-/* Receive filter: our address in entry 0 (RAL/RAH are zero after reset in
- * bochs, B8), the other entries and the multicast table cleared; broadcast
- * comes in through RCTL.BAM. */
-static void program_filters(const uint8_t *mac)
-{
-	write_register(E1000_RAL0, (uint32_t)mac[0] | (uint32_t)mac[1] << 8 |
-	                               (uint32_t)mac[2] << 16 | (uint32_t)mac[3] << 24);
-	write_register(E1000_RAH0, (uint32_t)mac[4] | (uint32_t)mac[5] << 8 | E1000_RAH_AV);
-	for (uint32_t i = 1; i < E1000_RA_ENTRIES; i++) {
-		write_register(E1000_RAL0 + 8 * i, 0);
-		write_register(E1000_RAH0 + 8 * i, 0);
-	}
-	for (uint32_t i = 0; i < E1000_MTA_ENTRIES; i++)
-		write_register(E1000_MTA + 4 * i, 0);
-}
-
 /* Reset with every interrupt masked before and after (14.3, 13.4.1), then
- * the general configuration of 14.3: link up by software, speed detected,
- * no VLAN tags, no inverted loss-of-signal, PHY out of reset. */
+ * the general configuration of 14.3. */
 static bool reset(void)
 {
 	write_register(E1000_IMC, 0xFFFFFFFFu);
@@ -170,10 +144,7 @@ static bool reset(void)
 			return false;
 	write_register(E1000_IMC, 0xFFFFFFFFu);
 	(void)read_register(E1000_ICR);
-	uint32_t control = read_register(E1000_CTRL);
-	control |= E1000_CTRL_SLU | E1000_CTRL_ASDE;
-	control &= ~(E1000_CTRL_LRST | E1000_CTRL_PHY_RST | E1000_CTRL_ILOS | E1000_CTRL_VME);
-	write_register(E1000_CTRL, control);
+	e1000_configure_link(nic.registers);
 	return true;
 }
 
@@ -186,40 +157,18 @@ static bool allocate_rings(void)
 	return nic.rx && nic.tx && nic.rx_buffers && nic.tx_buffers;
 }
 
-/* 14.4: ring registers first, then RCTL.EN. RDT = RX_RING - 1 hands all but
- * one descriptor to the NIC: head == tail means "none left" (13.4, the NIC
- * owns head..tail-1). */
-static void setup_rx(void)
+static void setup_rings(void)
 {
 	for (uint32_t slot = 0; slot < RX_RING; slot++)
 		nic.rx[slot] =
 		    (struct e1000_rx_desc){.addr = dma_address(buffer_of(nic.rx_buffers, slot))};
-	uint64_t base = dma_address(nic.rx);
-	write_register(E1000_RDBAL, (uint32_t)base);
-	write_register(E1000_RDBAH, (uint32_t)(base >> 32));
-	write_register(E1000_RDLEN, RX_RING * sizeof(struct e1000_rx_desc));
-	write_register(E1000_RDH, 0);
-	dma_barrier();
-	write_register(E1000_RDT, RX_RING - 1);
-	nic.rx_next = 0;
-	write_register(E1000_RCTL, E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC);
-}
-
-/* 14.5. Head == tail: nothing to send. */
-static void setup_tx(void)
-{
 	for (uint32_t slot = 0; slot < TX_RING; slot++)
 		nic.tx[slot] =
 		    (struct e1000_tx_desc){.addr = dma_address(buffer_of(nic.tx_buffers, slot))};
-	uint64_t base = dma_address(nic.tx);
-	write_register(E1000_TDBAL, (uint32_t)base);
-	write_register(E1000_TDBAH, (uint32_t)(base >> 32));
-	write_register(E1000_TDLEN, TX_RING * sizeof(struct e1000_tx_desc));
-	write_register(E1000_TDH, 0);
-	write_register(E1000_TDT, 0);
+	nic.rx_next = 0;
 	nic.tx_tail = nic.tx_clean = nic.tx_doorbell = 0;
-	write_register(E1000_TIPG, E1000_TIPG_VALUE);
-	write_register(E1000_TCTL, E1000_TCTL_FULL_DUPLEX);
+	e1000_start_rx(nic.registers, dma_address(nic.rx), RX_RING);
+	e1000_start_tx(nic.registers, dma_address(nic.tx), TX_RING);
 }
 
 /* BAR0 must be an assigned memory BAR (PCI spec 6.2.5.1) below 4 GiB,
@@ -284,11 +233,10 @@ static bool e1000_attach(uint8_t *mac)
 		return give_up("CTRL.RST did not clear after a reset");
 	if (!read_mac(mac))
 		return give_up("no MAC address in its EEPROM or receive address 0");
-	program_filters(mac);
+	e1000_program_filters(nic.registers, mac);
 	if (!allocate_rings())
 		return give_up("no memory for its rings and buffers");
-	setup_rx();
-	setup_tx();
+	setup_rings();
 	announce(mac);
 	bool link = read_register(E1000_STATUS) & E1000_STATUS_LU;
 	char text[18];
@@ -312,7 +260,7 @@ static void tx_reclaim(void)
 static void tx_ring_doorbell(void)
 {
 	if (nic.tx_doorbell != nic.tx_tail) {
-		dma_barrier();
+		e1000_dma_barrier();
 		write_register(E1000_TDT, nic.tx_tail);
 		nic.tx_doorbell = nic.tx_tail;
 		nic.counters.kicks++;
@@ -400,7 +348,7 @@ static bool rx_take(void *destination, size_t capacity, size_t *length)
 	uint8_t status = descriptor->status;
 	if (!(status & E1000_RXD_STAT_DD))
 		return false;
-	dma_barrier(); /* the length, errors and data only after DD */
+	e1000_dma_barrier(); /* the length, errors and data only after DD */
 	uint16_t filled = descriptor->length;
 	uint8_t errors = descriptor->errors;
 	bool end_of_frame = status & E1000_RXD_STAT_EOP;
@@ -427,7 +375,7 @@ static bool rx_take(void *destination, size_t capacity, size_t *length)
 	}
 	descriptor->addr = dma_address(buffer);
 	descriptor->status = 0;
-	dma_barrier(); /* the descriptor is clean before the NIC may fill it again */
+	e1000_dma_barrier(); /* the descriptor is clean before the NIC may fill it again */
 	/* This descriptor becomes the one kept back, which returns the one
 	 * before it to the NIC. */
 	write_register(E1000_RDT, slot);
