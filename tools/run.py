@@ -9,6 +9,8 @@
                [--ips-a N] [--ips-b N] [--mac-a MAC] [--mac-b MAC] [--eth-port BASE]
                [--delay-a S] [--delay-b S] [--kill-a-on REGEX] [--kill-b-on REGEX]
                [--timeout S] [--show] [--log-a FILE] [--log-b FILE] [--workdir DIR]
+  tools/run.py --pair [--emu bochs|qemu-kernel] --bare-a GUEST.elf "ARGS"
+               --bare-b GUEST.elf "ARGS" [options as above]
 
 Platforms:
   bochs        the CI platform: VMX with EPT (cpu model tigerlake), BIOS, ISO
@@ -44,6 +46,15 @@ Network (bochs only; ../shared/PLATFORM.md Part B):
                killed the first time its serial log has a line matching
                REGEX; it then counts as ended on purpose (status 0) and its
                peer runs on to its own end.
+  --pair --bare-a/--bare-b
+               the same with a guest on each side and no hypervisor: the
+               guest drives the e1000 itself (the bare-metal baseline) and
+               ends the run with its guest_exit event. bochs by default;
+               with --emu qemu-kernel, two QEMU TCG instances (-kernel) whose
+               e1000s are joined by a socket netdev, A listening on
+               127.0.0.1:BASE and B connecting, both in one private network
+               namespace. QEMU's link has no frame-per-ms limit: much faster.
+  --no-nic     QEMU: no network card at all (QEMU adds an e1000 by default).
 Low ips (1M-5M) raise the link's rate (one frame per emulated ms); hv's TSC
 calibration follows the ips (1000 kHz at ips=1M), so emulated times in
 its events stay right.
@@ -141,6 +152,12 @@ def emulator_command(emu, opts, work, serial):
         base += ["-s", "-S"]
     if emu == "qemu":
         return base + ["-cpu", "max", "-cdrom", opts.iso, "-boot", "d"], {}
+    if getattr(opts, "no_nic", False):
+        base += ["-nic", "none"]
+    elif getattr(opts, "qemu_netdev", None):
+        # One 82540EM ("e1000") on the given socket backend, nothing else.
+        base += ["-netdev", opts.qemu_netdev + ",id=net0",
+                 "-device", "e1000,netdev=net0,mac=" + opts.mac]
     if emu == "qemu-kernel":
         return base + ["-cpu", "max", "-kernel", opts.kernel, "-append", opts.cmdline or ""], {}
     if emu == "ovmf":
@@ -341,8 +358,9 @@ def explain_failure(emu, work):
 class Side:
     """One bochs instance of a pair and how it ended."""
 
-    def __init__(self, name, work, cmdline, modules, ips, mac, port):
+    def __init__(self, name, work, cmdline, modules, ips, mac, port, bare=None):
         self.name, self.work, self.cmdline, self.modules = name, work, cmdline, modules
+        self.bare = bare  # (guest ELF, its arguments): no hypervisor
         self.ips, self.mac, self.port = ips, mac, port
         self.serial = os.path.join(work, "serial.txt")
         self.proc = None
@@ -360,6 +378,8 @@ class Side:
         self.text = ""
 
     def label(self):
+        if self.bare:
+            return "%s (bare %s)" % (self.name, self.bare[1])
         return "%s (%s)" % (self.name, self.cmdline or "no options")
 
 
@@ -417,19 +437,75 @@ def stream_prefixed(side):
     sys.stdout.flush()
 
 
+def start_side(side, cmd, env_extra, opts):
+    if opts.verbose:
+        sys.stderr.write("run: %s: %s\n" % (side.name, " ".join(cmd)))
+    out = open(os.path.join(side.work, "emulator.out"), "w")
+    side.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=dict(os.environ, **env_extra),
+                                 start_new_session=True, cwd=side.work,
+                                 preexec_fn=die_with_parent)
+    out.close()
+
+
+def wait_for_listener(proc, port, seconds=10):
+    """True once a TCP socket listens on port in proc's network namespace
+    (its /proc/PID/net/tcp lists that namespace's sockets)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with open("/proc/%d/net/tcp" % proc.pid) as f:
+                for line in f.readlines()[1:]:
+                    local, state = line.split()[1], line.split()[3]
+                    if int(local.split(":")[1], 16) == port and state == "0A":  # LISTEN
+                        return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def pair_commands(opts, sides):
+    """Each side's emulator command: bochs (an ISO each, hv or a bare
+    guest), or qemu-kernel (bare guests only, joined by a socket netdev)."""
+    cmds = []
+    if opts.emu == "qemu-kernel":
+        for side in sides:
+            o = argparse.Namespace(**vars(opts))
+            o.kernel, o.cmdline, o.mac = os.path.abspath(side.bare[0]), side.bare[1], side.mac
+            o.qemu_netdev = "socket,%s=127.0.0.1:%d" % ("listen" if side.name == "A" else "connect",
+                                                        opts.eth_port)
+            open(side.serial, "w").close()
+            cmds.append(emulator_command("qemu-kernel", o, side.work, side.serial))
+        return cmds
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # both ISOs at once
+        isos = list(pool.map(lambda s: build_iso(s.work, s.bare[0] if s.bare else opts.hv,
+                                                 s.bare[1] if s.bare else s.cmdline, s.modules,
+                                                 bare=bool(s.bare)), sides))
+    for side, iso in zip(sides, isos):
+        o = argparse.Namespace(**vars(opts))
+        o.iso = iso
+        o.ips, o.nic, o.mac, o.eth_port = side.ips, True, side.mac, side.port
+        open(side.serial, "w").close()
+        cmds.append(emulator_command("bochs", o, side.work, side.serial))
+    return cmds
+
+
 def run_pair(opts):
     # SIGTERM ends the runner through its finally: clauses (no bochs left).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     work = os.path.abspath(opts.workdir or tempfile.mkdtemp(prefix="jv-pair-"))
     os.makedirs(work, exist_ok=True)
-    missing = missing_tools(["bochs-bin", "bxhub", "unshare", "nsenter", "ip"])
+    qemu = opts.emu == "qemu-kernel"
+    missing = missing_tools((["qemu-system-x86_64"] if qemu else ["bochs-bin", "bxhub"])
+                            + ["unshare", "nsenter", "ip"])
     if missing:
         sys.stderr.write("run: --pair: %s\n" % missing)
         return STATUS_SETUP, work
     sides = [Side("A", os.path.join(work, "a"), opts.cmdline_a, opts.module_a,
-                  opts.ips_a or opts.ips, opts.mac_a, opts.eth_port),
+                  opts.ips_a or opts.ips, opts.mac_a, opts.eth_port, opts.bare_a),
              Side("B", os.path.join(work, "b"), opts.cmdline_b, opts.module_b,
-                  opts.ips_b or opts.ips, opts.mac_b, opts.eth_port + 2)]
+                  opts.ips_b or opts.ips, opts.mac_b, opts.eth_port + 2, opts.bare_b)]
     for side, delay, kill_on in zip(sides, (opts.delay_a, opts.delay_b),
                                     (opts.kill_a_on, opts.kill_b_on)):
         os.makedirs(side.work, exist_ok=True)
@@ -440,31 +516,36 @@ def run_pair(opts):
             sys.stderr.write("run: --kill-%s-on: bad regular expression %r: %s\n"
                              % (side.name.lower(), kill_on, e))
             return STATUS_SETUP, work
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # both ISOs at once
-        isos = list(pool.map(lambda s: build_iso(s.work, opts.hv, s.cmdline, s.modules), sides))
-    cmds = []
-    for side, iso in zip(sides, isos):
-        o = argparse.Namespace(**vars(opts))
-        o.iso = iso
-        o.ips, o.nic, o.mac, o.eth_port = side.ips, True, side.mac, side.port
-        open(side.serial, "w").close()
-        cmds.append(emulator_command("bochs", o, side.work, side.serial))
+    if qemu and (opts.delay_a or opts.delay_b):
+        sys.stderr.write("run: --pair: --delay-a/-b need bochs (QEMU's B must connect at once)\n")
+        return STATUS_SETUP, work
+    cmds = pair_commands(opts, sides)
     hub, hub_exit = None, None
     start = time.time()
     try:
-        try:
-            hub = start_hub(opts, work)
-        except SetupError as e:
-            sys.stderr.write("run: --pair: %s\n" % e)
-            return STATUS_SETUP, work
+        if qemu:
+            # A listens in a new namespace, B connects from inside it: QEMU
+            # refuses to start when nothing listens yet.
+            start_side(sides[0], in_new_netns(cmds[0][0]), cmds[0][1], opts)
+            if not wait_for_listener(sides[0].proc, opts.eth_port):
+                sys.stderr.write("run: --pair: QEMU A did not listen on port %d (see %s)\n"
+                                 % (opts.eth_port, os.path.join(sides[0].work, "emulator.out")))
+                return STATUS_SETUP, work
+            start_side(sides[1], in_netns_of(sides[0].proc.pid, cmds[1][0]), cmds[1][1], opts)
+        else:
+            try:
+                hub = start_hub(opts, work)
+            except SetupError as e:
+                sys.stderr.write("run: --pair: %s\n" % e)
+                return STATUS_SETUP, work
         deadline = {s.name: start + s.delay + opts.timeout for s in sides}
         while any(s.ended is None for s in sides):
             now = time.time()
-            if hub_exit is None and hub.poll() is not None:
+            if hub and hub_exit is None and hub.poll() is not None:
                 hub_exit = hub.returncode  # the link is gone: the sides will hang
             for side, (cmd, env_extra) in zip(sides, cmds):
-                if side.proc is None and side.ended is None and now >= start + side.delay:
-                    launch_side(side, in_netns_of(hub.pid, cmd), env_extra, opts.verbose)
+                if hub and side.proc is None and side.ended is None and now >= start + side.delay:
+                    start_side(side, in_netns_of(hub.pid, cmd), env_extra, opts)
             for side in sides:
                 if side.proc is None:
                     if side.ended is None and now > deadline[side.name]:
@@ -511,7 +592,7 @@ def run_pair(opts):
         sys.stderr.write("run: pair: %s: %s, at %.1f s wall\n"
                          % (side.label(), side.why, side.ended - start))
         if side.status != 0:
-            explain_failure("bochs", side.work)
+            explain_failure("qemu-kernel" if qemu else "bochs", side.work)
     # The side that failed on its own and first is the cause.
     failed = sorted((s for s in sides if s.status != 0), key=lambda s: (s.after_peer, s.ended))
     if failed:
@@ -524,16 +605,6 @@ def run_pair(opts):
     if not opts.workdir and not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0, work
-
-
-def launch_side(side, cmd, env_extra, verbose):
-    if verbose:
-        sys.stderr.write("run: %s: %s\n" % (side.name, " ".join(cmd)))
-    out = open(os.path.join(side.work, "emulator.out"), "w")
-    side.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                 stderr=subprocess.STDOUT, env=dict(os.environ, **env_extra),
-                                 start_new_session=True, cwd=side.work, preexec_fn=die_with_parent)
-    out.close()
 
 
 def log_matches(side):
@@ -552,7 +623,7 @@ def finish_side(side):
         side.status = 0
         side.why = "killed by the runner on purpose: its log matched %r" % side.kill_on.pattern
         return
-    result = parse_result(side.text)
+    result = parse_result(side.text, bool(side.bare))
     if result is None:
         side.status = STATUS_TIMEOUT if side.killed else STATUS_NO_RESULT
         side.why = side.killed or ("ended without a result line (crash or triple fault), "
@@ -561,7 +632,8 @@ def finish_side(side):
             side.status = STATUS_SETUP
     else:
         side.status = int(result.get("status", STATUS_NO_RESULT))
-        side.why = "stopped with status %d (%s)" % (side.status, result.get("name", "?"))
+        side.why = "stopped with status %d (%s)" % (side.status, result.get(
+            "name", "guest exit" if side.bare else "?"))
 
 
 def main(argv=None):
@@ -592,6 +664,7 @@ def main(argv=None):
     net.add_argument("--eth-port", type=int, default=DEFAULT_ETH_PORT,
                      help="--nic: its UDP port; --pair: bxhub's base port")
     net.add_argument("--pair", action="store_true", help="two hosts A and B through bxhub")
+    net.add_argument("--no-nic", action="store_true", help="QEMU: no network card")
     for side, mac in zip("ab", DEFAULT_MACS):
         net.add_argument("--cmdline-" + side, default="", help="--pair: hv boot options of " + side.upper())
         net.add_argument("--module-" + side, nargs=2, action="append", default=[],
@@ -604,16 +677,30 @@ def main(argv=None):
         net.add_argument("--kill-%s-on" % side, metavar="REGEX",
                          help="--pair: kill %s's emulator (pull its plug) when its serial log "
                               "has a line matching REGEX" % side.upper())
+        net.add_argument("--bare-" + side, nargs=2, metavar=("GUEST.elf", "ARGS"),
+                         help="--pair: %s runs this guest alone, no hypervisor" % side.upper())
     opts = p.parse_args(argv)
     if opts.pair:
-        if opts.emu not in (None, "bochs") or opts.iso or opts.bare or opts.module or opts.cmdline \
-                or opts.nic or opts.log:
-            p.error("--pair runs two bochs instances from --hv; give each side --cmdline-a/-b, "
-                    "--module-a/-b, --log-a/-b")
-        if not os.path.exists(opts.hv):
+        if opts.emu not in (None, "bochs", "qemu-kernel") or opts.iso or opts.bare or opts.module \
+                or opts.cmdline or opts.nic or opts.no_nic or opts.log:
+            p.error("--pair runs two bochs (or, bare, qemu-kernel) instances; give each side "
+                    "--cmdline-a/-b, --module-a/-b or --bare-a/-b, --log-a/-b")
+        for side in "ab":
+            bare = getattr(opts, "bare_" + side)
+            if bare and (getattr(opts, "module_" + side) or getattr(opts, "cmdline_" + side)):
+                p.error("--bare-%s boots a guest alone; it takes no --module-%s or --cmdline-%s"
+                        % (side, side, side))
+            if bare and not os.path.exists(bare[0]):
+                p.error("%s does not exist (run make)" % bare[0])
+        if opts.emu == "qemu-kernel" and not (opts.bare_a and opts.bare_b):
+            p.error("--pair --emu qemu-kernel runs bare guests only (TCG has no VMX): "
+                    "give --bare-a and --bare-b")
+        if not (opts.bare_a and opts.bare_b) and not os.path.exists(opts.hv):
             p.error("%s does not exist (run make)" % opts.hv)
         status, _ = run_pair(opts)
         return status
+    if opts.no_nic and opts.emu in (None, "bochs"):
+        p.error("--no-nic is for QEMU; bochs has no NIC unless --nic")
     if opts.nic and opts.emu not in (None, "bochs"):
         p.error("--nic adds bochs' e1000; QEMU already has one (00:03.0) by default")
     if opts.nic and opts.emu is None:

@@ -1,112 +1,26 @@
 /* Runs at boot (probe, reset, rings) and in hv's polling loops (send,
  * receive): a polled driver for the Intel 82540EM, the e1000 that bochs and
- * QEMU emulate. Register numbers and bits come from the "PCI/PCI-X Family of
- * Gigabit Ethernet Controllers Software Developer's Manual" (8254x SDM,
- * 317453006): chapter 13 describes the registers, chapter 3 the legacy
- * descriptors, chapter 14 the initialization order followed below. What
- * the bochs model does differently is in ../shared/PLATFORM.md Part B. */
+ * QEMU emulate. Registers, bits and descriptors are in
+ * include/joulevisor/e1000_regs.h, the set-up steps both drivers share in
+ * e1000_init.h (the bare guest's is guest/kernel/net/e1000.c), with the
+ * sections of the 8254x SDM; chapter 14's initialization order is followed
+ * below. What the bochs model does differently is in
+ * ../shared/PLATFORM.md Part B. */
 #include "core/core.h"
 #include "dev/dev.h"
+#include "joulevisor/e1000_init.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
 #include "x86/x86.h"
 
-#define E1000_VENDOR_INTEL   0x8086
-#define E1000_DEVICE_82540EM 0x100E
 #define RX_RING              256 /* descriptors; 16 bytes each: one 4 KiB page */
 #define TX_RING              256
-#define BUF_SIZE             2048 /* per descriptor; RCTL.BSIZE = 00b means 2048 */
+#define BUF_SIZE             E1000_RX_BUF_SIZE /* per descriptor, RCTL.BSIZE = 00b */
 #define RESET_TIMEOUT_MS     10
 #define EEPROM_TIMEOUT_POLLS 100000
 
-/* Register byte offsets in BAR0 (8254x SDM chapter 13: the register summary
- * table, then one section per register). */
-enum {
-	REG_CTRL = 0x0000,   /* 13.4.1 Device Control */
-	REG_STATUS = 0x0008, /* 13.4.2 Device Status */
-	REG_EERD = 0x0014,   /* 13.4.4 EEPROM Read */
-	REG_ICR = 0x00C0,    /* 13.4.17 Interrupt Cause Read (clears on read) */
-	REG_IMC = 0x00D8,    /* 13.4.21 Interrupt Mask Clear */
-	REG_RCTL = 0x0100,   /* 13.4.22 Receive Control */
-	REG_TCTL = 0x0400,   /* 13.4.33 Transmit Control */
-	REG_TIPG = 0x0410,   /* 13.4.34 Transmit Inter Packet Gap */
-	REG_RDBAL = 0x2800,  /* 13.4: receive descriptor base low/high, length, head, tail */
-	REG_RDBAH = 0x2804,
-	REG_RDLEN = 0x2808,
-	REG_RDH = 0x2810,
-	REG_RDT = 0x2818,
-	REG_TDBAL = 0x3800, /* 13.4: the same five for transmit */
-	REG_TDBAH = 0x3804,
-	REG_TDLEN = 0x3808,
-	REG_TDH = 0x3810,
-	REG_TDT = 0x3818,
-	REG_MPC = 0x4010,  /* statistics: Missed Packets Count (clears on read) */
-	REG_MTA = 0x5200,  /* filters: Multicast Table Array, 128 entries */
-	REG_RAL0 = 0x5400, /* filters: Receive Address Low/High, 16 pairs */
-	REG_RAH0 = 0x5404,
-};
-#define MTA_ENTRIES 128
-#define RA_ENTRIES  16
-
-/* CTRL (13.4.1). */
-#define CTRL_LRST    (1u << 3)  /* link reset */
-#define CTRL_ASDE    (1u << 5)  /* auto-speed detection */
-#define CTRL_SLU     (1u << 6)  /* set link up */
-#define CTRL_ILOS    (1u << 7)  /* invert loss-of-signal */
-#define CTRL_RST     (1u << 26) /* device reset, self-clearing */
-#define CTRL_VME     (1u << 30) /* VLAN mode */
-#define CTRL_PHY_RST (1u << 31)
-/* STATUS (13.4.2). */
-#define STATUS_LU (1u << 1) /* link up */
-/* EERD (13.4.4; the 82540EM layout: address in 15:8, done in bit 4). */
-#define EERD_START      (1u << 0)
-#define EERD_DONE       (1u << 4)
-#define EERD_ADDR_SHIFT 8
-#define EERD_DATA_SHIFT 16
-/* RAH: Address Valid. */
-#define RAH_AV (1u << 31)
-/* RCTL (13.4.22). BSIZE 00b with BSEX 0 is 2048-byte buffers. */
-#define RCTL_EN    (1u << 1)
-#define RCTL_BAM   (1u << 15) /* accept broadcast */
-#define RCTL_SECRC (1u << 26) /* strip the Ethernet CRC */
-/* TCTL (13.4.33) and TIPG (13.4.34): the values chapter 14.5 recommends
- * for full duplex (collision threshold 0Fh, distance 40h; IPGT 10, IPGR1 8,
- * IPGR2 6). */
-#define TCTL_EN         (1u << 1)
-#define TCTL_PSP        (1u << 3) /* pad short packets to 64 bytes */
-#define TCTL_CT_SHIFT   4
-#define TCTL_COLD_SHIFT 12
-#define TIPG_VALUE      (10u | 8u << 10 | 6u << 20)
-
-/* Legacy descriptors: receive 3.2.3, transmit 3.3.3. The NIC writes status
- * (and the length on receive) back into them. */
-struct rx_desc {
-	uint64_t addr;
-	uint16_t length;
-	uint16_t checksum;
-	uint8_t status;
-	uint8_t errors;
-	uint16_t special;
-};
-struct tx_desc {
-	uint64_t addr;
-	uint16_t length;
-	uint8_t cso;
-	uint8_t cmd;
-	uint8_t status;
-	uint8_t css;
-	uint16_t special;
-};
-_Static_assert(sizeof(struct rx_desc) == 16, "legacy RX descriptor is 16 bytes");
-_Static_assert(sizeof(struct tx_desc) == 16, "legacy TX descriptor is 16 bytes");
-_Static_assert(RX_RING * sizeof(struct rx_desc) == PAGE_SIZE, "RX ring is one page");
-_Static_assert(TX_RING * sizeof(struct tx_desc) == PAGE_SIZE, "TX ring is one page");
-#define RXD_STAT_DD  (1u << 0) /* descriptor done (3.2.3.1) */
-#define RXD_STAT_EOP (1u << 1) /* last descriptor of a frame */
-#define TXD_CMD_EOP  (1u << 0) /* 3.3.3.1: end of packet */
-#define TXD_CMD_IFCS (1u << 1) /* insert the FCS */
-#define TXD_CMD_RS   (1u << 3) /* report status: write DD back */
-#define TXD_STAT_DD  (1u << 0)
+_Static_assert(RX_RING * sizeof(struct e1000_rx_desc) == PAGE_SIZE, "RX ring is one page");
+_Static_assert(TX_RING * sizeof(struct e1000_tx_desc) == PAGE_SIZE, "TX ring is one page");
 
 static struct {
 	bool present;
@@ -114,8 +28,8 @@ static struct {
 	volatile uint32_t *mmio; /* BAR0, inside hv's identity map of the first 4 GiB */
 	uint32_t bar0;
 	uint8_t mac[6];
-	volatile struct rx_desc *rx;
-	volatile struct tx_desc *tx;
+	volatile struct e1000_rx_desc *rx;
+	volatile struct e1000_tx_desc *tx;
 	uint8_t *rx_buf, *tx_buf;
 	unsigned rx_next;  /* the next descriptor the NIC fills */
 	bool rx_splitting; /* inside a frame spread over descriptors: drop to its EOP */
@@ -124,22 +38,13 @@ static struct {
 	struct e1000_counters counters;
 } nic;
 
-/* Device registers are 32 bits wide and are accessed as such (chapter 13). */
 static uint32_t rd(uint32_t reg)
 {
-	return nic.mmio[reg / 4];
+	return e1000_read(nic.mmio, reg);
 }
 static void wr(uint32_t reg, uint32_t v)
 {
-	nic.mmio[reg / 4] = v;
-}
-
-/* Descriptor writes must reach memory before the doorbell write that hands
- * them over. x86 keeps stores in order (an uncached MMIO store is not
- * passed by earlier write-back stores), so only the compiler must be held. */
-static void dma_barrier(void)
-{
-	__asm__ volatile("" ::: "memory");
+	e1000_write(nic.mmio, reg, v);
 }
 
 static void delay_ms(uint64_t tsc_khz, uint64_t ms)
@@ -151,11 +56,11 @@ static void delay_ms(uint64_t tsc_khz, uint64_t ms)
 
 static bool eeprom_read(uint8_t addr, uint16_t *out)
 {
-	wr(REG_EERD, (uint32_t)addr << EERD_ADDR_SHIFT | EERD_START);
+	wr(E1000_EERD, (uint32_t)addr << E1000_EERD_ADDR_SHIFT | E1000_EERD_START);
 	for (unsigned i = 0; i < EEPROM_TIMEOUT_POLLS; i++) {
-		uint32_t v = rd(REG_EERD);
-		if (v & EERD_DONE) {
-			*out = (uint16_t)(v >> EERD_DATA_SHIFT);
+		uint32_t v = rd(E1000_EERD);
+		if (v & E1000_EERD_DONE) {
+			*out = (uint16_t)(v >> E1000_EERD_DATA_SHIFT);
 			return true;
 		}
 		cpu_relax();
@@ -167,7 +72,7 @@ static bool eeprom_read(uint8_t addr, uint16_t *out)
  * "Ethernet Address"). */
 static bool read_mac(void)
 {
-	for (uint8_t w = 0; w < 3; w++) {
+	for (uint8_t w = 0; w < E1000_EEPROM_MAC_WORDS; w++) {
 		uint16_t v;
 		if (!eeprom_read(w, &v))
 			return false;
@@ -176,23 +81,6 @@ static bool read_mac(void)
 	}
 	static const uint8_t zero[6];
 	return memcmp(nic.mac, zero, 6) != 0;
-}
-
-/* Receive filter: only our own address (and broadcast, RCTL.BAM). RAL/RAH
- * read zero after reset in bochs (PLATFORM.md B8), so we always program
- * entry 0 and clear the others; no multicast (bxhub cannot carry it). */
-static void program_filters(void)
-{
-	const uint8_t *m = nic.mac;
-	wr(REG_RAL0,
-	   (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 24);
-	wr(REG_RAH0, (uint32_t)m[4] | (uint32_t)m[5] << 8 | RAH_AV);
-	for (unsigned i = 1; i < RA_ENTRIES; i++) {
-		wr(REG_RAL0 + 8 * i, 0);
-		wr(REG_RAH0 + 8 * i, 0);
-	}
-	for (unsigned i = 0; i < MTA_ENTRIES; i++)
-		wr(REG_MTA + 4 * i, 0);
 }
 
 /* One page of descriptors and ring * BUF_SIZE bytes of buffers, physically
@@ -208,38 +96,22 @@ static bool alloc_ring(unsigned ring, void **descs, uint8_t **bufs)
 	return true;
 }
 
-/* Chapter 14.4: ring registers first, then RCTL.EN. RDT = RX_RING - 1 hands
- * all but one descriptor to the NIC: head == tail means "none left". */
 static void setup_rx(void)
 {
 	for (unsigned i = 0; i < RX_RING; i++) {
 		nic.rx[i].addr = (uint64_t)(uintptr_t)(nic.rx_buf + i * BUF_SIZE);
 		nic.rx[i].status = 0;
 	}
-	uint64_t base = (uint64_t)(uintptr_t)nic.rx;
-	wr(REG_RDBAL, (uint32_t)base);
-	wr(REG_RDBAH, (uint32_t)(base >> 32));
-	wr(REG_RDLEN, RX_RING * sizeof(struct rx_desc));
-	wr(REG_RDH, 0);
-	wr(REG_RDT, RX_RING - 1);
 	nic.rx_next = 0;
-	wr(REG_RCTL, RCTL_EN | RCTL_BAM | RCTL_SECRC);
+	e1000_start_rx(nic.mmio, (uint64_t)(uintptr_t)nic.rx, RX_RING);
 }
 
-/* Chapter 14.5. */
 static void setup_tx(void)
 {
 	for (unsigned i = 0; i < TX_RING; i++)
 		nic.tx[i].addr = (uint64_t)(uintptr_t)(nic.tx_buf + i * BUF_SIZE);
-	uint64_t base = (uint64_t)(uintptr_t)nic.tx;
-	wr(REG_TDBAL, (uint32_t)base);
-	wr(REG_TDBAH, (uint32_t)(base >> 32));
-	wr(REG_TDLEN, TX_RING * sizeof(struct tx_desc));
-	wr(REG_TDH, 0);
-	wr(REG_TDT, 0);
 	nic.tx_tail = nic.tx_clean = 0;
-	wr(REG_TIPG, TIPG_VALUE);
-	wr(REG_TCTL, TCTL_EN | TCTL_PSP | 0x0Fu << TCTL_CT_SHIFT | 0x40u << TCTL_COLD_SHIFT);
+	e1000_start_tx(nic.mmio, (uint64_t)(uintptr_t)nic.tx, TX_RING);
 }
 
 static const struct pci_device *find_82540em(void)
@@ -288,25 +160,20 @@ static bool bring_up(uint64_t tsc_khz)
 	 * harmless. */
 	if (!tsc_khz)
 		tsc_khz = 4000000;
-	wr(REG_IMC, 0xFFFFFFFFu);
-	wr(REG_CTRL, rd(REG_CTRL) | CTRL_RST);
+	wr(E1000_IMC, 0xFFFFFFFFu);
+	wr(E1000_CTRL, rd(E1000_CTRL) | E1000_CTRL_RST);
 	uint64_t deadline = rdtsc() + tsc_khz * RESET_TIMEOUT_MS;
 	delay_ms(tsc_khz, 1); /* let the reset start before polling the bit */
-	while (rd(REG_CTRL) & CTRL_RST)
+	while (rd(E1000_CTRL) & E1000_CTRL_RST)
 		if (rdtsc() > deadline)
 			return give_up("CTRL.RST did not clear after reset");
-	wr(REG_IMC, 0xFFFFFFFFu);
-	(void)rd(REG_ICR);
-	/* 14.3 general configuration: link up by software, speed detected, no
-	 * VLAN tags, no inverted loss-of-signal, PHY out of reset. */
-	uint32_t ctrl = rd(REG_CTRL);
-	ctrl |= CTRL_SLU | CTRL_ASDE;
-	ctrl &= ~(CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | CTRL_VME);
-	wr(REG_CTRL, ctrl);
+	wr(E1000_IMC, 0xFFFFFFFFu);
+	(void)rd(E1000_ICR);
+	e1000_configure_link(nic.mmio);
 
 	if (!read_mac())
 		return give_up("no MAC address in the EEPROM (EERD)");
-	program_filters();
+	e1000_program_filters(nic.mmio, nic.mac);
 	void *rx, *tx;
 	if (!alloc_ring(RX_RING, &rx, &nic.rx_buf) || !alloc_ring(TX_RING, &tx, &nic.tx_buf))
 		return give_up("out of memory for the descriptor rings");
@@ -314,7 +181,7 @@ static bool bring_up(uint64_t tsc_khz)
 	nic.tx = tx;
 	setup_rx();
 	setup_tx();
-	(void)rd(REG_MPC); /* start the missed-frames count from zero */
+	(void)rd(E1000_MPC); /* start the missed-frames count from zero */
 	return true;
 }
 
@@ -333,7 +200,7 @@ bool e1000_init_from_pci(uint64_t tsc_khz)
 		return false;
 	char mac[18];
 	format_mac(mac, sizeof mac, nic.mac);
-	bool link = rd(REG_STATUS) & STATUS_LU;
+	bool link = rd(E1000_STATUS) & E1000_STATUS_LU;
 	kprintf("hv: e1000 at %02x:%02x.%x, MAC %s, BAR0 0x%x, link %s, %u RX and %u TX "
 	        "descriptors\n",
 	        nic.bus, nic.slot, nic.func, mac, nic.bar0 & ~0xFu, link ? "up" : "down", RX_RING,
@@ -359,7 +226,7 @@ const uint8_t *e1000_mac(void)
  * because every descriptor asks for it with RS). */
 static void tx_reclaim(void)
 {
-	while (nic.tx_clean != nic.tx_tail && nic.tx[nic.tx_clean].status & TXD_STAT_DD)
+	while (nic.tx_clean != nic.tx_tail && nic.tx[nic.tx_clean].status & E1000_TXD_STAT_DD)
 		nic.tx_clean = (nic.tx_clean + 1) % TX_RING;
 }
 
@@ -380,21 +247,21 @@ unsigned e1000_send_batch(const struct net_frame *frames, unsigned n)
 			nic.counters.tx_ring_full += n - taken;
 			break;
 		}
-		volatile struct tx_desc *d = &nic.tx[nic.tx_tail];
+		volatile struct e1000_tx_desc *d = &nic.tx[nic.tx_tail];
 		memcpy(nic.tx_buf + nic.tx_tail * BUF_SIZE, f->data, f->len);
 		d->length = f->len;
 		d->cso = 0;
 		d->css = 0;
 		d->special = 0;
 		d->status = 0;
-		d->cmd = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS;
+		d->cmd = E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS;
 		nic.tx_tail = next;
 		nic.counters.tx_bytes += f->len;
 		queued++;
 	}
 	if (queued) {
-		dma_barrier();
-		wr(REG_TDT, nic.tx_tail); /* one doorbell for the whole batch */
+		e1000_dma_barrier();
+		wr(E1000_TDT, nic.tx_tail); /* one doorbell for the whole batch */
 		nic.counters.tx_frames += queued;
 		nic.counters.tx_batches++;
 	}
@@ -408,13 +275,13 @@ unsigned e1000_receive_batch(struct net_frame_buf *bufs, unsigned max)
 	unsigned filled = 0, last = RX_RING, seen = 0;
 	/* At most one ring's worth per call so the loop always ends. */
 	while (filled < max && seen < RX_RING) {
-		volatile struct rx_desc *d = &nic.rx[nic.rx_next];
+		volatile struct e1000_rx_desc *d = &nic.rx[nic.rx_next];
 		uint8_t status = d->status;
-		if (!(status & RXD_STAT_DD))
+		if (!(status & E1000_RXD_STAT_DD))
 			break;
-		dma_barrier(); /* read the length and data only after DD */
+		e1000_dma_barrier(); /* read the length and data only after DD */
 		uint16_t len = d->length;
-		bool eop = status & RXD_STAT_EOP;
+		bool eop = status & E1000_RXD_STAT_EOP;
 		if (d->errors || !eop || nic.rx_splitting) {
 			/* A frame larger than one buffer cannot happen with long
 			 * packets off; if it does, drop every piece of it. */
@@ -438,8 +305,8 @@ unsigned e1000_receive_batch(struct net_frame_buf *bufs, unsigned max)
 	if (last != RX_RING) {
 		/* The descriptor just emptied becomes the one kept back, which
 		 * returns all before it to the NIC (13.4: it owns head..tail-1). */
-		dma_barrier();
-		wr(REG_RDT, last);
+		e1000_dma_barrier();
+		wr(E1000_RDT, last);
 		if (filled)
 			nic.counters.rx_batches++;
 	}
@@ -449,7 +316,7 @@ unsigned e1000_receive_batch(struct net_frame_buf *bufs, unsigned max)
 const struct e1000_counters *e1000_counters(void)
 {
 	if (nic.present)
-		nic.counters.rx_missed += rd(REG_MPC);
+		nic.counters.rx_missed += rd(E1000_MPC);
 	return &nic.counters;
 }
 

@@ -6,6 +6,9 @@ MAC. Two hosts (`tools/run.py --pair`: bxhub and two bochs instances in a
 private network namespace) run hv's link test, `linktest=send:N` against
 `linktest=recv:N`, with no guest: every frame must arrive exactly once. The
 runner must name the side that failed, and leave no bxhub or bochs behind.
+Bare, with no hypervisor, the guest drives the e1000 itself: netsrc on one
+side streams to netsink on the other through bxhub (bochs) or a QEMU socket
+netdev, and a guest with no NIC says so and stops.
 These tests need bochs' bxhub and util-linux's unshare/nsenter: without them
 they FAIL (never skip), saying what to install. Usage: net_tests.py [filter].
 """
@@ -218,6 +221,70 @@ def test_request_response_between_vms_on_two_hosts():
     expect(pct[0] > 0 and pct == sorted(pct), "client percentiles %r" % pct)
     expect(server["served"] == 100 and server["reply_bytes"] == 100 * 512 and server["bad"] == 0,
            "server on B: %r" % server)
+
+
+def check_bare_stream(pair, frames, size, macs):
+    """The same verdict as the two-host VM stream, for bare guests: both
+    ended with status 0, the e1000 driver came up on each side with the MAC
+    the runner gave it, and every frame arrived once, whole and in order."""
+    pair.expect_status(0)
+    for host, mac in zip((pair.a, pair.b), macs):
+        expect(host.event("guest_boot")["hypervisor"] != "Joulevisor", "%s ran under hv" % host.name)
+        expect(re.search(r"^net: e1000 attached at [0-9a-f]{2}:[0-9a-f]{2}\.[0-7], MAC %s, .*link up"
+                         % re.escape(mac), host.log, re.M),
+               "host %s did not bring its e1000 up with MAC %s" % (host.name, mac))
+        expect(host.event("guest_exit")["status"] == 0, "host %s's guest failed" % host.name)
+    src, sink = pair.a.event("netsrc"), pair.b.event("netsink")
+    expect(src["sent"] == frames and src["size"] == size and src["complete"], "source on A: %r" % src)
+    expect(sink["received"] == frames and sink["expected"] == frames and sink["lost"] == 0
+           and sink["dup"] == 0 and sink["reordered"] == 0 and sink["bad"] == 0 and sink["ended"],
+           "sink on B: %r" % sink)
+    expect(sink["checksum"] == src["checksum"],
+           "checksums differ: B %s, A %s" % (sink["checksum"], src["checksum"]))
+    expect(src["interrupts"] == 0 and sink["interrupts"] == 0, "the polled e1000 took interrupts")
+    return src, sink
+
+
+MACS = ("b0:c4:20:00:00:1a", "b0:c4:20:00:00:1b")
+
+
+def bare_pair(name, emu, frames, size, extra=()):
+    guests = os.path.join(BUILD, "guest")
+    return Pair(name, "", "", timeout=120, extra=[
+        "--emu", emu, "--mac-a", MACS[0], "--mac-b", MACS[1],
+        "--bare-a", os.path.join(guests, "netsrc.elf"),
+        "netsrc --count %d --size %d --timeout 20" % (frames, size),
+        "--bare-b", os.path.join(guests, "netsink.elf"),
+        "netsink --expect %d --timeout 20" % frames] + list(extra))
+
+
+def test_bare_qemu_netsrc_streams_to_bare_netsink():
+    # Two QEMU TCG guests, no hypervisor, e1000s joined by a socket netdev.
+    p = bare_pair("bare_qemu_stream", "qemu-kernel", 3000, 1514)
+    check_bare_stream(p, 3000, 1514, MACS)
+
+
+def test_bare_bochs_netsrc_streams_to_bare_netsink_through_bxhub():
+    # The bochs e1000 model (RAL/RAH zero after reset) and bxhub, which
+    # delivers unicast only to MACs it saw broadcast: the same stream as
+    # the two-host VM test, with no hv on either side.
+    p = bare_pair("bare_bochs_stream", "bochs", 200, 512)
+    check_bare_stream(p, 200, 512, MACS)
+
+
+def test_bare_guest_without_a_nic_says_so():
+    for emu, extra in (("qemu-kernel", ["--no-nic"]), ("bochs", [])):
+        start = time.time()
+        r = Run("bare_no_nic_" + emu.replace("-", "_"), emu, timeout=60, extra=extra + [
+            "--bare", os.path.join(BUILD, "guest", "netsink.elf"), "netsink --timeout 30"])
+        wall = time.time() - start
+        r.expect_status(1)
+        r.expect_line(r"^net: no NIC: no Intel 82540EM \(e1000, PCI 8086:100e\) on the PCI bus")
+        expect(r.event("guest_exit")["status"] == 1, "%s: guest_exit %r" % (emu, r.event("guest_exit")))
+        expect(not any(e.get("ev") == "netsink" for e in r.events),
+               "%s: netsink went on without a NIC" % emu)
+        # It stops at once instead of waiting out --timeout 30 for a source.
+        expect(wall < 25, "%s: took %.0f s to give up" % (emu, wall))
 
 
 def test_running_vm_migrates_from_host_a_to_host_b():

@@ -9,6 +9,11 @@
 #define LARGE_PAGE   0x200000u
 #define PTE_PRESENT  0x1u
 #define PTE_WRITABLE 0x2u
+#define PTE_PWT      0x8u  /* write-through */
+#define PTE_PCD      0x10u /* cache disable */
+#define PTE_LARGE    0x80u /* a 2 MiB page in a page directory */
+#define FOUR_GIB     0x100000000ull
+#define RAM_START    0x100000u /* linker/guest.ld loads the image, our RAM, here */
 
 extern char __image_end[];                      /* linker/guest.ld */
 extern uint64_t boot_page_directories[4 * 512]; /* boot.S: 2 MiB entries */
@@ -20,6 +25,13 @@ static uint64_t ram_top, heap_start, heap_limit, stack_top, guard_start;
 static uint64_t align_down(uint64_t value, uint64_t alignment)
 {
 	return value & ~(alignment - 1);
+}
+
+/* Reloading CR3 flushes every translation we changed (no global pages). */
+static void flush_tlb(void)
+{
+	uint64_t cr3;
+	__asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
 }
 
 /* Maps the 2 MiB around the guard with 4 KiB pages, all present except
@@ -34,9 +46,7 @@ static void unmap_stack_guard(void)
 	}
 	boot_page_directories[large_page / LARGE_PAGE] =
 	    (uint64_t)guard_page_table | PTE_PRESENT | PTE_WRITABLE;
-	/* Reloading CR3 flushes the old 2 MiB translation. */
-	uint64_t cr3;
-	__asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+	flush_tlb();
 }
 
 bool mem_init(uint64_t top)
@@ -59,6 +69,25 @@ bool mem_init(uint64_t top)
 	guard_start = stack_bottom - STACK_GUARD_SIZE;
 	heap_limit = guard_start;
 	unmap_stack_guard();
+	return true;
+}
+
+/* PCD and PWT both set select PAT entry 3, uncacheable with the power-on
+ * PAT (SDM Vol. 3A, "Page Attribute Table (PAT)", the table of PAT entries
+ * selected by PAT, PCD and PWT): device registers must not be cached or
+ * have their writes combined, whatever the firmware's MTRRs say. */
+bool mem_map_device(uint64_t base, uint64_t size)
+{
+	uint64_t end = base + size;
+	if (size == 0 || end < base || end > FOUR_GIB || (base < ram_top && end > RAM_START))
+		return false;
+	for (uint64_t page = align_down(base, LARGE_PAGE); page < end; page += LARGE_PAGE) {
+		uint64_t *entry = &boot_page_directories[page / LARGE_PAGE];
+		if (!(*entry & PTE_LARGE))
+			return false; /* split into 4 KiB pages: the stack guard, RAM */
+		*entry |= PTE_PCD | PTE_PWT;
+	}
+	flush_tlb();
 	return true;
 }
 

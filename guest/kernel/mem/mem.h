@@ -20,6 +20,12 @@
  * the console) when the RAM is too small. */
 bool mem_init(uint64_t ram_top);
 
+/* Makes [base, base + size) fit for a device's registers (MMIO): boot.S
+ * already maps it (identity, below 4 GiB); this turns caching off on the
+ * 2 MiB pages that cover it. False when the range is not below 4 GiB, lies
+ * in our RAM, or shares a page with the stack guard's 4 KiB pages. */
+bool mem_map_device(uint64_t base, uint64_t size);
+
 uint64_t mem_image_end(void);
 uint64_t mem_heap_start(void);
 uint64_t mem_heap_limit(void);

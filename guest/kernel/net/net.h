@@ -1,10 +1,14 @@
-/* Runs in the guest: the network. pvnet.c drives Joulevisor's paravirtual
- * NIC (include/joulevisor/pvnet.h is the contract); stream.c is the small
- * test protocol that netsrc, netsink, netping and netrr speak over it.
+/* Runs in the guest: the network. One API over two NICs (net.c picks,
+ * backend.h is the seam): under Joulevisor, pvnet.c drives the paravirtual
+ * NIC (include/joulevisor/pvnet.h is the contract); bare, with no
+ * hypervisor, e1000.c drives the Intel 82540EM that bochs and QEMU
+ * emulate. stream.c is the small test protocol that netsrc, netsink,
+ * netping and netrr speak over either.
  *
- * The driver is polled from the caller's thread: the interrupt only counts
- * and wakes the CPU from HLT, all ring work happens in net_send/net_recv.
- * One NIC, no locks (one CPU, and the handler touches no ring state). */
+ * The drivers are polled from the caller's thread: pvnet's interrupt only
+ * counts and wakes the CPU from HLT, the e1000 takes none; all ring work
+ * happens in net_send/net_recv. One NIC, no locks (one CPU, and the
+ * handler touches no ring state). */
 #ifndef GUEST_NET_H
 #define GUEST_NET_H
 
@@ -20,32 +24,40 @@
 
 struct net_counters {
 	uint64_t frames_sent, frames_received;
-	uint64_t kicks;         /* JV_HC_NET_KICK hypercalls */
-	uint64_t interrupts;    /* NET_VECTOR interrupts taken */
+	uint64_t kicks;         /* doorbells: JV_HC_NET_KICK hypercalls, e1000 TDT writes */
+	uint64_t interrupts;    /* NET_VECTOR interrupts taken (the e1000 takes none) */
 	uint64_t tx_full_waits; /* net_send found the TX ring full */
+	uint64_t tx_stalled;    /* e1000: frames not sent, the NIC finished none for 1 s */
 	uint64_t rx_too_long;   /* frames dropped: longer than net_recv's buffer */
-	uint64_t rx_bad_length; /* descriptors hv filled with a length 0 or > capacity */
+	uint64_t rx_bad_length; /* descriptors filled with a length 0 or > NET_FRAME_MAX */
+	uint64_t rx_errors;     /* e1000: frames the NIC marked bad or split over buffers */
 	uint64_t rx_not_ours;   /* dropped: unicast to another MAC, or a runt */
 };
 
-/* Allocates the rings, posts every RX buffer and attaches through
- * JV_HC_NET_ATTACH. False, with a message on stdout, when not running under
- * Joulevisor or when hv refuses. Call once. */
+/* Finds the NIC and brings it up: under Joulevisor allocates the pvnet
+ * rings, posts every RX buffer and attaches through JV_HC_NET_ATTACH; bare,
+ * scans PCI for an 82540EM, resets it and posts its rings. False, with one
+ * line on stdout saying why, when there is no NIC or it cannot be used.
+ * Call once; later calls return the first answer's success. */
 bool net_attach(void);
-/* The MAC hv gave us at attach. */
+/* "pvnet" or "e1000" once attached, else "none". */
+const char *net_nic_name(void);
+/* The MAC hv gave us at attach, or the e1000's own (from its EEPROM). */
 const uint8_t *net_mac(void);
 
 /* Queues one Ethernet frame (NET_HEADER_LEN..NET_FRAME_MAX bytes, copied).
- * Waits (HLT) while the TX ring is full. False only for a bad length or
- * when not attached. */
+ * Waits (HLT under Joulevisor, polling bare) while the TX ring is full.
+ * False for a bad length, when not attached, or when the e1000 has sent
+ * nothing for a second (counted in tx_stalled). */
 bool net_send(const void *frame, size_t length);
 /* Takes one received frame into buffer: returns its length, or 0 when none
  * came within timeout_ns (0: just poll; NET_WAIT_FOREVER). Waits with HLT
- * until the NIC's interrupt or the deadline. Keeps frames to our MAC and to
- * group addresses only; frames longer than capacity are dropped; both are
- * counted. Also kicks for held-back TX frames whose time came. */
+ * until the NIC's interrupt or the deadline (pvnet), or polls (e1000). Keeps frames to our MAC and
+ * to group addresses only; frames longer than capacity are dropped; both are counted. Also kicks
+ * for held-back TX frames whose time came. */
 size_t net_recv(void *buffer, size_t capacity, uint64_t timeout_ns);
-/* Kicks hv now for TX frames held back by net_set_tx_delay_ns. */
+/* Kicks hv (rings the e1000's doorbell) now for TX frames held back by
+ * net_set_tx_delay_ns. */
 void net_flush(void);
 
 /* Guest-side TX batching: publish frames without kicking until ns have
@@ -53,7 +65,8 @@ void net_flush(void);
  * default): decide on every frame. */
 void net_set_tx_delay_ns(uint64_t ns);
 /* hv's batching of our interrupts (JV_HC_NET_BATCH), e.g.
- * "policy=fixed-time tbuf=1ms". False, with a message, when hv refuses. */
+ * "policy=fixed-time tbuf=1ms". False, with a message, when hv refuses or
+ * when there is no hv (the e1000 is polled). */
 bool net_set_batching(const char *text);
 const struct net_counters *net_counters(void);
 

@@ -4,9 +4,11 @@
  * the RX ring, and keep our own copies of the indices we write (tx.prod,
  * rx.cons): the copies in shared memory are for hv to read.
  *
+ * It is net.h's backend under Joulevisor (backend.h, net.c).
+ *
  * Memory: the kernel maps virtual = physical (mem/mem.h, boot.S), so a
  * pointer into our heap is the guest-physical address hv wants. */
-#include "net/net.h"
+#include "net/backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,6 @@
 static struct pvnet_header *header;
 static struct pvnet_desc *tx_ring, *rx_ring;
 static uint8_t *tx_buffers, *rx_buffers;
-static uint8_t mac[NET_MAC_LEN];
 static bool attached;
 static bool can_sleep; /* the TSC-deadline timer bounds our HLTs */
 
@@ -85,10 +86,8 @@ static void halt_until(uint64_t deadline)
 		wrmsr(IA32_TSC_DEADLINE, 0); /* disarm, as sleep_until_tsc does */
 }
 
-bool net_attach(void)
+static bool pvnet_attach(uint8_t *mac)
 {
-	if (attached)
-		return true;
 	if (!hyper_is_joulevisor()) {
 		printf("net: no pvnet NIC: run under Joulevisor (hypervisor here: %s)\n",
 		       hyper_name());
@@ -151,11 +150,6 @@ bool net_attach(void)
 	return true;
 }
 
-const uint8_t *net_mac(void)
-{
-	return mac;
-}
-
 /* Kick hv if it asked for frames up to the ones published since the last
  * decision (pvnet.h, TX ring: "a batching guest may publish several frames
  * first and decide once"). */
@@ -177,7 +171,7 @@ static void tx_check_delay(void)
 		tx_notify();
 }
 
-void net_flush(void)
+static void pvnet_flush(void)
 {
 	if (attached && tx_prod != tx_prod_notified)
 		tx_notify();
@@ -203,9 +197,9 @@ static void tx_wait_for_space(void)
 	}
 }
 
-bool net_send(const void *frame, size_t length)
+static bool pvnet_send(const void *frame, size_t length)
 {
-	if (!attached || length < NET_HEADER_LEN || length > PVNET_FRAME_MAX)
+	if (length > PVNET_FRAME_MAX)
 		return false;
 	if (tx_ring_full())
 		tx_wait_for_space();
@@ -245,8 +239,7 @@ static bool rx_take(void *destination, size_t capacity, size_t *length)
 	*length = 0;
 	if (filled == 0 || filled > PVNET_FRAME_MAX) {
 		counters.rx_bad_length++;
-	} else if (filled < NET_HEADER_LEN ||
-	           (!(buffer[0] & 1) && memcmp(buffer, mac, NET_MAC_LEN))) {
+	} else if (!net_frame_is_ours(buffer, filled)) {
 		/* The switch floods unicast it has not learned yet; like a NIC's
 		 * address filter we keep only ours and group (bit 0) addresses. */
 		counters.rx_not_ours++;
@@ -269,10 +262,8 @@ static bool rx_take(void *destination, size_t capacity, size_t *length)
 	return true;
 }
 
-size_t net_recv(void *buffer, size_t capacity, uint64_t timeout_ns)
+static size_t pvnet_recv(void *buffer, size_t capacity, uint64_t timeout_ns)
 {
-	if (!attached)
-		return 0;
 	uint64_t deadline =
 	    timeout_ns == NET_WAIT_FOREVER ? 0 : rdtsc() + ns_to_tsc_ticks(timeout_ns);
 	for (;;) {
@@ -298,17 +289,15 @@ size_t net_recv(void *buffer, size_t capacity, uint64_t timeout_ns)
 	}
 }
 
-void net_set_tx_delay_ns(uint64_t ns)
+static void pvnet_set_tx_delay_ns(uint64_t ns)
 {
 	tx_delay_ticks = ns ? ns_to_tsc_ticks(ns) : 0;
 	if (!tx_delay_ticks)
-		net_flush();
+		pvnet_flush();
 }
 
-bool net_set_batching(const char *text)
+static bool pvnet_set_batching(const char *text)
 {
-	if (!attached)
-		return false;
 	long result = hyper_call(JV_HC_NET_BATCH, (uint64_t)text, strlen(text), 0);
 	if (result != 0) {
 		printf("net: hv refused batching \"%s\" (%ld; hv's log says why)\n", text, result);
@@ -317,37 +306,19 @@ bool net_set_batching(const char *text)
 	return true;
 }
 
-const struct net_counters *net_counters(void)
+static const struct net_counters *pvnet_counters(void)
 {
 	counters.interrupts = interrupts_taken;
 	return &counters;
 }
 
-void net_format_mac(const uint8_t *address, char *text)
-{
-	snprintf(text, 18, "%02x:%02x:%02x:%02x:%02x:%02x", address[0], address[1], address[2],
-	         address[3], address[4], address[5]);
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-bool net_parse_mac(const char *text, uint8_t *address)
-{
-	for (int i = 0; i < NET_MAC_LEN; i++, text += 3) {
-		int high = hex_digit(text[0]), low = hex_digit(text[1]);
-		char separator = text[2];
-		if (high < 0 || low < 0 || separator != (i == NET_MAC_LEN - 1 ? '\0' : ':'))
-			return false;
-		address[i] = (uint8_t)(high << 4 | low);
-	}
-	return true;
-}
+const struct net_backend net_backend_pvnet = {
+    .name = "pvnet",
+    .attach = pvnet_attach,
+    .send = pvnet_send,
+    .recv = pvnet_recv,
+    .flush = pvnet_flush,
+    .set_tx_delay_ns = pvnet_set_tx_delay_ns,
+    .set_batching = pvnet_set_batching,
+    .counters = pvnet_counters,
+};

@@ -18,6 +18,18 @@ static inline uint8_t inb(uint16_t port)
 	return value;
 }
 
+static inline void outl(uint16_t port, uint32_t value)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t value;
+	__asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+	return value;
+}
+
 static inline uint64_t rdmsr(uint32_t msr)
 {
 	uint32_t low, high;
