@@ -1,20 +1,37 @@
 #!/usr/bin/env python3
-"""make exp-net: the cost of receiving packets against the batching policy.
+"""make exp-net: the cost of receiving packets against the batching policy,
+bare, as VMs on one host, and as VMs on two hosts.
 
-A source VM streams 64-byte frames at 10 kpps to a sink VM through hv's
-virtual switch (bochs at ips=200M so the emulated CPU can carry that load),
-for the sink's RX policy none, fixed-time with T_buf 0.1, 0.25, 0.5 and 1 ms,
-and adaptive (T_buf 1 ms). For each: throughput, interrupts per packet,
-sink exits per packet, hv cycles per packet, the added batching delay, and
-energy per packet from the power model. All times are emulated (bochs).
-Writes build/exp/net.csv and, with gnuplot, build/exp/net.png.
+Policies (hv's RX batching of the receiving VM: the sink of a stream, the
+echo of a ping-pong): none, fixed-time with T_buf 0.1, 0.25, 0.5 and 1 ms,
+and adaptive (T_buf 1 ms). Each (where, policy, T_buf) is one CSV row made
+of two runs:
+
+- stream: netsrc sends 64-byte frames to netsink. One host: 2000 frames at
+  10 kpps through hv's virtual switch, bochs at ips=200M so the emulated CPU
+  carries that load. Two hosts and bare: 1000 frames at 500 pps with a
+  window of 64 (the bochs link through bxhub carries ~1 frame per emulated
+  ms, so 10 kpps would only measure its drops), bochs at ips=50M.
+- latency: netping, 100 ping-pongs of 64 bytes, one at a time; the probe's
+  round-trip p50/p99 (send to PONG taken off the ring, guest TSC).
+
+Figures: throughput (the sink's frames / its seconds), interrupts per
+packet (the sink's), exits per packet and hv cycles per packet (hv's
+net_stats and vm_exit for the sink VM: all its exits and hv's TSC cycles
+spent for it, over the frames it received), the batching delay hv measured,
+RTT p50/p99, and energy per packet from the power model. Under bochs all
+times are emulated (the TSC ticks at the ips rate); the optional QEMU TCG
+bare pair (EXP_NET_QEMU=0 leaves it out) times with the host's TSC, roughly
+wall time on a shared machine. Bare guests drive the e1000 themselves,
+polled: no interrupts, no exits, no hv.
+
+Writes build/exp/net.csv and, with gnuplot, build/exp/net.png. A failed or
+incomplete case is named and left out; the run then ends with status 1.
+EXP_NET_ONLY=bare,one-host,two-hosts picks settings.
 
 The seed (Shea, Wang, Liu 2014) saw 2600 vs 600 interrupts/s for KVM VirtIO
 vs bare metal at 10 MB/s, and 16-32% less CPU energy with 0.1-1 ms
 buffering at the same throughput.
-
-Not yet: bare-metal and two-host runs (the e1000 uplink), and a ping-pong
-latency probe: the latency column is the batching delay hv measured.
 """
 import csv
 import json
@@ -23,103 +40,304 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 RUN = os.path.join(ROOT, "tools", "run.py")
-COUNT, SIZE, RATE = 2000, 64, 10000
+GUESTS = os.path.join(BUILD, "guest")
 
-CASES = [("none", 0, "policy=none"),
-         ("fixed-time", 100, "policy=fixed-time,tbuf=100us"),
-         ("fixed-time", 250, "policy=fixed-time,tbuf=250us"),
-         ("fixed-time", 500, "policy=fixed-time,tbuf=500us"),
-         ("fixed-time", 1000, "policy=fixed-time,tbuf=1ms"),
-         ("adaptive", 1000, "policy=adaptive,tbuf=1ms")]
+ONE_HOST = dict(count=2000, size=64, rate=10000, window=0, ips=200000000)
+LINK = dict(count=1000, size=64, rate=500, window=64, ips=50000000)
+PING = dict(count=100, size=64)
+MAC_B = "b0:c4:20:00:00:0b"            # run.py's default MAC of host B
+ECHO_ON_B = "02:4a:56:00:0b:01"        # hv's MAC for B's first VM (02:4a:56 + MAC[4:6] + 1)
+ECHO_ONE_HOST = "02:4a:56:00:00:01"    # first VM of a host without a NIC
+
+POLICIES = [("none", 0, "policy=none"),
+            ("fixed-time", 100, "policy=fixed-time,tbuf=100us"),
+            ("fixed-time", 250, "policy=fixed-time,tbuf=250us"),
+            ("fixed-time", 500, "policy=fixed-time,tbuf=500us"),
+            ("fixed-time", 1000, "policy=fixed-time,tbuf=1ms"),
+            ("adaptive", 1000, "policy=adaptive,tbuf=1ms")]
+
+COLS = ["where", "emu", "time", "ips", "policy", "tbuf_us", "frames", "size_bytes", "offered_pps",
+        "received", "lost", "throughput_pps", "irq_per_packet", "exits_per_packet",
+        "hv_cycles_per_packet", "batch_delay_us", "rtt_p50_us", "rtt_p99_us", "rtt_lost",
+        "uj_per_packet"]
 
 
-def run(policy, tbuf_us, batch):
-    name = "%s-%d" % (policy, tbuf_us)
-    work = os.path.join(BUILD, "exp", "net", name)
-    os.makedirs(work, exist_ok=True)
-    log = os.path.join(work, "serial.log")
-    sys.stderr.write("exp-net: %-16s running ...\n" % name)
-    r = subprocess.run([sys.executable, RUN, "--emu", "bochs", "--ips", "200000000", "--workdir", work,
-                        "--log", log, "--timeout", "600",
-                        "--module", os.path.join(BUILD, "guest", "netsink.elf"),
-                        "name=sink mem=16M -- netsink --expect %d --batch %s" % (COUNT, batch),
-                        "--module", os.path.join(BUILD, "guest", "netsrc.elf"),
-                        "name=src mem=16M -- netsrc --count %d --size %d --rate %d" % (COUNT, SIZE, RATE)],
-                       capture_output=True, text=True)
-    text = open(log, errors="replace").read() if os.path.exists(log) else ""
-    ev = {}
-    for m in re.finditer(r"^(?:\[(\w+)\] )?@ (\{.*\})$", text, re.M):
+class CaseFailed(Exception):
+    pass
+
+
+def events(path):
+    """(VM name or "", event) for every machine line of a serial log."""
+    text = open(path, errors="replace").read() if os.path.exists(path) else ""
+    found = []
+    for m in re.finditer(r"^(?:\[([\w-]+)\] )?@ (\{.*\})$", text, re.M):
         try:
-            e = json.loads(m.group(2))
+            found.append((m.group(1) or "", json.loads(m.group(2))))
         except ValueError:
             continue
-        key = (m.group(1) or "", e.get("ev"), e.get("vm", ""))
-        ev[key] = e
-    sink = ev.get(("sink", "netsink", ""))
-    stats = ev.get(("", "net_stats", "sink"))
-    vmexit = ev.get(("", "vm_exit", "sink"))
-    if r.returncode != 0 or not sink or not stats or not vmexit:
-        sys.stderr.write("exp-net: %s failed (status %d): %s\n" % (name, r.returncode, r.stderr[-300:]))
-        return None
-    packets = max(stats["rx_packets"], 1)
-    khz = vmexit["tsc_khz"]
-    return dict(policy=policy, tbuf_us=tbuf_us, received=sink["received"], lost=sink["lost"],
-                throughput_pps=sink["received"] / sink["seconds"] if sink["seconds"] else 0,
-                irq_per_packet=sink["interrupts"] / packets,
-                exits_per_packet=stats["exits"] / packets,
-                hv_cycles_per_packet=vmexit["hv_tsc"] / packets,
-                delay_us=stats["rx_added_latency_ns"] / 1000.0,
-                uj_per_packet=stats["vm_uj_per_packet"], tsc_khz=khz)
+    return found
+
+
+def event(evs, what, ev, source="", **match):
+    hits = [e for s, e in evs if s == source and e.get("ev") == ev
+            and all(e.get(k) == v for k, v in match.items())]
+    if not hits:
+        raise CaseFailed("%s printed no %s event%s" % (what, ev, " for %s" % match if match else ""))
+    return hits[-1]
+
+
+def runner(name, args, timeout):
+    """Runs tools/run.py; returns (status, its last words, wall seconds)."""
+    start = time.time()
+    try:
+        r = subprocess.run([sys.executable, RUN, "--timeout", str(timeout)] + args,
+                           capture_output=True, text=True, timeout=timeout + 120)
+    except subprocess.TimeoutExpired:
+        raise CaseFailed("the runner itself did not end within %d s" % (timeout + 120))
+    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    return r.returncode, (lines[-1] if lines else ""), time.time() - start
+
+
+def workdir(case):
+    work = os.path.join(BUILD, "exp", "net", case)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    return work
+
+
+def one_host(vm_a, vm_b, case):
+    """Two VMs on one bochs host; returns the host's events."""
+    work = workdir(case)
+    log = os.path.join(work, "serial.log")
+    status, said, wall = runner(case, ["--emu", "bochs", "--ips", str(ONE_HOST["ips"]), "--workdir", work,
+                                       "--log", log, "--module"] + vm_a + ["--module"] + vm_b, 600)
+    if status != 0:
+        raise CaseFailed("status %d: %s (log %s)" % (status, said, log))
+    return events(log), wall
+
+
+def pair(side_a, side_b, case, extra=()):
+    """Two hosts through bxhub (or a QEMU socket netdev); returns A's and
+    B's events. side_*: ["--module-a", ELF, ARGS] or ["--bare-a", ELF, ARGS]."""
+    work = workdir(case)
+    logs = [os.path.join(work, "serial-%s.log" % s) for s in "ab"]
+    status, said, wall = runner(case, ["--pair", "--workdir", work, "--log-a", logs[0], "--log-b", logs[1]]
+                                + list(extra) + side_a + side_b, 300)
+    if status != 0:
+        raise CaseFailed("status %d: %s (logs in %s)" % (status, said, work))
+    return events(logs[0]), events(logs[1]), wall
+
+
+def src_args(p):
+    return "netsrc --count %d --size %d --rate %d%s --timeout 30" % (
+        p["count"], p["size"], p["rate"], " --window %d" % p["window"] if p["window"] else "")
+
+
+def sink_args(p, batch=None):
+    return "netsink --expect %d --timeout 30%s" % (p["count"], " --batch %s" % batch if batch else "")
+
+
+def ping_args(to=None):
+    return "netping%s --count %d --size %d --timeout 60" % (" --to " + to if to else "",
+                                                             PING["count"], PING["size"])
+
+
+def echo_args(batch=None):
+    return "netping --echo --timeout 60%s" % (" --batch %s" % batch if batch else "")
+
+
+def stream_figures(row, sink, p, stats=None, vmexit=None):
+    if sink["received"] != p["count"] or sink["lost"] or sink["bad"]:
+        raise CaseFailed("the sink got %d of %d frames (%d lost, %d bad)"
+                         % (sink["received"], p["count"], sink["lost"], sink["bad"]))
+    row.update(frames=p["count"], size_bytes=p["size"], offered_pps=p["rate"], received=sink["received"],
+               lost=sink["lost"], throughput_pps=round(sink["received"] / sink["seconds"], 1)
+               if sink["seconds"] else "",
+               irq_per_packet=round(sink["interrupts"] / sink["received"], 4))
+    if stats and vmexit:
+        packets = max(stats["rx_packets"], 1)
+        row.update(irq_per_packet=round(sink["interrupts"] / packets, 4),
+                   exits_per_packet=round(stats["exits"] / packets, 3),
+                   hv_cycles_per_packet=round(vmexit["hv_tsc"] / packets),
+                   batch_delay_us=round(stats["rx_added_latency_ns"] / 1000.0, 1),
+                   uj_per_packet=stats["vm_uj_per_packet"])
+
+
+def ping_figures(row, probe):
+    if probe["replies"] != PING["count"]:
+        raise CaseFailed("netping had %d of %d replies (%d lost)"
+                         % (probe["replies"], PING["count"], probe["lost"]))
+    row.update(rtt_p50_us=probe["p50_us"], rtt_p99_us=probe["p99_us"], rtt_lost=probe["lost"])
+
+
+# ---- the cases: each returns a row, filling it as far as it got ----
+
+def case_one_host(row, batch, name):
+    evs, w1 = one_host([os.path.join(GUESTS, "netsink.elf"), "name=sink mem=16M -- " + sink_args(ONE_HOST, batch)],
+                       [os.path.join(GUESTS, "netsrc.elf"), "name=src mem=16M -- " + src_args(ONE_HOST)],
+                       name + "-stream")
+    stream_figures(row, event(evs, "sink VM", "netsink", "sink"), ONE_HOST,
+                   event(evs, "hv", "net_stats", vm="sink"), event(evs, "hv", "vm_exit", vm="sink"))
+    evs, w2 = one_host([os.path.join(GUESTS, "netping.elf"), "name=echo mem=16M -- " + echo_args(batch)],
+                       [os.path.join(GUESTS, "netping.elf"), "name=probe mem=16M -- " + ping_args(ECHO_ONE_HOST)],
+                       name + "-ping")
+    ping_figures(row, event(evs, "probe VM", "netping", "probe", mode="probe"))
+    return w1 + w2
+
+
+def case_two_hosts(row, batch, name):
+    a, b, w1 = pair(["--module-a", os.path.join(GUESTS, "netsrc.elf"), "name=src mem=16M -- " + src_args(LINK)],
+                    ["--module-b", os.path.join(GUESTS, "netsink.elf"),
+                     "name=sink mem=16M -- " + sink_args(LINK, batch)], name + "-stream")
+    stream_figures(row, event(b, "B's sink VM", "netsink", "sink"), LINK,
+                   event(b, "hv on B", "net_stats", vm="sink"), event(b, "hv on B", "vm_exit", vm="sink"))
+    a, b, w2 = pair(["--module-a", os.path.join(GUESTS, "netping.elf"),
+                     "name=probe mem=16M -- " + ping_args(ECHO_ON_B)],
+                    ["--module-b", os.path.join(GUESTS, "netping.elf"), "name=echo mem=16M -- " + echo_args(batch)],
+                    name + "-ping")
+    ping_figures(row, event(a, "A's probe VM", "netping", "probe", mode="probe"))
+    return w1 + w2
+
+
+def case_bare(row, emu, name):
+    extra = ["--emu", emu] + (["--ips", str(LINK["ips"])] if emu == "bochs" else [])
+    a, b, w1 = pair(["--bare-a", os.path.join(GUESTS, "netsrc.elf"), src_args(LINK)],
+                    ["--bare-b", os.path.join(GUESTS, "netsink.elf"), sink_args(LINK)], name + "-stream", extra)
+    stream_figures(row, event(b, "B's bare netsink", "netsink"), LINK)
+    a, b, w2 = pair(["--bare-a", os.path.join(GUESTS, "netping.elf"), ping_args()],
+                    ["--bare-b", os.path.join(GUESTS, "netping.elf"), echo_args()], name + "-ping", extra)
+    ping_figures(row, event(a, "A's bare netping", "netping", mode="probe"))
+    return w1 + w2
+
+
+def plan():
+    only = set(filter(None, os.environ.get("EXP_NET_ONLY", "bare,one-host,two-hosts").split(",")))
+    cases = []
+    if "bare" in only:
+        cases.append((dict(where="bare", emu="bochs", time="emulated", ips=LINK["ips"], policy="-", tbuf_us=0),
+                      lambda row, name: case_bare(row, "bochs", name), "bare-bochs"))
+        if os.environ.get("EXP_NET_QEMU", "1") != "0":
+            cases.append((dict(where="bare", emu="qemu-tcg", time="host-tsc", ips="", policy="-", tbuf_us=0),
+                          lambda row, name: case_bare(row, "qemu-kernel", name), "bare-qemu"))
+    for where, p, fn in (("one-host", ONE_HOST, case_one_host), ("two-hosts", LINK, case_two_hosts)):
+        if where not in only:
+            continue
+        for policy, tbuf, batch in POLICIES:
+            row = dict(where=where, emu="bochs", time="emulated", ips=p["ips"], policy=policy, tbuf_us=tbuf)
+            cases.append((row, lambda row, name, fn=fn, batch=batch: fn(row, batch, name),
+                          "%s-%s-%d" % (where, policy, tbuf)))
+    return cases
+
+
+def show(rows):
+    print("\n%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %7s" % (
+        "where", "emu", "policy", "T_buf", "recv", "lost", "pkt/s", "irq/pkt", "exits/pkt", "hvcyc/pkt",
+        "delay us", "p50 us", "p99 us", "uJ/pkt"))
+    for r in rows:
+        def f(key, fmt):
+            v = r.get(key, "")
+            return fmt % v if v != "" else "-"
+        print("%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %7s%s" % (
+            r["where"], r["emu"], r["policy"], "%dus" % r["tbuf_us"] if r["tbuf_us"] else "-",
+            f("received", "%d"), f("lost", "%d"), f("throughput_pps", "%.0f"), f("irq_per_packet", "%.3f"),
+            f("exits_per_packet", "%.2f"), f("hv_cycles_per_packet", "%d"), f("batch_delay_us", "%.1f"),
+            f("rtt_p50_us", "%.1f"), f("rtt_p99_us", "%.1f"), f("uj_per_packet", "%d"),
+            "  FAILED: " + r["failed"] if r.get("failed") else ""))
+
+
+def plot(rows, out_dir):
+    if not shutil.which("gnuplot"):
+        print("plot: gnuplot not found, no plot")
+        return
+    files = []
+    for where in ("one-host", "two-hosts"):
+        good = [r for r in rows if r["where"] == where and r["policy"] in ("none", "fixed-time")
+                and not r.get("failed")]
+        if not good:
+            continue
+        dat = os.path.join(out_dir, "net_%s.dat" % where)
+        with open(dat, "w") as f:
+            f.write("# T_buf_us pkt/s irq/pkt exits/pkt hv_kcycles/pkt rtt_p50_us rtt_p99_us (none at 0)\n")
+            for r in sorted(good, key=lambda r: r["tbuf_us"]):
+                f.write("%d %s %s %s %s %s %s\n" % (r["tbuf_us"], r["throughput_pps"], r["irq_per_packet"],
+                                                   r["exits_per_packet"], r["hv_cycles_per_packet"] / 1000.0,
+                                                   r["rtt_p50_us"], r["rtt_p99_us"]))
+        files.append((where, dat))
+    if not files:
+        return
+    panels = [(2, "throughput (frames/s)", ""), (3, "interrupts per packet", ""), (4, "exits per packet", ""),
+              (5, "hv kcycles per packet", ""), (6, "RTT p50 (us)", ""), (7, "RTT p99 (us)", "")]
+    png = os.path.join(out_dir, "net.png")
+    script = ["set terminal png size 1200,800 noenhanced", "set output '%s'" % png,
+              "set multiplot layout 2,3 title 'exp-net: fixed-time T_buf (0 = policy none); bochs, emulated time'",
+              "set xlabel 'T_buf (us)'", "set key top left font ',8'"]
+    for col, title, _ in panels:
+        script.append("set title '%s'" % title)
+        script.append("plot " + ", ".join("'%s' using 1:%d with linespoints title '%s'" % (dat, col, where)
+                                          for where, dat in files))
+    script.append("unset multiplot")
+    r = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, capture_output=True)
+    if r.returncode != 0:
+        print("plot: gnuplot failed: %s" % r.stderr.strip()[-300:])
+    else:
+        print("plot: %s" % png)
 
 
 def main():
-    for elf in ("netsink", "netsrc"):
-        if not os.path.exists(os.path.join(BUILD, "guest", elf + ".elf")):
+    for elf in ("netsink", "netsrc", "netping"):
+        if not os.path.exists(os.path.join(GUESTS, elf + ".elf")):
             sys.exit("exp-net: build/guest/%s.elf missing: run make first" % elf)
-    rows = [r for r in (run(*c) for c in CASES)]
+    cases = plan()
+    print("exp-net: %d cases, each a stream run and a ping-pong run:" % len(cases))
+    print("  one host: sink VM gets %(count)d x %(size)d B at %(rate)d pps from a source VM, "
+          "bochs ips=%(ips)d" % ONE_HOST)
+    print("  two hosts / bare: %(count)d x %(size)d B at %(rate)d pps, window %(window)d, through bxhub "
+          "(~1 frame per emulated ms), bochs ips=%(ips)d" % LINK)
+    print("  latency: netping %(count)d x %(size)d B one at a time; the echo (receiving side) "
+          "carries the policy" % PING)
+    print("  bochs figures are emulated time (TSC = ips); the qemu-tcg bare row uses the host TSC")
+    sys.stdout.flush()
+    rows = []
+    for i, (row, fn, name) in enumerate(cases):
+        start = time.time()
+        try:
+            fn(row, name)
+            wall = time.time() - start
+            print("exp-net: [%d/%d] %-28s ok in %3.0f s wall: %s pkt/s, %s irq/pkt, RTT p50 %s us"
+                  % (i + 1, len(cases), name, wall, row.get("throughput_pps"), row.get("irq_per_packet"),
+                     row.get("rtt_p50_us")))
+        except CaseFailed as e:
+            row["failed"] = str(e)
+            print("exp-net: [%d/%d] %-28s FAILED after %.0f s wall: %s"
+                  % (i + 1, len(cases), name, time.time() - start, e))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+            row["failed"] = "unexpected event contents: %s %s" % (type(e).__name__, e)
+            print("exp-net: [%d/%d] %-28s FAILED: %s" % (i + 1, len(cases), name, row["failed"]))
+        sys.stdout.flush()
+        rows.append(row)
     out_dir = os.path.join(BUILD, "exp")
     os.makedirs(out_dir, exist_ok=True)
-    cols = ["policy", "tbuf_us", "received", "lost", "throughput_pps", "irq_per_packet",
-            "exits_per_packet", "hv_cycles_per_packet", "delay_us", "uj_per_packet"]
     with open(os.path.join(out_dir, "net.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(cols)
+        w.writerow(COLS)
         for r in rows:
-            if r:
-                w.writerow([r[c] for c in cols])
-    print("sink VM receiving %d x %d-byte frames at %d pps from a source VM (bochs, emulated time, ips=200M)"
-          % (COUNT, SIZE, RATE))
-    print("%-11s %7s %8s %5s %9s %8s %9s %10s %9s %9s" % ("policy", "T_buf", "recv", "lost", "pkt/s",
-                                                          "irq/pkt", "exits/pkt", "hvcyc/pkt",
-                                                          "delay us", "uJ/pkt"))
-    for c, r in zip(CASES, rows):
-        if not r:
-            print("%-11s %7s FAILED" % (c[0], c[1]))
-            continue
-        print("%-11s %5dus %8d %5d %9.0f %8.3f %9.2f %10.0f %9.1f %9d" % (
-            r["policy"], r["tbuf_us"], r["received"], r["lost"], r["throughput_pps"], r["irq_per_packet"],
-            r["exits_per_packet"], r["hv_cycles_per_packet"], r["delay_us"], r["uj_per_packet"]))
-    good = [r for r in rows if r and r["policy"] == "fixed-time"]
-    if shutil.which("gnuplot") and good:
-        dat = os.path.join(out_dir, "net_fixed_time.dat")
-        with open(dat, "w") as f:
-            for r in good:
-                f.write("%d %f %f %f\n" % (r["tbuf_us"], r["irq_per_packet"], r["exits_per_packet"],
-                                           r["hv_cycles_per_packet"] / 1000.0))
-        png = os.path.join(out_dir, "net.png")
-        script = ("set terminal png size 900,500\nset output '%s'\nset key outside right\n"
-                  "set xlabel 'T_buf (us), fixed-time'\nset ylabel 'per packet'\nset logscale y\n"
-                  "plot '%s' using 1:2 with linespoints title 'interrupts', "
-                  "'' using 1:3 with linespoints title 'sink exits', "
-                  "'' using 1:4 with linespoints title 'hv kcycles'\n" % (png, dat))
-        subprocess.run(["gnuplot"], input=script, text=True, check=False)
-        print("plot: %s" % png)
+            if not r.get("failed"):
+                w.writerow([r.get(c, "") for c in COLS])
+    show(rows)
+    print("pkt/s: the sink's frames over its seconds; irq/pkt: the sink's interrupts per frame;")
+    print("exits/pkt, hvcyc/pkt: all the sink VM's exits and hv's TSC cycles for it, per frame hv "
+          "delivered; delay: hv's batching delay; p50/p99: netping round trips; uJ: power model")
+    plot(rows, out_dir)
     print("csv: %s" % os.path.join(out_dir, "net.csv"))
-    return 0 if all(rows) else 1
+    failed = [r for r in rows if r.get("failed")]
+    if failed:
+        print("exp-net: %d of %d cases failed (not in the csv)" % (len(failed), len(rows)))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
