@@ -1,16 +1,29 @@
 #!/usr/bin/env python3
 """make exp-migrate: live migration time, downtime and bytes by workload,
-dirty tracker and packet size.
+dirty tracker, packet size and link.
 
-Each run boots hv in bochs with one 16 MiB VM and migrates it at 1 s to a
-new VM on the same host (`migrate VM local TRACKER default payload=N`, the
-in-memory link; the two-host e1000 link is tested by tests/system/
-net_tests.py but is ~1 frame per emulated ms, too slow for a sweep).
-Workloads: an idle VM, mvb (compute), dirty at 100 and 1000 pages/s.
-Trackers wp, ad, pml at 1500-byte packets; pml also at 1000 and 32 bytes
-(payload 1482, 982, 32 after our 18-byte header: the seeds' 1500/1000/32).
-All times are emulated (bochs). Writes build/exp/migrate.csv and, with
-gnuplot, build/exp/migrate.png.
+Local rows: hv in bochs with one 16 MiB VM, migrated at 1 s to a new VM on
+the same host (`migrate VM local TRACKER POLICY payload=N`, the in-memory
+link). Workloads: an idle VM, mvb (compute), dirty at 100 and 1000
+pages/s. Trackers wp, ad, pml at 1500-byte packets; pml also at 1000 and
+32 bytes (payload 1482, 982, 32 after our 18-byte header: the seeds'
+1500/1000/32). One more local row runs dirty 1000/s under the `qemu`
+policy, which throttles the vCPU when rounds do not converge.
+
+Two-host rows (link e1000): two bochs hosts joined by bxhub
+(`tools/run.py --pair`), A migrating the VM to B (`migrate VM peer ...`).
+That link moves ~1 frame per emulated ms, so only a few cases run there:
+idle and dirty 100/s with pml at 1500 bytes, dirty 100/s at 1000 bytes, and
+idle at 32 bytes (~14 k frames, ~1 min wall). dirty at 32 bytes is left
+out: that link moved ~40 KB/s of 32-byte payloads, below the 410 KB/s the
+guest dirties at 100 pages/s, so rounds cannot converge and its ~21 MB
+(as measured locally) would take ~9 emulated minutes.
+
+All times are emulated (bochs). Each row also has the link's measured rate
+(bytes sent / total time) and the times scaled to a 1 Gb/s link by it
+(hv's total_ms_at_1gbps, downtime_us_at_1gbps), which compare with the
+seeds' GbE figures. Writes build/exp/migrate.csv and, with gnuplot,
+build/exp/migrate.png (total time, downtime, bytes by packet size).
 
 Seeds (004: Xen, OpenVZ, KVM; 180 MB application, GbE): downtime 3-81 ms,
 total 2-25 s, growing sharply as packets shrink to 32 bytes (KVM-FV never
@@ -24,84 +37,172 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 RUN = os.path.join(ROOT, "tools", "run.py")
 
-WORKLOADS = [
-    ("idle", "energy.elf", "energy --busy 0 --idle 25"),
-    ("mvb", "mvb.elf", "mvb 256 2500"),
-    ("dirty-100", "dirty.elf", "dirty --ws 2 --rate 100 --seconds 25 --checksum"),
-    ("dirty-1000", "dirty.elf", "dirty --ws 4 --rate 1000 --seconds 25 --checksum"),
-]
+WORKLOADS = {
+    "idle": ("energy.elf", "energy --busy 0 --idle 25"),
+    "mvb": ("mvb.elf", "mvb 256 2500"),
+    "dirty-100": ("dirty.elf", "dirty --ws 2 --rate 100 --seconds 25 --checksum"),
+    "dirty-1000": ("dirty.elf", "dirty --ws 4 --rate 1000 --seconds 25 --checksum"),
+}
 SETTINGS = [("wp", 1482), ("ad", 1482), ("pml", 1482), ("pml", 982), ("pml", 32)]
+# (workload, tracker, payload, link, policy)
+CASES = ([(w, t, p, "local", "default") for w in WORKLOADS for t, p in SETTINGS]
+         + [("dirty-1000", "pml", 1482, "local", "qemu")]
+         + [("idle", "pml", 1482, "e1000", "default"),
+            ("dirty-100", "pml", 1482, "e1000", "default"),
+            ("dirty-100", "pml", 982, "e1000", "default"),
+            ("idle", "pml", 32, "e1000", "default")])
+TIMEOUT = 900
+
+FIELDS = ["workload", "tracker", "payload", "link", "policy", "total_ms", "downtime_us",
+          "predicted_downtime_us", "rounds", "bytes", "zero_pages", "stop_copy_pages",
+          "tracker_exits", "retransmits", "max_throttle", "throttled_ms", "link_Bps",
+          "total_ms_at_1gbps", "downtime_us_at_1gbps", "energy_j"]
+
+lock = threading.Lock()
+progress = {"done": 0}
 
 
-def run(workload, elf, args, tracker, payload):
-    name = "%s-%s-%d" % (workload, tracker, payload)
-    work = os.path.join(BUILD, "exp", "migrate", name)
-    os.makedirs(work, exist_ok=True)
-    log = os.path.join(work, "serial.log")
-    r = subprocess.run([sys.executable, RUN, "--emu", "bochs", "--workdir", work, "--log", log,
-                        "--timeout", "900", "--cmdline",
-                        "at=1000:migrate,v,local,%s,default,payload=%d" % (tracker, payload),
-                        "--module", os.path.join(BUILD, "guest", elf), "name=v mem=16M -- " + args],
-                       capture_output=True, text=True)
+def case_name(wl, tracker, payload, link, policy):
+    return "%s-%s-%d-%s%s" % (wl, tracker, payload, link, "" if policy == "default" else "-" + policy)
+
+
+def done_event(log):
     text = open(log, errors="replace").read() if os.path.exists(log) else ""
     done = [json.loads(m.group(1)) for m in re.finditer(r'^@ (\{"ev":"migrate_done".*\})$', text, re.M)]
-    ok = r.returncode == 0 and done and done[-1]["status"] == "committed"
-    sys.stderr.write("exp-migrate: %-26s %s\n" % (name, "ok" if ok else "FAILED (status %d)" % r.returncode))
-    return (workload, tracker, payload, done[-1] if ok else None)
+    return done[-1] if done else None
+
+
+def run(case):
+    wl, tracker, payload, link, policy = case
+    elf, args = WORKLOADS[wl]
+    name = case_name(*case)
+    work = os.path.join(BUILD, "exp", "migrate", name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    module = [os.path.join(BUILD, "guest", elf), "name=v mem=16M -- " + args]
+    if link == "local":
+        log = os.path.join(work, "serial.log")
+        cmd = [sys.executable, RUN, "--emu", "bochs", "--workdir", work, "--log", log,
+               "--timeout", str(TIMEOUT),
+               "--cmdline", "at=1000:migrate,v,local,%s,%s,payload=%d" % (tracker, policy, payload),
+               "--module"] + module
+    else:
+        # B boots first and waits for A's VM; A migrates it at 1 s.
+        log = os.path.join(work, "serial-a.log")
+        cmd = [sys.executable, RUN, "--pair", "--workdir", work, "--timeout", str(TIMEOUT),
+               "--log-a", log, "--log-b", os.path.join(work, "serial-b.log"), "--delay-a", "5",
+               "--cmdline-a", "at=1000:migrate,v,peer,%s,%s,payload=%d" % (tracker, policy, payload),
+               "--cmdline-b", "listen=120", "--module-a"] + module
+    start = time.time()
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        status, err = r.returncode, r.stderr.strip().splitlines()
+        d = done_event(log)
+    except Exception as e:  # keep the sweep going: one case failed, not all
+        status, err, d = -1, [repr(e)], None
+    ok = status == 0 and d is not None and d.get("status") == "committed"
+    if ok:
+        how = "ok: %d ms total, %d us downtime, %d B" % (d["total_ms"], d["downtime_us"], d["bytes"])
+    elif d is not None:
+        how = "FAILED: exit %d, migration %s %s" % (status, d.get("status"), d.get("reason", ""))
+    else:
+        how = "FAILED: exit %d, no migrate_done (%s)" % (status, err[-1] if err else "no message")
+    with lock:
+        progress["done"] += 1
+        sys.stderr.write("exp-migrate: [%d/%d] %-34s %4.0f s wall  %s\n"
+                         % (progress["done"], len(CASES), name, time.time() - start, how))
+        sys.stderr.flush()
+    return case, d if ok else None
+
+
+def energy(d):
+    return (d["energy_rounds_uj"] + d["energy_stop_copy_uj"]) / 1e6
+
+
+def row(case, d):
+    wl, tracker, payload, link, policy = case
+    return [wl, tracker, payload, link, policy, d["total_ms"], d["downtime_us"], d["predicted_downtime_us"],
+            d["rounds"], d["bytes"], d["zero_pages"], d["stop_copy_pages"], d["tracker_exits"],
+            d["retransmits"], max(d.get("throttle") or [0]), d["throttled_ms"], d["link_Bps"],
+            d["total_ms_at_1gbps"], d["downtime_us_at_1gbps"], "%.1f" % energy(d)]
+
+
+def plot(out_dir, rows):
+    # One series per workload and link (pml, default policy): total time,
+    # downtime and bytes against the packet size.
+    dat = os.path.join(out_dir, "migrate_payload.dat")
+    series = []
+    with open(dat, "w") as f:
+        for (wl, t, p, link, policy), d in sorted(rows, key=lambda r: (r[0][0], r[0][3], r[0][2])):
+            if d and t == "pml" and policy == "default":
+                key = "%s/%s" % (wl, link)
+                if key not in series:
+                    series.append(key)
+                f.write("%s %d %d %.3f %d\n" % (key, p + 18 if p > 32 else p, d["total_ms"],
+                                                d["downtime_us"] / 1000.0 + 0.01, d["bytes"]))
+    png = os.path.join(out_dir, "migrate.png")
+
+    def panel(col, ylabel):
+        return ("set ylabel '%s'\nplot " % ylabel + ", ".join(
+            "'< grep \"^%s \" %s' using 2:%d with linespoints title '%s'" % (s, dat, col, s)
+            for s in series) + "\n")
+
+    script = ("set terminal png size 1400,520\nset output '%s'\nset multiplot layout 1,3\n"
+              "set logscale xy\nset key below font ',8'\nset xlabel 'packet bytes (pml)'\n"
+              % png + panel(3, "total ms (emulated)") + panel(4, "downtime ms (emulated)")
+              + panel(5, "bytes sent") + "unset multiplot\n")
+    subprocess.run(["gnuplot"], input=script, text=True, check=False)
+    return png
 
 
 def main():
     if not os.path.exists(os.path.join(BUILD, "guest", "dirty.elf")):
         sys.exit("exp-migrate: guests missing: run make first")
-    jobs = [(w, e, a, t, p) for w, e, a in WORKLOADS for t, p in SETTINGS]
-    sys.stderr.write("exp-migrate: %d runs, two at a time\n" % len(jobs))
+    sys.stderr.write("exp-migrate: %d runs, two at a time (bochs; a two-host run is two bochs)\n"
+                     % len(CASES))
+    # Two-host cases first: they are the longest.
+    order = sorted(CASES, key=lambda c: c[3] == "local")
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        rows = list(pool.map(lambda j: run(*j), jobs))
+        got = dict(pool.map(run, order))
+    rows = [(c, got[c]) for c in CASES]
     out_dir = os.path.join(BUILD, "exp")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "migrate.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["workload", "tracker", "payload", "total_ms", "downtime_us", "predicted_downtime_us",
-                    "rounds", "bytes", "zero_pages", "stop_copy_pages", "tracker_exits", "energy_j"])
-        for wl, t, p, d in rows:
+        w.writerow(FIELDS)
+        for c, d in rows:
             if d:
-                w.writerow([wl, t, p, d["total_ms"], d["downtime_us"], d["predicted_downtime_us"],
-                            d["rounds"], d["bytes"], d["zero_pages"], d["stop_copy_pages"],
-                            d["tracker_exits"], (d["energy_rounds_uj"] + d["energy_stop_copy_uj"]) / 1e6])
-    print("16 MiB VM, migrated on one host at 1 s (bochs, emulated time, in-memory link)")
-    print("%-11s %-4s %7s %9s %12s %7s %10s %8s %9s" % ("workload", "trk", "payload", "total ms", "downtime us",
-                                                       "rounds", "bytes", "exits", "energy J"))
-    for wl, t, p, d in rows:
+                w.writerow(row(c, d))
+    print("16 MiB VM migrated at 1 s (bochs, emulated time); link local: in-memory, "
+          "same host; e1000: two bochs hosts through bxhub")
+    print("%-10s %-3s %5s %-5s %-7s %8s %11s %6s %10s %6s %4s %10s %9s %11s" % (
+        "workload", "trk", "pay", "link", "policy", "total ms", "downtime us", "rounds", "bytes", "exits",
+        "thr%", "link B/s", "ms@1Gb/s", "us@1Gb/s"))
+    for c, d in rows:
+        wl, t, p, link, policy = c
         if not d:
-            print("%-11s %-4s %7d FAILED" % (wl, t, p))
+            print("%-10s %-3s %5d %-5s %-7s FAILED" % (wl, t, p, link, policy))
             continue
-        print("%-11s %-4s %7d %9d %12d %7d %10d %8d %9.1f" % (
-            wl, t, p, d["total_ms"], d["downtime_us"], d["rounds"], d["bytes"], d["tracker_exits"],
-            (d["energy_rounds_uj"] + d["energy_stop_copy_uj"]) / 1e6))
+        print("%-10s %-3s %5d %-5s %-7s %8d %11d %6d %10d %6d %4d %10d %9d %11d" % (
+            wl, t, p, link, policy, d["total_ms"], d["downtime_us"], d["rounds"], d["bytes"],
+            d["tracker_exits"], max(d.get("throttle") or [0]), d["link_Bps"], d["total_ms_at_1gbps"],
+            d["downtime_us_at_1gbps"]))
     print("seeds: downtime 3-81 ms, total 2-25 s for 180 MB over GbE (Xen, OpenVZ, KVM); "
           "much longer at 32-byte packets")
     if shutil.which("gnuplot"):
-        dat = os.path.join(out_dir, "migrate_payload.dat")
-        with open(dat, "w") as f:
-            for wl, t, p, d in rows:
-                if d and t == "pml":
-                    f.write("%s %d %d %d\n" % (wl, p, d["total_ms"], d["downtime_us"] // 1000))
-        png = os.path.join(out_dir, "migrate.png")
-        script = ("set terminal png size 900,500\nset output '%s'\nset logscale y\nset key outside right\n"
-                  "set xlabel 'payload bytes per frame (pml)'\nset ylabel 'ms (emulated)'\n"
-                  "plot " % png + ", ".join(
-                      "'< grep \"^%s \" %s' using 2:3 with linespoints title '%s total', "
-                      "'< grep \"^%s \" %s' using 2:($4+0.01) with linespoints title '%s downtime'"
-                      % (wl, dat, wl, wl, dat, wl) for wl, _, _ in WORKLOADS) + "\n")
-        subprocess.run(["gnuplot"], input=script, text=True, check=False)
-        print("plot: %s" % png)
+        print("plot: %s" % plot(out_dir, rows))
     print("csv: %s" % os.path.join(out_dir, "migrate.csv"))
-    return 0 if all(r[3] for r in rows) else 1
+    failed = [case_name(*c) for c, d in rows if not d]
+    if failed:
+        print("failed: %s" % ", ".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
