@@ -14,24 +14,6 @@
 		return -1;                                                                         \
 	} while (0)
 
-struct elf64_ehdr {
-	uint8_t ident[16];
-	uint16_t type, machine;
-	uint32_t version;
-	uint64_t entry, phoff, shoff;
-	uint32_t flags;
-	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-
-struct elf64_phdr {
-	uint32_t type, flags;
-	uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-
-#define PT_LOAD       1
-#define PT_NOTE       4
-#define EM_X86_64     62
-#define ET_EXEC       2
 #define ELF_MAX_PHDRS 64
 
 /* Looks for XEN_ELFNOTE_PHYS32_ENTRY in one PT_NOTE segment. */

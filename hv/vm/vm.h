@@ -36,6 +36,27 @@ int vm_config_parse(const char *line, const char *default_name, struct vm_config
                     size_t err_len);
 
 /* ---- elf_loader.c (pure): validate and load a guest ELF ---- */
+/* The ELF64 headers the loader reads (System V gABI chapter 4; the unit
+ * tests build images with them). */
+struct elf64_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+
+struct elf64_phdr {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+#define PT_LOAD   1
+#define PT_NOTE   4
+#define EM_X86_64 62
+#define ET_EXEC   2
+
 struct elf_image_info {
 	uint32_t pvh_entry;  /* from XEN_ELFNOTE_PHYS32_ENTRY */
 	uint64_t load_start; /* lowest guest-physical byte loaded */

@@ -56,19 +56,7 @@ TEST(vm_config_rejects_bad_lines)
 	CHECK(strstr(err, "unknown VM option 'cpus=2'") != NULL);
 }
 
-/* ---- a minimal guest ELF built in memory ---- */
-struct elf64_ehdr {
-	uint8_t ident[16];
-	uint16_t type, machine;
-	uint32_t version;
-	uint64_t entry, phoff, shoff;
-	uint32_t flags;
-	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct elf64_phdr {
-	uint32_t type, flags;
-	uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
+/* ---- a minimal guest ELF built in memory (struct elf64_* from vm.h) ---- */
 static uint8_t image[8192];
 #define MEM (4u << 20)
 static uint8_t guest[MEM];
