@@ -1,20 +1,27 @@
 /* Runs anywhere in hv: the string functions gcc may also emit calls to. */
 #include "lib/lib.h"
 
-/* memset and memcpy use the string instructions: one REP STOSB/MOVSB
- * clears or copies a whole guest image, which bochs emulates far faster
- * than a loop of single-byte moves. */
+/* memset and memcpy use the string instructions, eight bytes per
+ * iteration where they can, then the odd bytes: bochs charges one
+ * emulated instruction per iteration, so clearing a 16 MiB guest with
+ * REP STOSB cost ~0.3 s of emulated time and REP STOSQ an eighth of it
+ * (real CPUs with fast strings do both at the same speed). */
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	size_t words = n / 8, bytes = n % 8;
+	uint64_t pattern = (uint8_t)c * 0x0101010101010101ull;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(bytes) : "a"(c) : "memory");
 	return dst;
 }
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n)::"memory");
+	size_t words = n / 8, bytes = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(words)::"memory");
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(bytes)::"memory");
 	return dst;
 }
 
