@@ -511,7 +511,9 @@ static enum migrate_error dest_zero_pages(struct migrate_dest *dst,
 		uint64_t pfn = migrate_zero_pfn(z, i);
 		if (pfn >= dst->report.vm_pages)
 			return MIGRATE_ERR_PROTOCOL;
-		memset(dst->cfg.memory + pfn * MIGRATE_PAGE_SIZE, 0, MIGRATE_PAGE_SIZE);
+		bool seen = dst->cfg.seen_bitmap[pfn / 64] & (1ull << (pfn % 64));
+		if (seen || !dst->cfg.memory_is_zero)
+			memset(dst->cfg.memory + pfn * MIGRATE_PAGE_SIZE, 0, MIGRATE_PAGE_SIZE);
 		mark_seen(dst, pfn);
 		dst->report.pages_received++;
 		dst->report.zero_pages++;

@@ -447,6 +447,9 @@ struct migrate_dest_config {
 	uint8_t *memory; /* host pointer to the new VM's guest-physical 0 */
 	uint64_t nr_pages;
 	uint64_t *seen_bitmap; /* (nr_pages + 63) / 64 words: pages that arrived */
+	/* The caller cleared memory before listening: a zero marker for a page
+	 * that never arrived needs no clearing (most of a VM, in round one). */
+	bool memory_is_zero;
 	uint8_t *state_buf;
 	size_t state_cap;
 	struct migrate_link_config link; /* link.session is ignored */

@@ -197,6 +197,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
 		    .nr_pages = pages,
 		    .seen_bitmap = job.seen,
+		    .memory_is_zero = true, /* vm_create_empty clears it */
 		    .state_buf = job.state_in,
 		    .state_cap = sizeof job.state_in,
 		};
@@ -279,6 +280,7 @@ static void start_incoming(const uint8_t *bytes, size_t len)
 	    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
 	    .nr_pages = m.hello.nr_pages,
 	    .seen_bitmap = job.seen,
+	    .memory_is_zero = true, /* vm_create_empty clears it */
 	    .state_buf = job.state_in,
 	    .state_cap = sizeof job.state_in,
 	};
