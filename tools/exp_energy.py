@@ -6,13 +6,15 @@ from seed 000):
   idle      one VM that sleeps 3 s: the idle host
   busy-N    N VMs (N = 1, 2, 3) each computing for 2 s
   mixed     one VM computing 2 s beside one that sleeps 2 s
+  migrate-idle / migrate-busy
+            a VM that sleeps / computes, migrated at 1 s to a new VM on the
+            same host (pml): the migration engine's own power and energy
 For each: the node's average power, energy per VM, hv's share and the idle
-residency; a power_sample event every 100 ms gives power over time.
+residency; a power_sample event every 100 ms gives power over time (the
+node's, and the migration engine's share of it).
 Writes build/exp/energy.csv, build/exp/energy_power.csv and, with gnuplot,
-build/exp/energy_power.png.
-
-Not yet: migration (issue 5) and the network batching sweep (issue 4) are
-not in this experiment until those subsystems exist.
+build/exp/energy_power.png. The energy of network batching per packet is in
+`make exp-net` (uJ/pkt).
 """
 import csv
 import json
@@ -81,7 +83,7 @@ def main():
         # starts when they start).
         avg_mw = sum(s["mw"] for s in samples) / len(samples) if samples else 0
         for s in samples:
-            series.append((name, s["t_ms"], s["mw"], s["idle_mw"]))
+            series.append((name, s["t_ms"], s["mw"], s["idle_mw"], s.get("migration_mw", 0)))
         migr = [e for e in events if e["ev"] == "migrate_done"]
         rows.append((name, dict(avg_w=avg_mw / 1000.0, total_j=summary["total_uj"] / 1e6,
                                 migration_j=summary["migration_uj"] / 1e6,
@@ -101,7 +103,7 @@ def main():
                             " ".join("%s=%.3f" % (k, v / 1e6) for k, v in r["vms"].items()), r["exact"]])
     with open(os.path.join(out_dir, "energy_power.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["case", "t_ms", "power_mw", "idle_mw"])
+        w.writerow(["case", "t_ms", "power_mw", "idle_mw", "migration_mw"])
         w.writerows(series)
     print("power model: 50 W idle, 72 W one busy core (seed 000); bochs, emulated time")
     print("%-9s %10s %10s %9s %8s  %s" % ("case", "avg W", "total J", "idle %", "exact", "energy per VM (J)"))
@@ -130,14 +132,17 @@ def main():
                 continue
             path = os.path.join(out_dir, "energy_power_%s.dat" % name)
             with open(path, "w") as f:
-                for c, t, mw, _ in series:
+                for c, t, mw, _, mig_mw in series:
                     if c == name:
-                        f.write("%d %f\n" % (t, mw / 1000.0))
+                        f.write("%d %f %f\n" % (t, mw / 1000.0, mig_mw / 1000.0))
             per_case.append((name, path))
+        lines = ["'%s' using 1:2 with linespoints title '%s'" % (p, n) for n, p in per_case]
+        lines += ["'%s' using 1:3 with lines dashtype 2 title '%s: migration engine'" % (p, n)
+                  for n, p in per_case if n.startswith("migrate")]
         script = ("set terminal png size 900,500\nset output '%s'\nset key outside right\n"
                   "set xlabel 'emulated time since hv started (ms)'\n"
-                  "set ylabel 'node power (W, power model)'\nset yrange [40:80]\nplot " % png +
-                  ", ".join("'%s' using 1:2 with linespoints title '%s'" % (p, n) for n, p in per_case) + "\n")
+                  "set ylabel 'power (W, power model)'\nset yrange [0:80]\nplot " % png +
+                  ", ".join(lines) + "\n")
         subprocess.run(["gnuplot"], input=script, text=True, check=False)
         print("plot: %s" % png)
     print("csv: %s" % os.path.join(out_dir, "energy.csv"))

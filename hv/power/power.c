@@ -30,7 +30,7 @@ static uint64_t vrapl_visible_nj[POWER_MAX_VMS];
 static uint64_t vrapl_refresh_tsc;
 /* power_sample_ms=N: a power_sample event every N ms, for plots. */
 static uint64_t sample_period_cycles, last_sample_tsc, last_sample_total_nj;
-static uint64_t last_sample_vm_nj[POWER_MAX_VMS], last_sample_idle_nj;
+static uint64_t last_sample_vm_nj[POWER_MAX_VMS], last_sample_idle_nj, last_sample_migration_nj;
 
 static uint64_t option_u32(const char *options, const char *key, uint64_t fallback)
 {
@@ -123,7 +123,8 @@ static uint64_t interval_energy_nj(void)
 	return rapl_units_to_nj(delta, rapl_energy_shift(host_power_unit));
 }
 
-/* Average power since the last sample, whole and per VM, in mW. */
+/* Average power since the last sample, whole, idle, the migration engine
+ * and per VM, in mW. */
 static void emit_sample(uint64_t now)
 {
 	uint64_t cycles = now - last_sample_tsc;
@@ -140,13 +141,17 @@ static void emit_sample(uint64_t now)
 	}
 	/* nJ / us = mW */
 	log_event("{\"ev\":\"power_sample\",\"t_ms\":%llu,\"mw\":%llu,\"idle_mw\":%llu,"
-	          "\"vm_mw\":{%s}}",
+	          "\"migration_mw\":%llu,\"vm_mw\":{%s}}",
 	          (unsigned long long)((now - start_tsc) / tsc_khz),
 	          (unsigned long long)((ledger.total_nj - last_sample_total_nj) /
 	                               (ms_x1000 ? ms_x1000 : 1)),
 	          (unsigned long long)((ledger.energy_nj[ACCOUNT_IDLE_ID] - last_sample_idle_nj) /
 	                               (ms_x1000 ? ms_x1000 : 1)),
+	          (unsigned long long)((ledger.energy_nj[ACCOUNT_MIGRATION_ID] -
+	                                last_sample_migration_nj) /
+	                               (ms_x1000 ? ms_x1000 : 1)),
 	          per_vm);
+	last_sample_migration_nj = ledger.energy_nj[ACCOUNT_MIGRATION_ID];
 	last_sample_total_nj = ledger.total_nj;
 	last_sample_idle_nj = ledger.energy_nj[ACCOUNT_IDLE_ID];
 	last_sample_tsc = now;
