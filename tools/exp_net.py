@@ -5,7 +5,7 @@ bare, as VMs on one host, and as VMs on two hosts.
 Policies (hv's RX batching of the receiving VM: the sink of a stream, the
 echo of a ping-pong): none, fixed-time with T_buf 0.1, 0.25, 0.5 and 1 ms,
 and adaptive (T_buf 1 ms). Each (where, policy, T_buf) is one CSV row made
-of two runs:
+of three runs:
 
 - stream: netsrc sends 64-byte frames to netsink. One host: 2000 frames at
   10 kpps through hv's virtual switch, bochs at ips=200M so the emulated CPU
@@ -14,6 +14,10 @@ of two runs:
   ms, so 10 kpps would only measure its drops), bochs at ips=50M.
 - latency: netping, 100 ping-pongs of 64 bytes, one at a time; the probe's
   round-trip p50/p99 (send to PONG taken off the ring, guest TSC).
+- request/response (the seeds' web server in miniature): netrr, 200
+  requests of 128 bytes answered with 1000 bytes, 4 outstanding; the
+  server carries the policy; the client's response-time p50/p99 and
+  requests per second.
 
 Figures: throughput (the sink's frames / its seconds), interrupts per
 packet (the sink's), exits per packet and hv cycles per packet (hv's
@@ -50,6 +54,7 @@ GUESTS = os.path.join(BUILD, "guest")
 ONE_HOST = dict(count=2000, size=64, rate=10000, window=0, ips=200000000)
 LINK = dict(count=1000, size=64, rate=500, window=64, ips=50000000)
 PING = dict(count=100, size=64)
+RR = dict(requests=200, request_bytes=128, reply_bytes=1000, concurrency=4)
 MAC_B = "b0:c4:20:00:00:0b"            # run.py's default MAC of host B
 ECHO_ON_B = "02:4a:56:00:0b:01"        # hv's MAC for B's first VM (02:4a:56 + MAC[4:6] + 1)
 ECHO_ONE_HOST = "02:4a:56:00:00:01"    # first VM of a host without a NIC
@@ -64,7 +69,7 @@ POLICIES = [("none", 0, "policy=none"),
 COLS = ["where", "emu", "time", "ips", "policy", "tbuf_us", "frames", "size_bytes", "offered_pps",
         "received", "lost", "throughput_pps", "irq_per_packet", "exits_per_packet",
         "hv_cycles_per_packet", "batch_delay_us", "rtt_p50_us", "rtt_p99_us", "rtt_lost",
-        "uj_per_packet"]
+        "rr_p50_us", "rr_p99_us", "rr_per_s", "uj_per_packet"]
 
 
 class CaseFailed(Exception):
@@ -151,6 +156,17 @@ def echo_args(batch=None):
     return "netping --echo --timeout 60%s" % (" --batch %s" % batch if batch else "")
 
 
+def rr_client_args(to=None):
+    return ("netrr --client%s --requests %d --request-bytes %d --reply-bytes %d --concurrency %d "
+            "--reply-timeout-ms 2000 --timeout 60" % (" --to " + to if to else "", RR["requests"],
+                                                      RR["request_bytes"], RR["reply_bytes"],
+                                                      RR["concurrency"]))
+
+
+def rr_server_args(batch=None):
+    return "netrr --server --timeout 60%s" % (" --batch %s" % batch if batch else "")
+
+
 def stream_figures(row, sink, p, stats=None, vmexit=None):
     if sink["received"] != p["count"] or sink["lost"] or sink["bad"]:
         raise CaseFailed("the sink got %d of %d frames (%d lost, %d bad)"
@@ -175,6 +191,13 @@ def ping_figures(row, probe):
     row.update(rtt_p50_us=probe["p50_us"], rtt_p99_us=probe["p99_us"], rtt_lost=probe["lost"])
 
 
+def rr_figures(row, client):
+    if client["completed"] != RR["requests"]:
+        raise CaseFailed("netrr completed %d of %d requests (%d lost)"
+                         % (client["completed"], RR["requests"], client["lost"]))
+    row.update(rr_p50_us=client["p50_us"], rr_p99_us=client["p99_us"], rr_per_s=client["requests_per_s"])
+
+
 # ---- the cases: each returns a row, filling it as far as it got ----
 
 def case_one_host(row, batch, name):
@@ -187,7 +210,11 @@ def case_one_host(row, batch, name):
                        [os.path.join(GUESTS, "netping.elf"), "name=probe mem=16M -- " + ping_args(ECHO_ONE_HOST)],
                        name + "-ping")
     ping_figures(row, event(evs, "probe VM", "netping", "probe", mode="probe"))
-    return w1 + w2
+    evs, w3 = one_host([os.path.join(GUESTS, "netrr.elf"), "name=server mem=16M -- " + rr_server_args(batch)],
+                       [os.path.join(GUESTS, "netrr.elf"), "name=client mem=16M -- " + rr_client_args(ECHO_ONE_HOST)],
+                       name + "-rr")
+    rr_figures(row, event(evs, "client VM", "netrr", "client", mode="client"))
+    return w1 + w2 + w3
 
 
 def case_two_hosts(row, batch, name):
@@ -201,7 +228,12 @@ def case_two_hosts(row, batch, name):
                     ["--module-b", os.path.join(GUESTS, "netping.elf"), "name=echo mem=16M -- " + echo_args(batch)],
                     name + "-ping")
     ping_figures(row, event(a, "A's probe VM", "netping", "probe", mode="probe"))
-    return w1 + w2
+    a, b, w3 = pair(["--module-a", os.path.join(GUESTS, "netrr.elf"),
+                     "name=client mem=16M -- " + rr_client_args(ECHO_ON_B)],
+                    ["--module-b", os.path.join(GUESTS, "netrr.elf"),
+                     "name=server mem=16M -- " + rr_server_args(batch)], name + "-rr")
+    rr_figures(row, event(a, "A's client VM", "netrr", "client", mode="client"))
+    return w1 + w2 + w3
 
 
 def case_bare(row, emu, name):
@@ -212,7 +244,10 @@ def case_bare(row, emu, name):
     a, b, w2 = pair(["--bare-a", os.path.join(GUESTS, "netping.elf"), ping_args()],
                     ["--bare-b", os.path.join(GUESTS, "netping.elf"), echo_args()], name + "-ping", extra)
     ping_figures(row, event(a, "A's bare netping", "netping", mode="probe"))
-    return w1 + w2
+    a, b, w3 = pair(["--bare-a", os.path.join(GUESTS, "netrr.elf"), rr_client_args()],
+                    ["--bare-b", os.path.join(GUESTS, "netrr.elf"), rr_server_args()], name + "-rr", extra)
+    rr_figures(row, event(a, "A's bare netrr client", "netrr", mode="client"))
+    return w1 + w2 + w3
 
 
 def plan():
@@ -235,18 +270,19 @@ def plan():
 
 
 def show(rows):
-    print("\n%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %7s" % (
+    print("\n%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %8s %8s %6s %7s" % (
         "where", "emu", "policy", "T_buf", "recv", "lost", "pkt/s", "irq/pkt", "exits/pkt", "hvcyc/pkt",
-        "delay us", "p50 us", "p99 us", "uJ/pkt"))
+        "delay us", "p50 us", "p99 us", "rr p50", "rr p99", "req/s", "uJ/pkt"))
     for r in rows:
         def f(key, fmt):
             v = r.get(key, "")
             return fmt % v if v != "" else "-"
-        print("%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %7s%s" % (
+        print("%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %8s %8s %6s %7s%s" % (
             r["where"], r["emu"], r["policy"], "%dus" % r["tbuf_us"] if r["tbuf_us"] else "-",
             f("received", "%d"), f("lost", "%d"), f("throughput_pps", "%.0f"), f("irq_per_packet", "%.3f"),
             f("exits_per_packet", "%.2f"), f("hv_cycles_per_packet", "%d"), f("batch_delay_us", "%.1f"),
-            f("rtt_p50_us", "%.1f"), f("rtt_p99_us", "%.1f"), f("uj_per_packet", "%d"),
+            f("rtt_p50_us", "%.1f"), f("rtt_p99_us", "%.1f"), f("rr_p50_us", "%.0f"),
+            f("rr_p99_us", "%.0f"), f("rr_per_s", "%.0f"), f("uj_per_packet", "%d"),
             "  FAILED: " + r["failed"] if r.get("failed") else ""))
 
 
@@ -289,17 +325,19 @@ def plot(rows, out_dir):
 
 
 def main():
-    for elf in ("netsink", "netsrc", "netping"):
+    for elf in ("netsink", "netsrc", "netping", "netrr"):
         if not os.path.exists(os.path.join(GUESTS, elf + ".elf")):
             sys.exit("exp-net: build/guest/%s.elf missing: run make first" % elf)
     cases = plan()
-    print("exp-net: %d cases, each a stream run and a ping-pong run:" % len(cases))
+    print("exp-net: %d cases, each a stream, a ping-pong and a request/response run:" % len(cases))
     print("  one host: sink VM gets %(count)d x %(size)d B at %(rate)d pps from a source VM, "
           "bochs ips=%(ips)d" % ONE_HOST)
     print("  two hosts / bare: %(count)d x %(size)d B at %(rate)d pps, window %(window)d, through bxhub "
           "(~1 frame per emulated ms), bochs ips=%(ips)d" % LINK)
     print("  latency: netping %(count)d x %(size)d B one at a time; the echo (receiving side) "
           "carries the policy" % PING)
+    print("  request/response: netrr %(requests)d requests of %(request_bytes)d B, replies of "
+          "%(reply_bytes)d B, %(concurrency)d outstanding; the server carries the policy" % RR)
     print("  bochs figures are emulated time (TSC = ips); the qemu-tcg bare row uses the host TSC")
     sys.stdout.flush()
     rows = []
@@ -308,9 +346,10 @@ def main():
         try:
             fn(row, name)
             wall = time.time() - start
-            print("exp-net: [%d/%d] %-28s ok in %3.0f s wall: %s pkt/s, %s irq/pkt, RTT p50 %s us"
-                  % (i + 1, len(cases), name, wall, row.get("throughput_pps"), row.get("irq_per_packet"),
-                     row.get("rtt_p50_us")))
+            print("exp-net: [%d/%d] %-28s ok in %3.0f s wall: %s pkt/s, %s irq/pkt, RTT p50 %s us, "
+                  "response p50 %s us" % (i + 1, len(cases), name, wall, row.get("throughput_pps"),
+                                          row.get("irq_per_packet"), row.get("rtt_p50_us"),
+                                          row.get("rr_p50_us")))
         except CaseFailed as e:
             row["failed"] = str(e)
             print("exp-net: [%d/%d] %-28s FAILED after %.0f s wall: %s"
@@ -331,7 +370,8 @@ def main():
     show(rows)
     print("pkt/s: the sink's frames over its seconds; irq/pkt: the sink's interrupts per frame;")
     print("exits/pkt, hvcyc/pkt: all the sink VM's exits and hv's TSC cycles for it, per frame hv "
-          "delivered; delay: hv's batching delay; p50/p99: netping round trips; uJ: power model")
+          "delivered; delay: hv's batching delay; p50/p99: netping round trips; rr p50/p99 (us), "
+          "req/s: netrr's response times and rate; uJ: power model")
     plot(rows, out_dir)
     print("csv: %s" % os.path.join(out_dir, "net.csv"))
     failed = [r for r in rows if r.get("failed")]
