@@ -33,16 +33,15 @@ struct pipe {
 	uint64_t cut_after; /* fault injection: the link dies after this many frames (0: never) */
 };
 
-/* The state blob: the vCPU (vmx's own blob), then the devices. A device
- * section is a plain struct copy; the timer deadline travels as time left,
- * since the destination's TSC is another clock. The guest's own TSC
- * travels as its value at the pause: the destination offsets its TSC so the
- * guest's clock goes on from there (the downtime is not seen by the guest,
- * as with KVM's saved TSC). */
+/* The state blob: struct device_state, the vCPU (vmx's own blob), then the
+ * vNIC (net's own blob). A device section here is a plain struct copy; the timer deadline travels
+ * as time left, since the destination's TSC is another clock. The guest's own TSC travels as its
+ * value at the pause: the destination offsets its TSC so the guest's clock goes on from there (the
+ * downtime is not seen by the guest, as with KVM's saved TSC). */
 struct device_state {
 	uint32_t magic, vcpu_len;
 	uint32_t vcpu_state; /* enum vcpu_state when paused: halted or runnable */
-	uint32_t pad;
+	uint32_t net_len;
 	struct vlapic lapic;
 	uint64_t timer_left_ns;
 	uint64_t guest_tsc;       /* the guest's TSC at the pause */
@@ -215,7 +214,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	    .pfn_buf_len = pages,
 	    .policy = job.policy,
 	    .params = {MIGRATE_DOWNTIME_TARGET_DEFAULT_US,
-	               arch_vcpu_state_size() + sizeof(struct device_state)},
+	               arch_vcpu_state_size() + net_state_size() + sizeof(struct device_state)},
 	    .state_max = STATE_CAP,
 	};
 	migrate_link_defaults(&sc.link);
@@ -320,13 +319,15 @@ void migration_receive_frame(const uint8_t *bytes, size_t len)
 static uint32_t save_state(struct vm *vm)
 {
 	struct device_state *d = (struct device_state *)job.state_out;
-	size_t vcpu_len = arch_vcpu_state_size();
-	if (sizeof *d + vcpu_len > sizeof job.state_out ||
-	    !arch_vcpu_save(&vm->vcpu, job.state_out + sizeof *d, vcpu_len))
+	size_t vcpu_len = arch_vcpu_state_size(), net_len = net_state_size();
+	if (sizeof *d + vcpu_len + net_len > sizeof job.state_out ||
+	    !arch_vcpu_save(&vm->vcpu, job.state_out + sizeof *d, vcpu_len) ||
+	    !net_save(vm, job.state_out + sizeof *d + vcpu_len, net_len))
 		return 0;
 	memset(d, 0, sizeof *d);
 	d->magic = DEVICE_STATE_MAGIC;
 	d->vcpu_len = (uint32_t)vcpu_len;
+	d->net_len = (uint32_t)net_len;
 	d->lapic = vm->vcpu.lapic;
 	uint64_t now = rdtsc(), khz = host_tsc_khz ? host_tsc_khz : 1;
 	if (d->lapic.timer_deadline > now)
@@ -334,13 +335,14 @@ static uint32_t save_state(struct vm *vm)
 	d->guest_tsc = now + vm->vcpu.tsc_offset;
 	d->guest_start_tsc = vm->start_tsc;
 	d->uart = vm->uart;
-	return (uint32_t)(sizeof *d + vcpu_len);
+	return (uint32_t)(sizeof *d + vcpu_len + net_len);
 }
 
 static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum vcpu_state *state)
 {
 	const struct device_state *d = (const struct device_state *)blob;
-	if (len < sizeof *d || d->magic != DEVICE_STATE_MAGIC || len != sizeof *d + d->vcpu_len ||
+	if (len < sizeof *d || d->magic != DEVICE_STATE_MAGIC ||
+	    len != (uint64_t)sizeof *d + d->vcpu_len + d->net_len ||
 	    !arch_vcpu_restore(&vm->vcpu, blob + sizeof *d, d->vcpu_len))
 		return false;
 	uint64_t now = rdtsc();
@@ -353,6 +355,11 @@ static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum v
 		vm->vcpu.lapic.timer_deadline = now + d->timer_left_ns * khz / 1000000ull + 1;
 	vm->uart = d->uart;
 	*state = d->vcpu_state == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
+	/* Last: it raises an interrupt in the x2APIC just restored. */
+	if (!net_restore(vm, blob + sizeof *d + d->vcpu_len, d->net_len))
+		return false;
+	if (net_attached(vm))
+		*state = VCPU_RUNNABLE; /* to take that interrupt */
 	return true;
 }
 

@@ -13,6 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RUN = os.path.join(ROOT, "tools", "run.py")
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 WORK = os.path.join(BUILD, "systest")
+HV = os.path.join(BUILD, "hv.elf")  # the hv of this BUILD, not the runner's default
 
 
 class Failure(Exception):
@@ -33,7 +34,7 @@ class Run:
         self.workdir = os.path.join(WORK, name)
         os.makedirs(self.workdir, exist_ok=True)
         log = os.path.join(self.workdir, "serial.log")
-        args = [sys.executable, RUN, "--emu", emu, "--cmdline", cmdline, "--timeout", str(timeout),
+        args = [sys.executable, RUN, "--hv", HV, "--emu", emu, "--cmdline", cmdline, "--timeout", str(timeout),
                 "--workdir", self.workdir, "--log", log]
         for elf, margs in modules:
             args += ["--module", elf, margs]

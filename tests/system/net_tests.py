@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from harness import BUILD, RUN, WORK, Failure, Run, expect, main
+from harness import BUILD, HV, RUN, WORK, Failure, Run, expect, main
 
 NEEDED = {"bxhub": "bochs", "unshare": "util-linux", "nsenter": "util-linux", "ip": "iproute2"}
 
@@ -62,7 +62,7 @@ class Pair:
         shutil.rmtree(self.workdir, ignore_errors=True)
         os.makedirs(self.workdir)
         logs = [os.path.join(self.workdir, "serial-%s.log" % s) for s in "ab"]
-        args = [sys.executable, RUN, "--pair", "--cmdline-a", cmdline_a, "--cmdline-b", cmdline_b,
+        args = [sys.executable, RUN, "--pair", "--hv", HV, "--cmdline-a", cmdline_a, "--cmdline-b", cmdline_b,
                 "--timeout", str(timeout), "--workdir", self.workdir,
                 "--log-a", logs[0], "--log-b", logs[1]] + list(extra)
         start = time.time()
@@ -316,6 +316,31 @@ def test_running_vm_migrates_from_host_a_to_host_b():
                "%s: on B %r; unmigrated checksum %s" % (tracker, moved, want))
         expect(moved["clock_backwards"] == 0 and moved["max_step_ms"] < 1000,
                "%s: the guest's clock jumped across the move: %r" % (tracker, moved))
+
+
+def test_networked_vm_migrates_to_host_b_and_keeps_answering():
+    # An echo VM on A moves to B while a probe VM on A pings it every 20 ms:
+    # after the move the pings cross the e1000s to B (A's switch learns the
+    # MAC's new place from B's announce) and the echo on B answers them with
+    # the same MAC and its counters carried over.
+    count, echo_mac = 200, "02:4a:56:00:0a:01"  # A's first VM: A's MAC b0:c4:20:00:00:0a
+    guests = os.path.join(BUILD, "guest")
+    p = Pair("pair_migrate_networked", "at=1000:migrate,echo,peer,pml", "listen=120", timeout=300, extra=[
+        "--module-a", os.path.join(guests, "netping.elf"),
+        "name=echo mem=16M -- netping --echo --count %d --timeout 30" % count,
+        "--module-a", os.path.join(guests, "netping.elf"),
+        "name=probe mem=16M -- netping --to %s --count %d --interval-us 20000 --reply-timeout-ms 3000 "
+        "--timeout 60" % (echo_mac, count)])
+    done = p.a.event("migrate_done", vm="echo")
+    expect(done["status"] == "committed", "not committed: %r" % done)
+    expect(re.search(r"^hv: in0: pvnet resumed, MAC %s, " % echo_mac, p.b.log, re.M),
+           "B did not resume the vNIC with its MAC")
+    probe = guest_event(p.a, "probe", "netping")
+    most = done["downtime_us"] // 20000 + 2  # pings that arrive while the VM is paused are lost
+    expect(probe["bad"] == 0 and probe["replies"] + probe["lost"] == count and probe["lost"] <= most,
+           "the probe on A lost more than the downtime holds (%d): %r" % (most, probe))
+    echoed = guest_event(p.b, "in0", "netping")
+    expect(echoed["echoed"] == probe["replies"], "the echo on B (its count carried over): %r" % echoed)
 
 
 def test_host_b_killed_mid_migration_leaves_the_vm_running_on_a():
