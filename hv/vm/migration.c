@@ -1,11 +1,12 @@
 /* Runs in the scheduler loop: live migration of a running VM, driven by
  * migrate/'s pre-copy engine. hv supplies what the engine leaves to its
- * caller: the dirty tracker (vmx/dirty.c), the vCPU and device state blob,
- * pausing and resuming, and the link. Today the link is "local": the
- * destination is a new VM on this host and frames go through two in-memory
- * queues, so the whole path (rounds, stop-and-copy, commit, resume) runs and
- * is tested in one bochs; the e1000 link between hosts plugs into the same
- * send_frame/receive calls. */
+ * caller: the dirty tracker (vmx/dirty.c), the vCPU and device state blob
+ * (vCPU, x2APIC, UART, vNIC, the guest's TSC), pausing and resuming, the
+ * policy's throttle, and the link. Two links, one engine: "peer" sends
+ * frames through the e1000 to another host (whose listener starts an
+ * incoming migration on a HELLO), "local" through two in-memory queues to a
+ * new VM on this host, so the whole path runs in one bochs too. The engine
+ * runs in passes of MIGRATION_PASS_MS between vCPU slices. */
 #include "dev/dev.h"
 #include "lib/lib.h"
 #include "migrate/migrate.h"
