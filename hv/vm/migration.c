@@ -411,7 +411,8 @@ static void report(void)
 	    "\"throttle\":[%s],\"vcpu_percent\":[%s],\"throttled_ms\":%llu,"
 	    "\"link_Bps\":%llu,\"total_ms_at_1gbps\":%llu,\"downtime_us_at_1gbps\":%llu,"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
-	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"policy\":\"%s\","
+	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"tracker_scan_us\":%"
+	    "llu,\"policy\":\"%s\","
 	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
 	    "source\":\"%s\","
 	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
@@ -429,7 +430,8 @@ static void report(void)
 	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->bytes_sent,
 	    (unsigned long long)r->zero_pages, (unsigned long long)r->state_bytes,
 	    (unsigned long long)r->link.retransmits, job.tracker->name,
-	    (unsigned long long)job.src_vm->dirty.exits, job.policy->name,
+	    (unsigned long long)job.src_vm->dirty.exits,
+	    (unsigned long long)(job.src_vm->dirty.scan_cycles * 1000 / khz), job.policy->name,
 	    job.src.cfg.link.payload_size,
 	    (unsigned long long)(((job.energy_pause_nj ? job.energy_pause_nj : energy_now) -
 	                          job.energy_start_nj) /

@@ -362,6 +362,11 @@ def test_live_migration_local_with_each_tracker():
         expect(done["rounds"] >= 2 and done["pages"][0] == 4096 and done["bytes"] > 4096 * 100,
                "%s: rounds/pages/bytes not reported: %r" % (tracker, done))
         expect(done["downtime_us"] > 0 and done["predicted_downtime_us"] > 0, "%s: no downtime figures" % tracker)
+        # Each tracker reports its own cost: exits (one per newly dirtied
+        # page for wp, PML-full exits for pml, none for ad) and harvest time.
+        expect(done["tracker_scan_us"] > 0 and (tracker != "wp" or done["tracker_exits"] > 0)
+               and (tracker != "ad" or done["tracker_exits"] == 0),
+               "%s: tracker cost %r us, %r exits" % (tracker, done["tracker_scan_us"], done["tracker_exits"]))
         src = r.event("vm_exit", vm="d")
         expect(src["status"] == 0 and src["reason"] == "migrated to d-mig", "%s: source %r" % (tracker, src))
         r.event("migrate_resume", vm="d-mig")
