@@ -56,6 +56,8 @@ static uint64_t wake_due_vcpus(uint64_t now)
 	uint64_t earliest = 0;
 	for (unsigned i = 0; i < vm_count; i++) {
 		struct vcpu *v = &vms[i].vcpu;
+		if (v->state == VCPU_HALTED)
+			vlapic_tick(v, now); /* its timer may wake it */
 		/* Woken (timer, packet) before its time out is over: hold it. */
 		if (v->state == VCPU_RUNNABLE && v->throttle_percent &&
 		    now < v->throttled_until_tsc)
@@ -67,9 +69,6 @@ static uint64_t wake_due_vcpus(uint64_t now)
 				earliest = v->throttled_until_tsc;
 			continue;
 		}
-		if (v->state != VCPU_HALTED)
-			continue;
-		vlapic_tick(v, now);
 		if (v->state == VCPU_HALTED) {
 			uint64_t d = v->lapic.timer_deadline;
 			if (!d) {
