@@ -396,11 +396,12 @@ def test_migration_with_a_dead_link_aborts_and_loses_nothing():
 def test_qemu_auto_converge_throttles_the_vcpu():
     # A CPU-bound writer dirties memory faster than half the link's rate, so
     # the qemu policy raises the throttle every round (20%, 30%, ... 99%).
-    # The vCPU's measured share of the CPU (~17% unthrottled: on one CPU the
-    # local engine takes the rest) must stay under 100 - throttle and be at
-    # most half of it once throttled 99%; the migration must then converge,
-    # and the VM end with its memory intact.
-    args = "dirty --ws 1 --rate 20000 --seconds 5 --checksum"
+    # The vCPU's measured share of the CPU (~15% unthrottled: on one CPU the
+    # local engine takes the rest) must stay under 100 - throttle (a few
+    # points of slack: the last run of a round) and be at most half of it
+    # once throttled 90% or more; the migration must then converge, and the
+    # VM end with its memory intact.
+    args = "dirty --ws 2 --rate 20000 --seconds 8 --checksum"
     want = _bare_dirty_checksum(args)
     r = Run("migrate_throttle", "bochs", timeout=400, cmdline="at=800:migrate,d,local,pml,qemu",
             modules=[(GUEST % "dirty", "name=d mem=16M -- " + args)])
@@ -408,17 +409,17 @@ def test_qemu_auto_converge_throttles_the_vcpu():
     done = r.event("migrate_done", vm="d")
     expect(done["status"] == "committed" and done["policy"] == "qemu", "not committed: %r" % done)
     throttle, share = done["throttle"], done["vcpu_percent"]
-    expect(len(throttle) == len(share) == min(done["rounds"], 32) and max(throttle) == 99,
-           "the throttle never reached 99%%: %r" % throttle)
+    expect(len(throttle) == len(share) == min(done["rounds"], 32) and max(throttle) >= 90,
+           "the throttle never reached 90%%: %r" % throttle)
     expect(throttle[:4] == [0, 20, 30, 40], "not QEMU's 20%% then +10%% steps: %r" % throttle)
     before = share[1]  # the first round at 20%, below what the engine leaves anyway
     for t, s in zip(throttle, share):
-        expect(s <= 100 - t + 5 and (t < 99 or 2 * s <= before),
+        expect(s <= 100 - t + 3 and (t < 90 or 2 * s <= before + 1),
                "throttled %d%% yet the vCPU ran %d%% of the time: throttle %r, share %r"
                % (t, s, throttle, share))
     expect(done["throttled_ms"] > 0, "no time held out reported: %r" % done)
     moved = r.guest_event("d-mig", "dirty")
-    expect(moved["pages_written"] == 100000 and moved["checksum"] == want,
+    expect(moved["pages_written"] == 160000 and moved["checksum"] == want,
            "after migration %r, unmigrated checksum %s" % (moved, want))
 
 
