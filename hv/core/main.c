@@ -252,7 +252,7 @@ static void inject_fault(const char *what)
 		 * 3A 3.3.7.1); an unknown MSR would not: QEMU TCG reads it as 0. */
 		*(volatile uint64_t *)(uintptr_t)0x8000000000000000ull = 1;
 	else if (!strcmp(what, "hang"))
-		for (;;) /* never stops: the runner must call this a failure */
+		for (log_flush();;) /* never stops: the runner must call this a failure */
 			__asm__ volatile("cli; hlt");
 	else if (!strcmp(what, "triplefault")) {
 		/* An empty IDT turns any exception into a triple fault: the

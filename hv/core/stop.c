@@ -20,13 +20,16 @@ void hv_stop(enum hv_status status, const char *why)
 {
 	static int stopping;
 	irq_disable();
-	if (stopping++) /* a fault while stopping: do not recurse */
+	if (stopping++) { /* a fault while stopping: do not recurse */
+		log_flush();
 		halt_forever();
+	}
 	char reason[160];
 	fmt_json_escape(reason, sizeof reason, why);
 	log_event("{\"ev\":\"result\",\"status\":%d,\"name\":\"%s\",\"reason\":\"%s\"}", status,
 	          hv_status_name(status), reason);
 	kprintf("hv: stopped, status %d (%s): %s\n", status, hv_status_name(status), why);
+	log_flush(); /* every line out before the emulator or the machine stops */
 	/* QEMU: isa-debug-exit at 0xf4 exits with (status << 1) | 1. */
 	outb(0xf4, (uint8_t)status);
 	/* bochs: writing "Shutdown" to port 0x8900 ends the simulation. */

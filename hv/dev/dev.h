@@ -9,7 +9,11 @@
 /* uart.c: COM1 at 0x3F8, 115200 8N1, polled. */
 void uart_init(void);
 bool uart_present(void);
-void uart_putc(char c);
+void uart_putc(char c); /* waits for the transmitter (bounded) */
+/* Non-blocking pieces for lib/log.c's ring: is the transmitter free, and
+ * hand it one byte (only when it is). */
+bool uart_tx_ready(void);
+void uart_tx(char c);
 /* debugcon: port 0xE9 (bochs port_e9_hack, QEMU -debugcon). */
 void debugcon_putc(char c);
 

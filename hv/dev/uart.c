@@ -30,6 +30,16 @@ bool uart_present(void)
 	return present;
 }
 
+bool uart_tx_ready(void)
+{
+	return present && (inb(COM1 + LSR) & 0x20); /* THR empty */
+}
+
+void uart_tx(char c)
+{
+	outb(COM1 + THR, (uint8_t)c);
+}
+
 void uart_putc(char c)
 {
 	if (!present)

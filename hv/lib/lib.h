@@ -63,6 +63,10 @@ void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kvprintf(const char *fmt, va_list ap);
 /* One machine-readable event: prints "@ " + the formatted JSON object. */
 void log_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Console output waits in a ring for the UART: log_drain sends what it can
+ * take without waiting (the scheduler calls it), log_flush all of it. */
+void log_drain(void);
+void log_flush(void);
 #endif
 
 #endif

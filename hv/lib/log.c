@@ -1,15 +1,49 @@
 /* Runs anywhere in hv: the console. Every line goes to COM1 (the log the
  * runners read) and to the debug port (live on bochs' stdout, QEMU
- * -debugcon). Machine lines are "@ " + one JSON object. */
+ * -debugcon). Machine lines are "@ " + one JSON object.
+ *
+ * COM1 output goes through a ring: a real 16550 at 115200 baud takes ~87 us
+ * a byte, and a VM's console line printed from its exit handler would
+ * otherwise hold every VM (and the energy figures) for milliseconds. Each
+ * write hands the UART what it can take now; the scheduler drains the rest
+ * (log_drain) and hv_stop flushes it all (log_flush). A full ring waits for
+ * the UART: nothing is lost. Emulated UARTs are always ready, so there the
+ * output is immediate, as before. The debug port never waits. */
 #include "dev/dev.h"
 #include "lib/lib.h"
+
+#define OUT_RING 16384 /* bytes; a power of two */
+static char out_ring[OUT_RING];
+static unsigned out_head, out_tail; /* free-running */
+
+void log_drain(void)
+{
+	while (out_tail != out_head && uart_tx_ready())
+		uart_tx(out_ring[out_tail++ % OUT_RING]);
+	if (!uart_present())
+		out_tail = out_head; /* no UART: nothing will ever take them */
+}
+
+void log_flush(void)
+{
+	while (out_tail != out_head)
+		uart_putc(out_ring[out_tail++ % OUT_RING]); /* waits, bounded */
+}
+
+static void out_put(char c)
+{
+	if (out_head - out_tail == OUT_RING)
+		uart_putc(out_ring[out_tail++ % OUT_RING]); /* full: wait for one */
+	out_ring[out_head++ % OUT_RING] = c;
+}
 
 static void console_putc(char c)
 {
 	if (c == '\n')
-		uart_putc('\r');
-	uart_putc(c);
+		out_put('\r');
+	out_put(c);
 	debugcon_putc(c);
+	log_drain();
 }
 
 void kvprintf(const char *fmt, va_list ap)

@@ -115,6 +115,7 @@ void sched_run(const struct sched_policy *policy)
 		uint64_t now = rdtsc();
 		uint64_t next_deadline = wake_due_vcpus(now);
 		console_poll();
+		log_drain(); /* console output the UART could not take at once */
 		net_poll_timers();
 		net_poll_uplink();
 		migration_poll();
