@@ -105,7 +105,7 @@ static bool page_is_zero(const uint8_t *page)
 {
 	for (size_t i = 0; i < MIGRATE_PAGE_SIZE; i += 8) {
 		uint64_t word;
-		memcpy(&word, page + i, 8);
+		__builtin_memcpy(&word, page + i, 8); /* inlined even under -fno-builtin */
 		if (word)
 			return false;
 	}
@@ -546,6 +546,9 @@ static enum migrate_error dest_commit(struct migrate_dest *dst, const struct mig
 	if (migrate_hash64(MIGRATE_HASH_START, dst->cfg.state_buf, c->state_len) !=
 	    c->state_checksum)
 		return MIGRATE_ERR_STATE_CHECKSUM;
+	if (dst->cfg.state_check &&
+	    !dst->cfg.state_check(dst->cfg.state_check_ctx, dst->cfg.state_buf, c->state_len))
+		return MIGRATE_ERR_STATE_REFUSED;
 	struct migrate_msg m = {.type = MIGRATE_COMMIT_ACK};
 	if (!send_msg(&dst->link, dst->scratch, &m, now_ns))
 		return MIGRATE_ERR_PROTOCOL;

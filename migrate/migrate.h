@@ -44,9 +44,9 @@
 
 /* Header, little-endian, 18 bytes:
  *   0 magic u16 "JM"   2 version u8   3 type u8   4 session u32   8 seq u32
- *  12 payload length u16   14 checksum u32 (migrate_hash64 of bytes 0..13 and the
- *  payload, folded to 32 bits). Bytes after the payload are padding (the
- *  e1000 pads short frames to 60 bytes) and are ignored. */
+ *  12 payload length u16   14 checksum u32 (migrate_hash64 of bytes 0..13,
+ *  chained with the payload's, folded to 32 bits). Bytes after the payload
+ *  are padding (the e1000 pads short frames to 60 bytes) and are ignored. */
 #define MIGRATE_MAGIC       0x4A4D
 #define MIGRATE_VERSION     2 /* 2: migrate_hash64 replaced byte-wise FNV-1a */
 #define MIGRATE_HEADER_SIZE 18
@@ -94,6 +94,7 @@ enum migrate_error {
 	MIGRATE_ERR_STATE_CHECKSUM, /* the same for the state blob */
 	MIGRATE_ERR_INCOMPLETE,     /* COMMIT before every page and the state arrived */
 	MIGRATE_ERR_CANCELLED,      /* the caller asked to stop */
+	MIGRATE_ERR_STATE_REFUSED,  /* the destination cannot restore the state it got */
 	MIGRATE_ERR_END
 };
 const char *migrate_error_name(enum migrate_error e);
@@ -101,11 +102,14 @@ const char *migrate_type_name(unsigned type);
 
 /* The checksum of pages, frames and the state blob: FNV-1a's step taken on
  * 64-bit words (then on the last bytes one by one), with a shift that folds
- * high bits down so that changes in two words cannot cancel. A change
- * confined to one word always changes the result. Start with
- * MIGRATE_HASH_START; calls chain over pieces whose lengths are multiples of
- * 8. Eight bytes per step: a page costs a few thousand instructions, not
- * the ~20000 of byte-wise FNV-1a (bochs counts every one). */
+ * high bits down, so that a flip of the same top bit in two words does not
+ * cancel. A change confined to one word always changes the result; other
+ * damage slips through with the odds of any 64-bit hash. Start with
+ * MIGRATE_HASH_START; chained calls equal one call over the joined bytes
+ * only when the earlier pieces' lengths are multiples of 8 (both sides
+ * chain the same pieces, which is all a checksum needs). Eight bytes per
+ * step: a page costs a few thousand instructions, not the ~20000 of
+ * byte-wise FNV-1a (bochs counts every one). */
 #define MIGRATE_HASH_START 0xcbf29ce484222325ull
 uint64_t migrate_hash64(uint64_t hash, const void *data, size_t len);
 /* The end-to-end checksum of one page, carried in the PAGE frame that
@@ -450,6 +454,11 @@ struct migrate_dest_config {
 	/* The caller cleared memory before listening: a zero marker for a page
 	 * that never arrived needs no clearing (most of a VM, in round one). */
 	bool memory_is_zero;
+	/* Optional: asked at COMMIT, before the COMMIT_ACK that lets the
+	 * source go, whether the state blob will restore here (a build or
+	 * layout mismatch must leave the VM on the source, not lost on both). */
+	bool (*state_check)(void *ctx, const uint8_t *state, size_t len);
+	void *state_check_ctx;
 	uint8_t *state_buf;
 	size_t state_cap;
 	struct migrate_link_config link; /* link.session is ignored */

@@ -49,7 +49,7 @@ uint64_t migrate_hash64(uint64_t hash, const void *data, size_t len)
 	 * staying in the top bit, where a second one would cancel it. */
 	for (; i + 8 <= len; i += 8) {
 		uint64_t word;
-		memcpy(&word, p + i, 8);
+		__builtin_memcpy(&word, p + i, 8); /* inlined even under -fno-builtin */
 		hash = (hash ^ word) * FNV_PRIME_64;
 		hash ^= hash >> 29;
 	}
@@ -302,6 +302,7 @@ const char *migrate_error_name(enum migrate_error e)
 	    [MIGRATE_ERR_STATE_CHECKSUM] = "state checksum mismatch",
 	    [MIGRATE_ERR_INCOMPLETE] = "commit before everything arrived",
 	    [MIGRATE_ERR_CANCELLED] = "cancelled",
+	    [MIGRATE_ERR_STATE_REFUSED] = "state refused by the destination",
 	};
 	return (unsigned)e < MIGRATE_ERR_END && names[e] ? names[e] : "unknown error";
 }

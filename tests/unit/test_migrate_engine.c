@@ -106,6 +106,7 @@ struct setup {
 	const struct migrate_policy *policy;
 	uint64_t latency_ns, rto_ns, idle_ns;
 	bool dest_zeroed; /* the destination starts all zero and says so */
+	bool (*state_check)(void *ctx, const uint8_t *state, size_t len);
 };
 
 static struct setup defaults(void)
@@ -176,6 +177,8 @@ static bool start(const struct setup *s, uint64_t seed)
 	                                 .nr_pages = s->dest_pages,
 	                                 .seen_bitmap = w.seen,
 	                                 .memory_is_zero = s->dest_zeroed,
+	                                 .state_check = s->state_check,
+	                                 .state_check_ctx = &w,
 	                                 .state_buf = w.state_in,
 	                                 .state_cap = s->state_cap};
 	link_config(&dc.link, s, &w.b2a);
@@ -515,6 +518,51 @@ TEST(migrate_engine_destination_killed_in_stop_and_copy_resumes_source)
 	CHECK_EQ(w.d, MIGRATE_ABORTED);
 	CHECK(memcmp(w.src_mem, w.vm_view, w.pages * MIGRATE_PAGE_SIZE) == 0);
 	CHECK(!w.tracker.running);
+}
+
+static unsigned state_checks;
+
+static bool refuse_state(void *ctx, const uint8_t *state, size_t len)
+{
+	(void)ctx;
+	(void)state;
+	(void)len;
+	state_checks++;
+	return false;
+}
+
+static bool accept_state(void *ctx, const uint8_t *state, size_t len)
+{
+	(void)ctx;
+	state_checks++;
+	return len == STATE_LEN && state[1] == (uint8_t)(1 * 131 + 7);
+}
+
+/* A destination that cannot restore the state (another build, another
+ * layout) says so before its COMMIT_ACK: the source aborts and keeps the
+ * VM, instead of both letting it go. One that can commits as usual. */
+TEST(migrate_engine_state_refused_before_commit_keeps_vm_on_source)
+{
+	struct setup s = defaults();
+	s.state_check = refuse_state;
+	state_checks = 0;
+	CHECK(start(&s, 8));
+	CHECK(run(10000 * MS));
+	CHECK_EQ(state_checks, 1u);
+	CHECK_EQ(w.d, MIGRATE_ABORTED);
+	CHECK_EQ(w.dst.report.reason, MIGRATE_ERR_STATE_REFUSED);
+	CHECK_EQ(w.s, MIGRATE_ABORTED);
+	CHECK_EQ(w.src.report.reason, MIGRATE_ERR_STATE_REFUSED); /* told by the peer */
+	CHECK(memcmp(w.src_mem, w.vm_view, w.pages * MIGRATE_PAGE_SIZE) == 0);
+
+	s.state_check = accept_state;
+	state_checks = 0;
+	CHECK(start(&s, 9));
+	CHECK(run(20000 * MS));
+	CHECK_EQ(state_checks, 1u);
+	CHECK_EQ(w.s, MIGRATE_COMMITTED);
+	CHECK_EQ(w.d, MIGRATE_COMMITTED);
+	CHECK(images_equal());
 }
 
 TEST(migrate_engine_lost_commit_ack_keeps_vm_on_source)
