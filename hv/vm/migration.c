@@ -35,18 +35,20 @@ struct pipe {
 };
 
 /* The state blob: struct device_state, the vCPU (vmx's own blob), then the
- * vNIC (net's own blob). A device section here is a plain struct copy; the timer deadline travels
- * as time left, since the destination's TSC is another clock. The guest's own TSC travels as its
- * value at the pause: the destination offsets its TSC so the guest's clock goes on from there (the
- * downtime is not seen by the guest, as with KVM's saved TSC). */
+ * vNIC (net's own blob). A device section here is a plain struct copy. The
+ * guest's own TSC travels as its value at the pause: the destination
+ * offsets its TSC so the guest's clock goes on from there (the downtime is
+ * not seen by the guest, as with KVM's saved TSC), and the timer's deadline
+ * travels on that clock. The VM's age (the time hypercall) travels in ns,
+ * since the two hosts' TSC rates may differ. */
 struct device_state {
 	uint32_t magic, vcpu_len;
-	uint32_t vcpu_state; /* enum vcpu_state when paused: halted or runnable */
+	uint32_t vcpu_state; /* enum vcpu_state at the pause (throttled resumes runnable) */
 	uint32_t net_len;
 	struct vlapic lapic;
-	uint64_t timer_left_ns;
-	uint64_t guest_tsc;       /* the guest's TSC at the pause */
-	uint64_t guest_start_tsc; /* struct vm's start_tsc: the VM's age goes on */
+	uint64_t guest_timer_deadline; /* the x2APIC timer's deadline on the guest's TSC */
+	uint64_t guest_tsc;            /* the guest's TSC at the pause */
+	uint64_t vm_age_ns;            /* vm_time_ns() at the pause: it goes on from there */
 	struct vuart uart;
 };
 #define DEVICE_STATE_MAGIC 0x4A564453u /* "SDVJ" */
@@ -72,6 +74,7 @@ static struct {
 	uint64_t pfn_pages, seen_pages; /* frames backing them, to free */
 	uint8_t state_out[STATE_CAP], state_in[STATE_CAP];
 	uint64_t paused_tsc;
+	enum vcpu_state state_at_pause; /* an abort gives the source vCPU this back */
 	bool reported;
 	/* The source vCPU's share of the CPU in each live round (guest-mode
 	 * time over the round's time, %): what the throttle really did. */
@@ -80,6 +83,22 @@ static struct {
 	uint64_t round_start_tsc, round_start_guest_tsc, throttled_start_ticks;
 	uint8_t vcpu_percent[MIGRATE_ROUNDS_RECORDED];
 } job;
+
+/* Asked by the engine before it lets the source go (COMMIT_ACK): would
+ * restore_state take this blob? Layouts and values, not the restore. */
+static bool state_will_restore(void *ctx, const uint8_t *blob, size_t len)
+{
+	struct vm *vm = ctx;
+	const struct device_state *d = (const struct device_state *)blob;
+	bool ok = len >= sizeof *d && d->magic == DEVICE_STATE_MAGIC &&
+	          len == (uint64_t)sizeof *d + d->vcpu_len + d->net_len &&
+	          arch_vcpu_state_valid(blob + sizeof *d, d->vcpu_len) &&
+	          net_state_valid(vm, blob + sizeof *d + d->vcpu_len, d->net_len);
+	if (!ok)
+		kprintf("hv: incoming migration: the state blob would not restore here "
+		        "(another build or layout?): refused, the VM stays on its source\n");
+	return ok;
+}
 
 static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
 {
@@ -198,6 +217,8 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		    .nr_pages = pages,
 		    .seen_bitmap = job.seen,
 		    .memory_is_zero = true, /* vm_create_empty clears it */
+		    .state_check = state_will_restore,
+		    .state_check_ctx = job.dst_vm,
 		    .state_buf = job.state_in,
 		    .state_cap = sizeof job.state_in,
 		};
@@ -281,6 +302,8 @@ static void start_incoming(const uint8_t *bytes, size_t len)
 	    .nr_pages = m.hello.nr_pages,
 	    .seen_bitmap = job.seen,
 	    .memory_is_zero = true, /* vm_create_empty clears it */
+	    .state_check = state_will_restore,
+	    .state_check_ctx = job.dst_vm,
 	    .state_buf = job.state_in,
 	    .state_cap = sizeof job.state_in,
 	};
@@ -330,11 +353,10 @@ static uint32_t save_state(struct vm *vm)
 	d->vcpu_len = (uint32_t)vcpu_len;
 	d->net_len = (uint32_t)net_len;
 	d->lapic = vm->vcpu.lapic;
-	uint64_t now = rdtsc(), khz = host_tsc_khz ? host_tsc_khz : 1;
-	if (d->lapic.timer_deadline > now)
-		d->timer_left_ns = (d->lapic.timer_deadline - now) * 1000000ull / khz;
+	uint64_t now = rdtsc();
+	d->guest_timer_deadline = d->lapic.timer_deadline + vm->vcpu.tsc_offset;
 	d->guest_tsc = now + vm->vcpu.tsc_offset;
-	d->guest_start_tsc = vm->start_tsc;
+	d->vm_age_ns = vm_time_ns(vm);
 	d->uart = vm->uart;
 	return (uint32_t)(sizeof *d + vcpu_len + net_len);
 }
@@ -349,11 +371,12 @@ static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum v
 	uint64_t now = rdtsc();
 	if (!arch_vcpu_set_tsc_offset(&vm->vcpu, d->guest_tsc - now))
 		return false;
-	vm->start_tsc = d->guest_start_tsc;
+	uint64_t age_ticks = migrate_scale(d->vm_age_ns, host_tsc_khz, 1000000);
+	vm->start_tsc = d->guest_tsc - MIN(age_ticks, d->guest_tsc);
 	vm->vcpu.lapic = d->lapic;
-	uint64_t khz = host_tsc_khz ? host_tsc_khz : 1;
 	if (d->lapic.timer_deadline)
-		vm->vcpu.lapic.timer_deadline = now + d->timer_left_ns * khz / 1000000ull + 1;
+		vm->vcpu.lapic.timer_deadline =
+		    vlapic_host_deadline(&vm->vcpu, d->guest_timer_deadline, now);
 	vm->uart = d->uart;
 	*state = d->vcpu_state == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
 	/* Last: it raises an interrupt in the x2APIC just restored. */
@@ -547,16 +570,20 @@ void migration_poll(void)
 	if (job.role != ROLE_DEST && src->stopped && job.src_status != MIGRATE_COMMITTED &&
 	    job.src_status != MIGRATE_ABORTED)
 		job.src_status = migrate_source_cancel(&job.src, host_now_ns());
+	/* Until the pass is over or something changed (a pause to take, a
+	 * commit to resume: not time to spend spinning). */
 	uint64_t pass_end = rdtsc() + MIGRATION_PASS_MS * host_tsc_khz;
+	enum migrate_status src_was = job.src_status, dst_was = job.dst_status;
 	do
 		pump(host_now_ns());
-	while (rdtsc() < pass_end);
+	while (rdtsc() < pass_end && job.src_status == src_was && job.dst_status == dst_was);
 	if (job.role != ROLE_DEST)
 		follow_rounds(src);
 	if (job.role != ROLE_DEST) {
 		if (job.src_status == MIGRATE_NEED_PAUSE && src->vcpu.state != VCPU_PAUSED) {
 			/* Stop-and-copy: the vCPU stops here; its state goes last. */
 			enum vcpu_state was = src->vcpu.state;
+			job.state_at_pause = was == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
 			src->vcpu.state = VCPU_PAUSED;
 			uint32_t len = save_state(src);
 			((struct device_state *)job.state_out)->vcpu_state = was;
@@ -569,7 +596,8 @@ void migration_poll(void)
 		}
 		if (job.src_status == MIGRATE_ABORTED) {
 			if (src->vcpu.state == VCPU_PAUSED)
-				src->vcpu.state = VCPU_RUNNABLE; /* nothing lost: it runs on here */
+				src->vcpu.state =
+				    job.state_at_pause; /* nothing lost: it runs on here */
 			if (!job.reported) {
 				report();
 				job.reported = true;

@@ -118,7 +118,7 @@ void vlapic_tick(struct vcpu *v, uint64_t now)
  * timer fires once that TSC reaches it (SDM 11.5.4.1). Taken relative to
  * the guest's now, so a deadline already passed stays due instead of
  * wrapping around to the far future when the offset is large. */
-static uint64_t host_deadline(const struct vcpu *v, uint64_t guest_deadline, uint64_t host_now)
+uint64_t vlapic_host_deadline(const struct vcpu *v, uint64_t guest_deadline, uint64_t host_now)
 {
 	uint64_t guest_now = host_now + v->tsc_offset;
 	if (guest_deadline <= guest_now)
@@ -135,10 +135,10 @@ bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value)
 		return true;
 	}
 	if (msr == MSR_IA32_TSC_DEADLINE) {
-		/* Kept on the host's clock, read on the guest's. */
-		*value = LVT_MODE(l->lvt_timer) == 2 && l->timer_deadline
-		             ? l->timer_deadline + v->tsc_offset
-		             : 0;
+		/* The value written until the timer fires (SDM 11.5.4.1): the
+		 * host-clock copy may have been clamped to "due now". */
+		*value =
+		    LVT_MODE(l->lvt_timer) == 2 && l->timer_deadline ? l->tsc_deadline_written : 0;
 		return true;
 	}
 	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & APIC_BASE_X2APIC))
@@ -191,7 +191,8 @@ bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 		/* SDM 11.5.4.1: ignored unless the timer is in TSC-deadline mode;
 		 * 0 disarms. */
 		if (LVT_MODE(l->lvt_timer) == 2) {
-			l->timer_deadline = value ? host_deadline(v, value, now) : 0;
+			l->timer_deadline = value ? vlapic_host_deadline(v, value, now) : 0;
+			l->tsc_deadline_written = value;
 			l->timer_period = 0;
 		}
 		return true;

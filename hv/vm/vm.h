@@ -84,9 +84,10 @@ struct vuart { /* 16550 at 0x3F8 (vuart.c) */
 struct vlapic { /* x2APIC with the TSC-deadline timer (vlapic.c) */
 	uint64_t apic_base;
 	uint32_t svr, tpr, lvt_timer, divide_config, initial_count;
-	uint64_t timer_deadline; /* TSC value; 0 = not armed */
-	uint64_t timer_period;   /* periodic mode: TSC ticks between interrupts */
-	uint64_t irr[4], isr[4]; /* requested / in-service vectors */
+	uint64_t timer_deadline;       /* host TSC value; 0 = not armed */
+	uint64_t timer_period;         /* periodic mode: TSC ticks between interrupts */
+	uint64_t tsc_deadline_written; /* IA32_TSC_DEADLINE as the guest wrote it */
+	uint64_t irr[4], isr[4];       /* requested / in-service vectors */
 };
 
 /* PAUSED: held by hv (a migration's stop-and-copy, or not yet resumed). */
@@ -215,6 +216,8 @@ bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value);
 bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value);
 /* Raises the timer interrupt if its deadline has passed. */
 void vlapic_tick(struct vcpu *v, uint64_t now_tsc);
+/* A deadline on the guest's TSC as a host TSC value (due ones stay due). */
+uint64_t vlapic_host_deadline(const struct vcpu *v, uint64_t guest_deadline, uint64_t host_now);
 /* A device raises an interrupt: the vector becomes pending, a halted vCPU
  * wakes. */
 void vlapic_raise(struct vcpu *v, int vector);
@@ -262,6 +265,8 @@ const struct dirty_tracker_ops *arch_dirty_tracker(const char *name);
 size_t arch_vcpu_state_size(void);
 bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap);
 bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len);
+/* Whether arch_vcpu_restore would take the blob (its layout, not values). */
+bool arch_vcpu_state_valid(const uint8_t *in, size_t len);
 /* Sets v->tsc_offset and the VMCS field that applies it. */
 bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset);
 /* Makes sure v's FPU/SSE state and swapped MSRs are in v (not live in the

@@ -121,7 +121,7 @@ bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset)
 	return true;
 }
 
-bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
+bool arch_vcpu_state_valid(const uint8_t *in, size_t len)
 {
 	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
 	if (len < sizeof *b || b->magic != STATE_MAGIC || b->field_count != FIELD_COUNT)
@@ -129,7 +129,13 @@ bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 	for (unsigned i = 0; i < FIELD_COUNT; i++)
 		if (b->fields[i].field != saved_fields[i])
 			return false; /* another layout: refuse rather than guess */
-	if (vmptrld(v->vmcs_pa) != VMX_OK)
+	return true;
+}
+
+bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
+{
+	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
+	if (!arch_vcpu_state_valid(in, len) || vmptrld(v->vmcs_pa) != VMX_OK)
 		return false;
 	for (unsigned i = 0; i < FIELD_COUNT; i++)
 		vmcs_write(b->fields[i].field, b->fields[i].value);
