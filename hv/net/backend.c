@@ -137,6 +137,7 @@ int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
 	n->mac[4] = host_mac ? host_mac[5] : 0;
 	n->mac[5] = (uint8_t)(vm->id + 1);
 	memcpy(h->mac, n->mac, ETH_ADDR_LEN);
+	vm_mark_dirty(vm, gpa, PVNET_AREA_SIZE); /* an attach during a migration */
 	n->tx_cons = n->tx_cons_at_flush = tx_cons;
 	n->rx_prod = n->rx_prod_at_flush = rx_prod;
 	struct batch_params p;
@@ -373,6 +374,12 @@ void net_report(struct vm *vm)
 	    (unsigned long long)(power_account_nj(ACCOUNT_NET_ID) / 1000));
 }
 
+void net_vm_stopped(const struct vm *vm)
+{
+	if (switch_ready && vnics[vm->id].attached)
+		vswitch_detach(&vswitch, vm->id);
+}
+
 bool net_attached(const struct vm *vm)
 {
 	return vnics[vm->id].attached;
@@ -497,16 +504,14 @@ bool net_save(const struct vm *vm, void *out, size_t cap)
 	return true;
 }
 
-bool net_restore(struct vm *vm, const void *in, size_t len)
+/* Checked as at attach: the blob crossed a wire. Fills p when attached. */
+static bool vnic_state_usable(struct vm *vm, const struct vnic_state *s, size_t len,
+                              struct batch_params *out)
 {
-	const struct vnic_state *s = in;
-	struct vnic *n = &vnics[vm->id];
 	if (len != sizeof *s || s->magic != VNIC_STATE_MAGIC)
 		return false;
-	memset(n, 0, sizeof *n);
 	if (!s->attached)
 		return true;
-	/* Checked as at attach: the blob crossed a wire. */
 	struct batch_params p;
 	batch_params_default(&p);
 	char name[sizeof s->policy + 1];
@@ -521,6 +526,35 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 	p.count = s->count;
 	p.alpha_permille = s->alpha_permille;
 	p.paper_variant = s->paper_variant != 0;
+	/* The parameters get the checks a control message gets: written out
+	 * as its text and parsed back (the ranges live in one place). */
+	char text[160], err[160];
+	batch_params_format(&p, text, sizeof text);
+	if (batch_params_parse(text, &p, err, sizeof err) || s->mac[0] & 1) {
+		kprintf("hv: %s: migrated vNIC refused: %s\n", vm->name,
+		        s->mac[0] & 1 ? "a group MAC" : err);
+		return false;
+	}
+	*out = p;
+	return true;
+}
+
+bool net_state_valid(struct vm *vm, const void *in, size_t len)
+{
+	struct batch_params p;
+	return vnic_state_usable(vm, in, len, &p);
+}
+
+bool net_restore(struct vm *vm, const void *in, size_t len)
+{
+	const struct vnic_state *s = in;
+	struct vnic *n = &vnics[vm->id];
+	struct batch_params p;
+	if (!vnic_state_usable(vm, s, len, &p))
+		return false;
+	memset(n, 0, sizeof *n);
+	if (!s->attached)
+		return true;
 	switch_init();
 	n->attached = true;
 	n->area_gpa = s->area_gpa;
@@ -559,7 +593,8 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 	hello[13] = 0xB7;
 	if (vswitch_forward(&vswitch, vm->id, hello, sizeof hello, host_now_ns()) &
 	    (1u << UPLINK_PORT))
-		uplink_send(hello, sizeof hello);
+		for (int i = 0; i < 3; i++) /* a broadcast is not acknowledged: say it thrice */
+			uplink_send(hello, sizeof hello);
 	inject(vm, n); /* what waited for a flush on the old host */
 	kprintf("hv: %s: pvnet resumed, MAC %02x:%02x:%02x:%02x:%02x:%02x, batching %s\n", vm->name,
 	        n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], p.policy->name);

@@ -144,6 +144,7 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	vm->vcpu.state = VCPU_STOPPED;
 	vm_report_exit(vm);
 	net_report(vm);
+	net_vm_stopped(vm);
 	power_report_vm(vm->id, vm->name);
 }
 
