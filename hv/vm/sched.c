@@ -49,19 +49,29 @@ static bool all_stopped(void)
 	return true;
 }
 
+/* A throttled vCPU made runnable (by a packet, a timer) before its time
+ * out is over waits for it. */
+static void hold_throttled(uint64_t now)
+{
+	for (unsigned i = 0; i < vm_count; i++) {
+		struct vcpu *v = &vms[i].vcpu;
+		if (v->state == VCPU_RUNNABLE && v->throttle_percent &&
+		    now < v->throttled_until_tsc)
+			v->state = VCPU_THROTTLED;
+	}
+}
+
 /* Wakes halted vCPUs whose timer is due and throttled ones whose time out
  * is over; returns the earliest deadline still ahead (0 if none). */
 static uint64_t wake_due_vcpus(uint64_t now)
 {
 	uint64_t earliest = 0;
+	for (unsigned i = 0; i < vm_count; i++)
+		if (vms[i].vcpu.state == VCPU_HALTED)
+			vlapic_tick(&vms[i].vcpu, now); /* its timer may wake it */
+	hold_throttled(now);
 	for (unsigned i = 0; i < vm_count; i++) {
 		struct vcpu *v = &vms[i].vcpu;
-		if (v->state == VCPU_HALTED)
-			vlapic_tick(v, now); /* its timer may wake it */
-		/* Woken (timer, packet) before its time out is over: hold it. */
-		if (v->state == VCPU_RUNNABLE && v->throttle_percent &&
-		    now < v->throttled_until_tsc)
-			v->state = VCPU_THROTTLED;
 		if (v->state == VCPU_THROTTLED) {
 			if (now >= v->throttled_until_tsc || !v->throttle_percent)
 				v->state = VCPU_RUNNABLE;
@@ -119,6 +129,7 @@ void sched_run(const struct sched_policy *policy)
 		net_poll_timers();
 		net_poll_uplink();
 		migration_poll();
+		hold_throttled(rdtsc()); /* a packet may have woken one meanwhile */
 		struct vcpu *v = policy->pick_next();
 		if (v) {
 			uint64_t entered = rdtsc();
