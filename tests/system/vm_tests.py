@@ -359,7 +359,10 @@ def test_live_migration_local_with_each_tracker():
         r.expect_status(0)
         done = r.event("migrate_done", vm="d")
         expect(done["status"] == "committed" and done["tracker"] == tracker, "%s: %r" % (tracker, done))
-        expect(done["rounds"] >= 2 and done["pages"][0] == 4096 and done["bytes"] > 4096 * 100,
+        # The first round sends every page; what the VM wrote meanwhile
+        # comes after, in later rounds or in the stop-and-copy.
+        expect(done["rounds"] >= 1 and done["pages"][0] == 4096 and done["bytes"] > 4096 * 100
+               and sum(done["pages"][1:]) + done["stop_copy_pages"] > 0,
                "%s: rounds/pages/bytes not reported: %r" % (tracker, done))
         expect(done["downtime_us"] > 0 and done["predicted_downtime_us"] > 0, "%s: no downtime figures" % tracker)
         # Each tracker reports its own cost: exits (one per newly dirtied
@@ -401,7 +404,7 @@ def test_qemu_auto_converge_throttles_the_vcpu():
     # points of slack: the last run of a round) and be at most half of it
     # once throttled 90% or more; the migration must then converge, and the
     # VM end with its memory intact.
-    args = "dirty --ws 2 --rate 20000 --seconds 8 --checksum"
+    args = "dirty --ws 4 --rate 20000 --seconds 8 --checksum"
     want = _bare_dirty_checksum(args)
     r = Run("migrate_throttle", "bochs", timeout=400, cmdline="at=800:migrate,d,local,pml,qemu",
             modules=[(GUEST % "dirty", "name=d mem=16M -- " + args)])
