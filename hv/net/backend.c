@@ -13,6 +13,13 @@
 #include "vm/vm.h"
 #include "x86/x86.h"
 
+struct vnic_counters {
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, kicks, interrupts;
+	uint64_t drops[NET_ERR_COUNT];
+	uint64_t drops_no_buffer, drops_too_small, drops_not_attached;
+	uint64_t drops_paused; /* arrived while a migration had the VM paused */
+};
+
 struct vnic {
 	bool attached;
 	uint64_t area_gpa;
@@ -23,11 +30,7 @@ struct vnic {
 	 * copies in shared memory are only read for the other side. */
 	uint32_t tx_cons, rx_prod;
 	uint32_t tx_cons_at_flush, rx_prod_at_flush;
-	/* counters */
-	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, kicks, interrupts;
-	uint64_t drops[NET_ERR_COUNT];
-	uint64_t drops_no_buffer, drops_too_small, drops_not_attached;
-	uint64_t drops_paused; /* arrived while a migration had the VM paused */
+	struct vnic_counters c; /* travel with a migration as they are */
 	uint64_t exits_at_attach;
 };
 
@@ -105,7 +108,7 @@ static struct pvnet_desc *ring_of(struct vm *vm, const struct vnic *n, unsigned 
 static void inject(struct vm *vm, struct vnic *n)
 {
 	vlapic_raise(&vm->vcpu, n->vector);
-	n->interrupts++;
+	n->c.interrupts++;
 }
 
 int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
@@ -166,24 +169,24 @@ static void rx_deliver(struct vm *dst_vm, const uint8_t *frame, uint32_t len, ui
 {
 	struct vnic *n = &vnics[dst_vm->id];
 	if (!n->attached || dst_vm->stopped) {
-		n->drops_not_attached++;
+		n->c.drops_not_attached++;
 		return;
 	}
 	if (dst_vm->vcpu.state == VCPU_PAUSED) {
 		/* A migration saved this vNIC's indices at the pause: a frame
 		 * written now would reach the new host's memory but not its
 		 * indices. Lost, as on a real NIC during the move. */
-		n->drops_paused++;
+		n->c.drops_paused++;
 		return;
 	}
 	struct pvnet_header *h = header_of(dst_vm, n);
 	uint32_t cons = pvnet_load(&h->rx.cons);
 	if (ring_check_indices(n->rx_prod, cons)) {
-		n->drops[NET_ERR_RING_CORRUPT]++;
+		n->c.drops[NET_ERR_RING_CORRUPT]++;
 		return;
 	}
 	if (ring_space(n->rx_prod, cons) == 0) {
-		n->drops_no_buffer++;
+		n->c.drops_no_buffer++;
 		return;
 	}
 	struct pvnet_desc *slot = &ring_of(dst_vm, n, PVNET_RX_OFFSET)[ring_slot(n->rx_prod)];
@@ -191,11 +194,11 @@ static void rx_deliver(struct vm *dst_vm, const uint8_t *frame, uint32_t len, ui
 	pvnet_compiler_barrier();
 	enum net_error e = ring_check_desc(&d, dst_vm->mem_size);
 	if (e) {
-		n->drops[e]++;
+		n->c.drops[e]++;
 		return;
 	}
 	if (d.len < len) {
-		n->drops_too_small++;
+		n->c.drops_too_small++;
 		return;
 	}
 	memcpy(vm_gpa_to_host(dst_vm, d.addr, len), frame, len);
@@ -206,8 +209,8 @@ static void rx_deliver(struct vm *dst_vm, const uint8_t *frame, uint32_t len, ui
 	n->rx_prod++;
 	pvnet_store(&h->rx.prod, n->rx_prod);
 	pvnet_full_barrier();
-	n->rx_packets++;
-	n->rx_bytes += len;
+	n->c.rx_packets++;
+	n->c.rx_bytes += len;
 	bool flush = batch_packet(&n->batch, NET_RX, now, ring_used(n->rx_prod, cons));
 	if (net_notify_now(&n->batch, flush, pvnet_load(&h->rx.prod_event), n->rx_prod,
 	                   n->rx_prod_at_flush))
@@ -223,7 +226,7 @@ static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
 	struct pvnet_header *h = header_of(vm, n);
 	uint32_t prod = pvnet_load(&h->tx.prod);
 	if (ring_check_indices(prod, n->tx_cons)) {
-		n->drops[NET_ERR_RING_CORRUPT]++;
+		n->c.drops[NET_ERR_RING_CORRUPT]++;
 		return; /* nothing from this ring is trusted until it is sane again */
 	}
 	pvnet_compiler_barrier();
@@ -235,12 +238,12 @@ static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
 		n->tx_cons++;
 		enum net_error e = ring_check_desc(&d, vm->mem_size);
 		if (e) {
-			n->drops[e]++;
+			n->c.drops[e]++;
 			continue;
 		}
 		memcpy(frame, vm_gpa_to_host(vm, d.addr, d.len), d.len);
-		n->tx_packets++;
-		n->tx_bytes += d.len;
+		n->c.tx_packets++;
+		n->c.tx_bytes += d.len;
 		batch_packet(&n->batch, NET_TX, now, ring_used(prod, n->tx_cons));
 		uint16_t ports = vswitch_forward(&vswitch, vm->id, frame, d.len, now);
 		for (unsigned p = 0; p < vm_count && ports; p++)
@@ -265,7 +268,7 @@ int64_t net_kick(struct vm *vm, uint64_t what)
 	struct vnic *n = &vnics[vm->id];
 	if (!n->attached)
 		return -JV_EINVAL;
-	n->kicks++;
+	n->c.kicks++;
 	power_switch_to(ACCOUNT_NET_ID);
 	if (what & PVNET_KICK_TX)
 		tx_process(vm, n, host_now_ns());
@@ -345,7 +348,7 @@ void net_report(struct vm *vm)
 	struct batch_params p = n->batch.params;
 	p.policy = n->batch.policy;
 	batch_params_format(&p, params, sizeof params);
-	uint64_t packets = n->tx_packets + n->rx_packets;
+	uint64_t packets = n->c.tx_packets + n->c.rx_packets;
 	uint64_t exits = vm->exits_other;
 	for (unsigned r = 0; r < VM_EXIT_REASONS; r++)
 		exits += vm->exits[r];
@@ -360,15 +363,17 @@ void net_report(struct vm *vm)
 	    "\"not_attached\":%llu,\"paused\":%llu},\"rx_flushes\":{\"policy\":%llu,\"timer\":%llu,"
 	    "\"half_full\":%llu},\"rx_added_latency_ns\":%llu,\"vm_uj_per_packet\":%llu,"
 	    "\"net_backend_uj\":%llu}",
-	    vm->name, params, (unsigned long long)n->tx_packets, (unsigned long long)n->tx_bytes,
-	    (unsigned long long)n->rx_packets, (unsigned long long)n->rx_bytes,
-	    (unsigned long long)n->kicks, (unsigned long long)n->interrupts,
-	    (unsigned long long)exits, (unsigned long long)n->drops[NET_ERR_RING_CORRUPT],
-	    (unsigned long long)n->drops[NET_ERR_DESC_LEN],
-	    (unsigned long long)n->drops[NET_ERR_DESC_ADDR], (unsigned long long)n->drops_no_buffer,
-	    (unsigned long long)n->drops_too_small, (unsigned long long)n->drops_not_attached,
-	    (unsigned long long)n->drops_paused, (unsigned long long)rx->flushes_policy,
-	    (unsigned long long)rx->flushes_timer, (unsigned long long)rx->flushes_half_full,
+	    vm->name, params, (unsigned long long)n->c.tx_packets,
+	    (unsigned long long)n->c.tx_bytes, (unsigned long long)n->c.rx_packets,
+	    (unsigned long long)n->c.rx_bytes, (unsigned long long)n->c.kicks,
+	    (unsigned long long)n->c.interrupts, (unsigned long long)exits,
+	    (unsigned long long)n->c.drops[NET_ERR_RING_CORRUPT],
+	    (unsigned long long)n->c.drops[NET_ERR_DESC_LEN],
+	    (unsigned long long)n->c.drops[NET_ERR_DESC_ADDR],
+	    (unsigned long long)n->c.drops_no_buffer, (unsigned long long)n->c.drops_too_small,
+	    (unsigned long long)n->c.drops_not_attached, (unsigned long long)n->c.drops_paused,
+	    (unsigned long long)rx->flushes_policy, (unsigned long long)rx->flushes_timer,
+	    (unsigned long long)rx->flushes_half_full,
 	    (unsigned long long)(rx->packets ? rx->added_latency_ns / rx->packets : 0),
 	    (unsigned long long)(packets ? vm_nj / 1000 / packets : 0),
 	    (unsigned long long)(power_account_nj(ACCOUNT_NET_ID) / 1000));
@@ -447,9 +452,7 @@ struct vnic_state {
 		uint64_t packets, flushes_policy, flushes_timer, flushes_half_full,
 		    added_latency_ns;
 	} dir[NET_DIRS];
-	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, kicks, interrupts;
-	uint64_t drops[NET_ERR_COUNT];
-	uint64_t drops_no_buffer, drops_too_small, drops_not_attached, drops_paused;
+	struct vnic_counters c;
 };
 #define VNIC_STATE_MAGIC 0x4E56534Au /* "JSVN" */
 
@@ -490,17 +493,7 @@ bool net_save(const struct vm *vm, void *out, size_t cap)
 		s->dir[d].flushes_half_full = b->flushes_half_full;
 		s->dir[d].added_latency_ns = b->added_latency_ns;
 	}
-	s->tx_packets = n->tx_packets;
-	s->tx_bytes = n->tx_bytes;
-	s->rx_packets = n->rx_packets;
-	s->rx_bytes = n->rx_bytes;
-	s->kicks = n->kicks;
-	s->interrupts = n->interrupts;
-	memcpy(s->drops, n->drops, sizeof s->drops);
-	s->drops_no_buffer = n->drops_no_buffer;
-	s->drops_too_small = n->drops_too_small;
-	s->drops_not_attached = n->drops_not_attached;
-	s->drops_paused = n->drops_paused;
+	s->c = n->c;
 	return true;
 }
 
@@ -571,17 +564,7 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 		b->flushes_half_full = s->dir[d].flushes_half_full;
 		b->added_latency_ns = s->dir[d].added_latency_ns;
 	}
-	n->tx_packets = s->tx_packets;
-	n->tx_bytes = s->tx_bytes;
-	n->rx_packets = s->rx_packets;
-	n->rx_bytes = s->rx_bytes;
-	n->kicks = s->kicks;
-	n->interrupts = s->interrupts;
-	memcpy(n->drops, s->drops, sizeof n->drops);
-	n->drops_no_buffer = s->drops_no_buffer;
-	n->drops_too_small = s->drops_too_small;
-	n->drops_not_attached = s->drops_not_attached;
-	n->drops_paused = s->drops_paused;
+	n->c = s->c;
 	vswitch_attach(&vswitch, vm->id);
 	/* Tell the switches the MAC moved here, as a hypervisor sends a
 	 * gratuitous ARP after a migration: this host's learns the new port
