@@ -27,6 +27,9 @@ static struct attribution_rule_state rule_states[8];
 static bool host_timer; /* x2APIC TSC-deadline timer armed for idle waits */
 /* What each guest's virtual RAPL shows, refreshed at most every 1 ms. */
 static uint64_t vrapl_visible_nj[POWER_MAX_VMS];
+/* Added to a VM's attributed energy: where its counter stood when it
+ * arrived by migration (0 for a VM that started here). */
+static uint64_t vrapl_base_nj[POWER_MAX_VMS];
 static uint64_t vrapl_refresh_tsc;
 /* power_sample_ms=N: a power_sample event every N ms, for plots. */
 static uint64_t sample_period_cycles, last_sample_tsc, last_sample_total_nj;
@@ -183,8 +186,9 @@ void power_settle(bool force)
 	 * counter would be a power side channel (PLATYPUS, S&P 2021). */
 	if (now - vrapl_refresh_tsc >= tsc_khz) {
 		for (unsigned v = 0; v < POWER_MAX_VMS; v++)
-			vrapl_visible_nj[v] =
-			    ledger.energy_nj[ACCOUNT_GUEST(v)] + ledger.energy_nj[ACCOUNT_HV(v)];
+			vrapl_visible_nj[v] = vrapl_base_nj[v] +
+			                      ledger.energy_nj[ACCOUNT_GUEST(v)] +
+			                      ledger.energy_nj[ACCOUNT_HV(v)];
 		vrapl_refresh_tsc = now;
 	}
 }
@@ -217,6 +221,21 @@ bool vrapl_read_msr(unsigned vm_id, uint32_t msr, uint64_t *value)
 		return true;
 	}
 	return false; /* PP0/DRAM: not modelled; hardware without them faults too */
+}
+
+uint64_t vrapl_counter_nj(unsigned vm_id)
+{
+	return vm_id < POWER_MAX_VMS ? vrapl_visible_nj[vm_id] : 0;
+}
+
+void vrapl_continue_from(unsigned vm_id, uint64_t counter_nj)
+{
+	if (vm_id >= POWER_MAX_VMS)
+		return;
+	/* Modulo 2^64, like the counter itself: visible = counter_nj now. */
+	vrapl_base_nj[vm_id] = counter_nj - ledger.energy_nj[ACCOUNT_GUEST(vm_id)] -
+	                       ledger.energy_nj[ACCOUNT_HV(vm_id)];
+	vrapl_visible_nj[vm_id] = counter_nj;
 }
 
 void power_report_vm(unsigned vm_id, const char *vm_name)

@@ -135,6 +135,10 @@ uint64_t power_next_tick_tsc(void);
 void power_idle_until(uint64_t deadline_tsc, bool may_halt);
 /* The guest-visible RAPL MSRs; false if msr is not one of them. */
 bool vrapl_read_msr(unsigned vm_id, uint32_t msr, uint64_t *value);
+/* A VM's virtual RAPL counter (nJ), and making a migrated VM's go on from
+ * where it stood on its old host (a guest's deltas must not see it restart). */
+uint64_t vrapl_counter_nj(unsigned vm_id);
+void vrapl_continue_from(unsigned vm_id, uint64_t counter_nj);
 /* Reports: one VM, the whole table (console "energy"), and the summary
  * with every rule's split. */
 void power_report_vm(unsigned vm_id, const char *vm_name);

@@ -49,6 +49,7 @@ struct device_state {
 	uint64_t guest_timer_deadline; /* the x2APIC timer's deadline on the guest's TSC */
 	uint64_t guest_tsc;            /* the guest's TSC at the pause */
 	uint64_t vm_age_ns;            /* vm_time_ns() at the pause: it goes on from there */
+	uint64_t vrapl_nj;             /* its virtual RAPL counter: it goes on too */
 	struct vuart uart;
 };
 #define DEVICE_STATE_MAGIC 0x4A564453u /* "SDVJ" */
@@ -357,6 +358,7 @@ static uint32_t save_state(struct vm *vm)
 	d->guest_timer_deadline = d->lapic.timer_deadline + vm->vcpu.tsc_offset;
 	d->guest_tsc = now + vm->vcpu.tsc_offset;
 	d->vm_age_ns = vm_time_ns(vm);
+	d->vrapl_nj = vrapl_counter_nj(vm->id);
 	d->uart = vm->uart;
 	return (uint32_t)(sizeof *d + vcpu_len + net_len);
 }
@@ -378,6 +380,7 @@ static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum v
 		vm->vcpu.lapic.timer_deadline =
 		    vlapic_host_deadline(&vm->vcpu, d->guest_timer_deadline, now);
 	vm->uart = d->uart;
+	vrapl_continue_from(vm->id, d->vrapl_nj);
 	*state = d->vcpu_state == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
 	/* Last: it raises an interrupt in the x2APIC just restored. */
 	if (!net_restore(vm, blob + sizeof *d + d->vcpu_len, d->net_len))

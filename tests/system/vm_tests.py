@@ -156,6 +156,22 @@ def test_energy_is_attributed_by_load_and_adds_up():
     expect(set(rules) == {"scaphandre", "kepler", "qemu-vrapl"}, "rules reported: %r" % list(rules))
 
 
+def test_virtual_rapl_goes_on_across_a_migration():
+    # A VM computing for 2 s reads its virtual RAPL before and after; it is
+    # migrated (locally) in between. Its counter must go on from where it
+    # stood, not restart with the new VM: the energy it measures stays what
+    # one busy core draws (the model's 72 W at most) over those 2 s.
+    r = Run("migrate_vrapl", "bochs", timeout=200, cmdline="at=1000:migrate,v,local,pml",
+            modules=[(GUEST % "energy", "name=v mem=16M -- energy --busy 2 --idle 0.2")])
+    r.expect_status(0)
+    expect(r.event("migrate_done", vm="v")["status"] == "committed", "not migrated")
+    g = r.guest_event("v-mig", "energy_guest")
+    expect(0 < g["busy_uj"] <= 72 * 2 * 1000000 * 1.1,
+           "the guest measured %d uJ for 2 s of work: its counter jumped" % g["busy_uj"])
+    ex = r.event("energy", vm="v-mig")
+    expect(ex["vrapl_uj"] >= g["counter_uj"], "the counter went back: %r vs %r" % (ex, g))
+
+
 def _tracked_dirty_run(tracker):
     return Run("vm_dirty_" + tracker, "bochs", timeout=180,
                cmdline="at=500:track,d,%s at=1000:harvest,d at=1500:harvest,d at=2000:untrack,d" % tracker,
