@@ -74,7 +74,6 @@ static struct {
 	uint64_t *pfn_buf, *seen;
 	uint64_t pfn_pages, seen_pages; /* frames backing them, to free */
 	uint8_t state_out[STATE_CAP], state_in[STATE_CAP];
-	uint64_t paused_tsc;
 	enum vcpu_state state_at_pause; /* an abort gives the source vCPU this back */
 	bool reported;
 	/* The source vCPU's share of the CPU in each live round (guest-mode
@@ -152,6 +151,40 @@ static uint64_t *alloc_words(uint64_t words, uint64_t *pages)
 	return (uint64_t *)(uintptr_t)pa;
 }
 
+/* Between hosts: two bochs hosts' emulated clocks drift apart (one idles,
+ * one runs a VM: PLATFORM.md Part B), so both sides are patient before
+ * calling a peer gone. */
+static void be_patient(struct migrate_link_config *link)
+{
+	link->idle_timeout_ns = 30ull * 1000000000ull;
+	link->max_retries = 100;
+}
+
+/* The destination's side, into an empty VM made for it; replies go back
+ * through the local queue or over the e1000. */
+static void listen_into(struct vm *dst, uint64_t pages, bool remote, uint64_t now)
+{
+	struct migrate_dest_config dc = {
+	    .memory = (uint8_t *)(uintptr_t)dst->mem_hpa,
+	    .nr_pages = pages,
+	    .seen_bitmap = job.seen,
+	    .memory_is_zero = true, /* vm_create_empty clears it */
+	    .state_check = state_will_restore,
+	    .state_check_ctx = dst,
+	    .state_buf = job.state_in,
+	    .state_cap = sizeof job.state_in,
+	};
+	migrate_link_defaults(&dc.link);
+	if (remote) {
+		dc.link.send_frame = remote_send;
+		be_patient(&dc.link);
+	} else {
+		dc.link.send_frame = pipe_send;
+		dc.link.send_ctx = &job.to_src;
+	}
+	migrate_dest_listen(&job.dst, &dc, now);
+}
+
 bool migration_active(void)
 {
 	return job.active;
@@ -213,20 +246,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 				        "incoming migration could not start: out of memory");
 			return false;
 		}
-		struct migrate_dest_config dc = {
-		    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
-		    .nr_pages = pages,
-		    .seen_bitmap = job.seen,
-		    .memory_is_zero = true, /* vm_create_empty clears it */
-		    .state_check = state_will_restore,
-		    .state_check_ctx = job.dst_vm,
-		    .state_buf = job.state_in,
-		    .state_cap = sizeof job.state_in,
-		};
-		migrate_link_defaults(&dc.link);
-		dc.link.send_frame = pipe_send;
-		dc.link.send_ctx = &job.to_src;
-		migrate_dest_listen(&job.dst, &dc, now);
+		listen_into(job.dst_vm, pages, false, now);
 	}
 	struct migrate_source_config sc = {
 	    .memory = (const uint8_t *)(uintptr_t)vm->mem_hpa,
@@ -246,10 +266,8 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	if (payload_size)
 		sc.link.payload_size = payload_size;
 
-	if (remote) { /* as for the destination: the hosts' clocks drift apart */
-		sc.link.idle_timeout_ns = 30ull * 1000000000ull;
-		sc.link.max_retries = 100;
-	}
+	if (remote)
+		be_patient(&sc.link);
 	sc.link.send_ctx = &job.to_dst;
 	if (!migrate_source_start(&job.src, &sc, now)) {
 		if (job.dst_vm)
@@ -298,23 +316,7 @@ static void start_incoming(const uint8_t *bytes, size_t len)
 	job.seen = alloc_words((m.hello.nr_pages + 63) / 64, &job.seen_pages);
 	if (!job.dst_vm || !job.seen)
 		return; /* the source hears nothing and gives up: its VM runs on */
-	struct migrate_dest_config dc = {
-	    .memory = (uint8_t *)(uintptr_t)job.dst_vm->mem_hpa,
-	    .nr_pages = m.hello.nr_pages,
-	    .seen_bitmap = job.seen,
-	    .memory_is_zero = true, /* vm_create_empty clears it */
-	    .state_check = state_will_restore,
-	    .state_check_ctx = job.dst_vm,
-	    .state_buf = job.state_in,
-	    .state_cap = sizeof job.state_in,
-	};
-	migrate_link_defaults(&dc.link);
-	dc.link.send_frame = remote_send;
-	/* Two bochs hosts' emulated clocks drift apart (one idles, one runs a
-	 * VM: PLATFORM.md Part B), so be patient before calling a peer gone. */
-	dc.link.idle_timeout_ns = 30ull * 1000000000ull;
-	dc.link.max_retries = 100;
-	migrate_dest_listen(&job.dst, &dc, host_now_ns());
+	listen_into(job.dst_vm, m.hello.nr_pages, true, host_now_ns());
 	job.role = ROLE_DEST;
 	job.active = true;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
@@ -397,28 +399,31 @@ static uint64_t at_1gbps(uint64_t t, uint64_t link_Bps)
 	return migrate_scale(t, link_Bps, 125000000ull);
 }
 
+/* The inside of a JSON array of numbers, built one number at a time. */
+struct number_list {
+	char text[400];
+	size_t used;
+};
+
+static void number_list_add(struct number_list *l, uint64_t value)
+{
+	if (l->used < sizeof l->text)
+		l->used +=
+		    (size_t)fmt_snprintf(l->text + l->used, sizeof l->text - l->used, "%s%llu",
+		                         l->used ? "," : "", (unsigned long long)value);
+}
+
 static void report(void)
 {
 	power_settle(true);
 	uint64_t energy_now = power_account_nj(ACCOUNT_MIGRATION_ID);
 	const struct migrate_report *r = &job.src.report;
-	char pages[400] = "", rates[400] = "", throttle[200] = "", share[200] = "";
-	size_t pu = 0, ru = 0, tu = 0, su = 0;
+	struct number_list pages = {0}, rates = {0}, throttle = {0}, share = {0};
 	for (unsigned i = 0; i < r->rounds && i < MIGRATE_ROUNDS_RECORDED; i++) {
-		if (tu < sizeof throttle)
-			tu += (size_t)fmt_snprintf(throttle + tu, sizeof throttle - tu, "%s%u",
-			                           i ? "," : "", r->round[i].throttle_percent);
-		if (su < sizeof share)
-			su += (size_t)fmt_snprintf(share + su, sizeof share - su, "%s%u",
-			                           i ? "," : "", (unsigned)job.vcpu_percent[i]);
-		if (pu < sizeof pages)
-			pu += (size_t)fmt_snprintf(pages + pu, sizeof pages - pu, "%s%llu",
-			                           i ? "," : "",
-			                           (unsigned long long)r->round[i].pages_sent);
-		if (ru < sizeof rates)
-			ru += (size_t)fmt_snprintf(rates + ru, sizeof rates - ru, "%s%llu",
-			                           i ? "," : "",
-			                           (unsigned long long)r->round[i].dirty_rate_pps);
+		number_list_add(&pages, r->round[i].pages_sent);
+		number_list_add(&rates, r->round[i].dirty_rate_pps);
+		number_list_add(&throttle, r->round[i].throttle_percent);
+		number_list_add(&share, job.vcpu_percent[i]);
 	}
 	const char *status = r->status == MIGRATE_COMMITTED ? "committed"
 	                     : r->status == MIGRATE_ABORTED ? "aborted"
@@ -447,7 +452,8 @@ static void report(void)
 	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
 	    (unsigned long long)(r->total_ns / 1000000),
 	    (unsigned long long)(r->downtime_ns / 1000),
-	    (unsigned long long)r->predicted_downtime_us, r->rounds, pages, rates, throttle, share,
+	    (unsigned long long)r->predicted_downtime_us, r->rounds, pages.text, rates.text,
+	    throttle.text, share.text,
 	    (unsigned long long)((job.src_vm->vcpu.throttled_ticks - job.throttled_start_ticks) /
 	                         khz),
 	    (unsigned long long)link_Bps,
@@ -590,7 +596,6 @@ void migration_poll(void)
 			src->vcpu.state = VCPU_PAUSED;
 			uint32_t len = save_state(src);
 			((struct device_state *)job.state_out)->vcpu_state = was;
-			job.paused_tsc = rdtsc();
 			power_settle(true); /* energy is split at settlements */
 			job.energy_pause_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 			job.src_status =
