@@ -31,7 +31,6 @@ struct vnic {
 	uint32_t tx_cons, rx_prod;
 	uint32_t tx_cons_at_flush, rx_prod_at_flush;
 	struct vnic_counters c; /* travel with a migration as they are */
-	uint64_t exits_at_attach;
 };
 
 static struct vnic vnics[VM_MAX];
@@ -43,6 +42,19 @@ static struct {
 	uint64_t tx_frames, rx_frames, tx_dropped;
 } uplink;
 
+/* A broadcast from mac with our announce EtherType (0x88B7, which every
+ * receiver ignores): switches and bxhub learn where mac is from it, as
+ * they would from a gratuitous ARP (PLATFORM.md gotcha B1). */
+#define ANNOUNCE_LEN 60
+static void build_announce(uint8_t frame[ANNOUNCE_LEN], const uint8_t *mac)
+{
+	memset(frame, 0, ANNOUNCE_LEN);
+	memset(frame, 0xff, ETH_ADDR_LEN);
+	memcpy(frame + ETH_ADDR_LEN, mac, ETH_ADDR_LEN);
+	frame[12] = 0x88;
+	frame[13] = 0xB7;
+}
+
 static void switch_init(void)
 {
 	if (switch_ready)
@@ -52,13 +64,10 @@ static void switch_init(void)
 	if (!e1000_present())
 		return;
 	vswitch_attach(&vswitch, UPLINK_PORT);
-	/* Say hello once with a broadcast from the NIC's own MAC: the network
-	 * in between (bxhub) forwards unicast only to addresses it has seen
-	 * in a broadcast (PLATFORM.md gotcha B1). */
-	uint8_t hello[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	memcpy(hello + 6, e1000_mac(), ETH_ADDR_LEN);
-	hello[12] = 0x88;
-	hello[13] = 0xB7; /* our announce EtherType: receivers ignore it */
+	/* Announce the NIC's own MAC once: the network in between (bxhub)
+	 * forwards unicast only to addresses it has seen in a broadcast. */
+	uint8_t hello[ANNOUNCE_LEN];
+	build_announce(hello, e1000_mac());
 	struct net_frame f = {hello, sizeof hello};
 	e1000_send_batch(&f, 1);
 }
@@ -147,14 +156,9 @@ int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
 	batch_params_default(&p);
 	batch_init(&n->batch, &p);
 	vswitch_attach(&vswitch, vm->id);
-	if (e1000_present()) {
-		/* Announce the new MAC with a broadcast from it: the network in
-		 * between (bxhub) learns addresses only from broadcasts
-		 * (PLATFORM.md gotcha B1), like switches learn from gratuitous ARP. */
-		uint8_t hello[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-		memcpy(hello + 6, n->mac, ETH_ADDR_LEN);
-		hello[12] = 0x88;
-		hello[13] = 0xB7; /* our "MAC announce" EtherType, ignored by receivers */
+	if (e1000_present()) { /* the new MAC, to the hosts behind the uplink */
+		uint8_t hello[ANNOUNCE_LEN];
+		build_announce(hello, n->mac);
 		uplink_send(hello, sizeof hello);
 	}
 	kprintf("hv: %s: pvnet attached, MAC %02x:%02x:%02x:%02x:%02x:%02x, vector 0x%x, batching "
@@ -570,10 +574,8 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 	 * gratuitous ARP after a migration: this host's learns the new port
 	 * (on a local move it still points at the old VM's), the other hosts'
 	 * learn the uplink. The announce goes to no local VM. */
-	uint8_t hello[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	memcpy(hello + 6, n->mac, ETH_ADDR_LEN);
-	hello[12] = 0x88;
-	hello[13] = 0xB7;
+	uint8_t hello[ANNOUNCE_LEN];
+	build_announce(hello, n->mac);
 	if (vswitch_forward(&vswitch, vm->id, hello, sizeof hello, host_now_ns()) &
 	    (1u << UPLINK_PORT))
 		for (int i = 0; i < 3; i++) /* a broadcast is not acknowledged: say it thrice */
