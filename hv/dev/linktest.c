@@ -471,16 +471,11 @@ __attribute__((noreturn)) static void run_receiver(const struct config *c)
 /* A decimal number in [min, max] ending at ':' or the end; advances *p. */
 static bool parse_number(const char **p, uint64_t min, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
+	uint64_t v;
 	const char *s = *p;
-	if (*s < '0' || *s > '9')
-		return false;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > max)
-			return false;
-	}
-	if (v < min || (*s && *s != ':'))
+	size_t digits = parse_decimal(s, strlen(s), &v);
+	s += digits;
+	if (!digits || v < min || v > max || (*s && *s != ':'))
 		return false;
 	*p = *s ? s + 1 : s;
 	*out = v;

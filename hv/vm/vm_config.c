@@ -13,15 +13,8 @@
 /* "32M", "65536K", "1G" or plain bytes; false on junk or overflow. */
 static bool parse_size(const char *s, size_t len, uint64_t *out)
 {
-	uint64_t v = 0;
-	size_t i = 0;
-	if (len == 0)
-		return false;
-	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-		if (v > (~0ull - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
+	uint64_t v;
+	size_t i = parse_decimal(s, len, &v);
 	if (i == 0)
 		return false;
 	unsigned shift = 0;
