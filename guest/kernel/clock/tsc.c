@@ -56,7 +56,10 @@ static uint64_t tsc_hz_from_pit(void)
 }
 
 /* Within 2% of each other. */
-static bool agree(uint64_t a, uint64_t b) { return a * 50 > b * 49 && a * 50 < b * 51; }
+static bool agree(uint64_t a, uint64_t b)
+{
+	return a * 50 > b * 49 && a * 50 < b * 51;
+}
 
 void tsc_calibrate(void)
 {
