@@ -66,7 +66,7 @@ struct vm *vm_create_from_module(const struct boot_module *mod)
 	memset(vm, 0, sizeof *vm);
 	vm->id = vm_count;
 	if (vm_config_parse(mod->cmdline, default_name, &vm->config, err, sizeof err)) {
-		report_error(default_name, "bad module command line", err);
+		report_error(vm->config.name, "bad module command line", err);
 		return NULL;
 	}
 	memcpy(vm->name, vm->config.name, sizeof vm->name);

@@ -1,6 +1,7 @@
 /* Runs at boot (and on the host in unit tests): a guest module's command
- * line, "name=vm0 mem=32M -- mvb 512". Options before "--", the guest's own
- * arguments after it. */
+ * line, "name=vm0 mem=32M -- mvb 512". Options first; the guest's own
+ * arguments after "--", which may be left out (a guest ELF holds one
+ * program: "name=a" runs it with no arguments). */
 #include "lib/lib.h"
 #include "vm/vm.h"
 
@@ -50,20 +51,36 @@ static bool valid_name(const char *s, size_t len)
 	return true;
 }
 
-int vm_config_parse(const char *line, const char *default_name, struct vm_config *out, char *err,
-                    size_t err_len)
+/* The name= a refused line gave, so its error names the VM the user meant:
+ * the first well-formed name= among the options, else default_name. */
+static void name_of_refused_line(const char *p, const char *default_name, struct vm_config *out)
 {
-	memset(out, 0, sizeof *out);
-	out->mem_bytes = VM_MEM_DEFAULT;
 	fmt_snprintf(out->name, sizeof out->name, "%s", default_name);
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *word = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		size_t len = (size_t)(p - word);
+		if (len == 0 || (len == 2 && word[0] == '-' && word[1] == '-'))
+			return;
+		if (len > 5 && !strncmp(word, "name=", 5) && valid_name(word + 5, len - 5)) {
+			memcpy(out->name, word + 5, len - 5);
+			out->name[len - 5] = '\0';
+			return;
+		}
+	}
+}
+
+static int parse_line(const char *line, struct vm_config *out, char *err, size_t err_len)
+{
 	const char *p = line;
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (!*p)
-			FAIL("no '--' before the guest's arguments (expected e.g. 'name=vm0 "
-			     "mem=32M -- "
-			     "hello')");
+			return 0; /* no "--": the program runs with no arguments */
 		const char *word = p;
 		while (*p && *p != ' ' && *p != '\t')
 			p++;
@@ -74,13 +91,13 @@ int vm_config_parse(const char *line, const char *default_name, struct vm_config
 		size_t klen = eq ? (size_t)(eq - word) : len;
 		const char *value = eq ? eq + 1 : "";
 		size_t vlen = eq ? len - klen - 1 : 0;
-		if (klen == 4 && !strncmp(word, "name", 4)) {
+		if (klen == 4 && !strncmp(word, "name", 4) && eq) {
 			if (!valid_name(value, vlen))
 				FAIL("bad VM name '%.*s' (1-%d of a-z A-Z 0-9 - _)", (int)vlen,
 				     value, VM_NAME_MAX - 1);
 			memcpy(out->name, value, vlen);
 			out->name[vlen] = '\0';
-		} else if (klen == 3 && !strncmp(word, "mem", 3)) {
+		} else if (klen == 3 && !strncmp(word, "mem", 3) && eq) {
 			uint64_t bytes;
 			if (!parse_size(value, vlen, &bytes))
 				FAIL("bad memory size '%.*s' (e.g. mem=32M)", (int)vlen, value);
@@ -89,18 +106,28 @@ int vm_config_parse(const char *line, const char *default_name, struct vm_config
 				     (int)vlen, value);
 			out->mem_bytes = bytes;
 		} else {
-			FAIL("unknown VM option '%.*s' (known: name= mem=, then -- and the guest's "
-			     "arguments)",
+			FAIL("unknown VM option '%.*s' (known: name= mem=; the guest's arguments "
+			     "go after --)",
 			     (int)len, word);
 		}
 	}
 	while (*p == ' ' || *p == '\t')
 		p++;
-	if (!*p)
-		FAIL("no guest arguments after '--' (the first one names the program)");
 	size_t alen = strlen(p);
 	if (alen >= sizeof out->args)
 		FAIL("guest arguments are %zu bytes long; at most %zu", alen, sizeof out->args - 1);
 	memcpy(out->args, p, alen + 1);
 	return 0;
+}
+
+int vm_config_parse(const char *line, const char *default_name, struct vm_config *out, char *err,
+                    size_t err_len)
+{
+	memset(out, 0, sizeof *out);
+	out->mem_bytes = VM_MEM_DEFAULT;
+	fmt_snprintf(out->name, sizeof out->name, "%s", default_name);
+	if (parse_line(line, out, err, err_len) == 0)
+		return 0;
+	name_of_refused_line(line, default_name, out);
+	return -1;
 }

@@ -62,7 +62,8 @@ def test_broken_and_hostile_vms_stop_alone():
     hlt = r.event("vm_exit", vm="hltcli")
     expect(hlt["status"] == 255 and "interrupts disabled" in hlt["reason"], "hltcli VM: %r" % hlt)
     errors = {e["vm"]: e["message"] for e in r.events if e.get("ev") == "vm_error"}
-    expect("multiple of 2M" in errors.get("vm5", ""), "bad mem= not refused: %r" % errors)
+    # A refused line is named by the name= it gave.
+    expect("multiple of 2M" in errors.get("badmem", ""), "bad mem= not refused: %r" % errors)
     expect("not an ELF file" in errors.get("notelf", ""), "non-ELF not refused: %r" % errors)
     expect("no PVH entry note" in errors.get("notpvh", ""), "non-PVH ELF not refused: %r" % errors)
     expect("already has this name" in errors.get("ok", ""), "duplicate name not refused: %r" % errors)
@@ -72,6 +73,21 @@ def test_broken_and_hostile_vms_stop_alone():
 
 
 GUEST = os.path.join(BUILD, "guest", "%s.elf")
+
+
+def test_module_without_arguments_runs():
+    """'module2 /guest/hello.elf name=a': a guest ELF holds one program,
+    so no '--' and no arguments are needed."""
+    r = Run("vm_no_dashes", "bochs", modules=[(GUEST % "hello", "name=a"),
+                                              (GUEST % "hello", "name=b mem=16M")])
+    r.expect_status(0)
+    for vm in ("a", "b"):
+        expect(r.event("vm_start", vm=vm)["args"] == "", "%s was given arguments" % vm)
+        expect(r.event("vm_exit", vm=vm)["status"] == 0, "%s did not exit 0" % vm)
+        r.expect_line(r"^\[%s\] hello from Joulevisor guest$" % vm)
+    expect(r.event("vm_start", vm="b")["mem_mib"] == 16, "mem= of a line without -- was lost")
+
+
 DIRTY_ARGS = "dirty --ws 2 --rate 500 --seconds 1 --checksum"
 
 
