@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -15,9 +16,23 @@ BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 WORK = os.path.join(BUILD, "systest")
 HV = os.path.join(BUILD, "hv.elf")  # the hv of this BUILD, not the runner's default
 
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import run as platform_probe  # noqa: E402  (tools/run.py: the runner's own platform choice)
+
 
 class Failure(Exception):
     pass
+
+
+# The work folders of the runs each test made (one list per test thread),
+# so a failure names its own logs.
+_runs_of_this_test = threading.local()
+
+
+def note_workdir(path):
+    dirs = getattr(_runs_of_this_test, "dirs", None)
+    if dirs is not None and path not in dirs:
+        dirs.append(path)
 
 
 def expect(cond, what):
@@ -33,6 +48,7 @@ class Run:
     def __init__(self, name, emu, cmdline="", timeout=120, modules=(), extra=()):
         self.workdir = os.path.join(WORK, name)
         os.makedirs(self.workdir, exist_ok=True)
+        note_workdir(self.workdir)
         log = os.path.join(self.workdir, "serial.log")
         args = [sys.executable, RUN, "--hv", HV, "--emu", emu, "--cmdline", cmdline, "--timeout", str(timeout),
                 "--workdir", self.workdir, "--log", log]
@@ -79,15 +95,17 @@ class Run:
 def run_one(item):
     name, fn = item
     start = time.time()
+    _runs_of_this_test.dirs = []
     try:
         outcome = fn()
         if isinstance(outcome, str) and outcome.startswith("skip"):
-            return name, "SKIP", outcome[5:].strip(), time.time() - start
-        return name, "PASS", "", time.time() - start
+            return name, "SKIP", outcome[5:].strip(), time.time() - start, []
+        return name, "PASS", "", time.time() - start, []
     except Failure as e:
-        return name, "FAIL", str(e), time.time() - start
+        return name, "FAIL", str(e), time.time() - start, _runs_of_this_test.dirs
     except Exception as e:  # a bug in the test itself is a failure too
-        return name, "FAIL", "%s: %s" % (type(e).__name__, e), time.time() - start
+        return (name, "FAIL", "%s: %s" % (type(e).__name__, e), time.time() - start,
+                _runs_of_this_test.dirs)
 
 
 def main(namespace):
@@ -97,10 +115,11 @@ def main(namespace):
     todo = [t for t in tests if filt in t[0]]
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        for name, verdict, why, secs in pool.map(run_one, todo):
+        for name, verdict, why, secs, dirs in pool.map(run_one, todo):
             counts[verdict] += 1
             print("%s %s (%.1f s wall)%s" % (verdict, name, secs, ": " + why if why else ""), flush=True)
             if verdict == "FAIL":
-                print("  logs: under %s (one folder per run)" % WORK)
+                print("  logs: %s" % (" ".join(dirs) if dirs else
+                                      "under %s (one folder per run)" % WORK), flush=True)
     print("%d passed, %d failed, %d skipped" % (counts["PASS"], counts["FAIL"], counts["SKIP"]))
     return 1 if counts["FAIL"] else 0

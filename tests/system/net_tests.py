@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from harness import BUILD, HV, RUN, WORK, Failure, Run, expect, main
+from harness import BUILD, HV, RUN, WORK, Failure, Run, expect, main, note_workdir
 
 NEEDED = {"bxhub": "bochs", "unshare": "util-linux", "nsenter": "util-linux", "ip": "iproute2"}
 
@@ -61,6 +61,7 @@ class Pair:
         self.workdir = os.path.join(WORK, name)
         shutil.rmtree(self.workdir, ignore_errors=True)
         os.makedirs(self.workdir)
+        note_workdir(self.workdir)
         logs = [os.path.join(self.workdir, "serial-%s.log" % s) for s in "ab"]
         args = [sys.executable, RUN, "--pair", "--hv", HV, "--cmdline-a", cmdline_a, "--cmdline-b", cmdline_b,
                 "--timeout", str(timeout), "--workdir", self.workdir,
