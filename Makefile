@@ -83,8 +83,14 @@ include guest/guest.mk
 deps:
 	@tools/deps.sh
 
-run: deps all
-	$(PYTHON) tools/run.py --show $(if $(EMU),--emu $(EMU)) --iso $(BUILD)/joulevisor.iso
+# The platform is chosen (and a platform that cannot work here refused, with
+# its reason) before anything is installed or built. V=1 shows the machine
+# lines inline; the log in $(BUILD)/run/ always has them.
+run:
+	@emu=$$($(PYTHON) tools/run.py --platform-only $(if $(EMU),--emu $(EMU))) && \
+	$(MAKE) --no-print-directory deps all && \
+	$(PYTHON) tools/run.py --show $(if $(V),--show-events) --emu $$emu \
+		--iso $(BUILD)/joulevisor.iso --workdir $(BUILD)/run
 
 # gdb attached to QEMU's stub (TCG: boot path only).
 debug: all

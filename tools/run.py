@@ -75,6 +75,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATUS_TIMEOUT = 124
 STATUS_NO_RESULT = 125
 STATUS_SETUP = 126
+STATUS_NO_PLATFORM = 123  # the emulator asked for cannot run hv on this host
 PEER_GRACE = 5  # s a pair's side may still run after the other failed
 DEFAULT_MACS = ("b0:c4:20:00:00:0a", "b0:c4:20:00:00:0b")  # not bxhub's own ...:0f (B9)
 DEFAULT_ETH_PORT = 41000
@@ -100,12 +101,77 @@ sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 """
 
 
-def have_kvm():
-    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+# The probes behind the platform choice. Tests point them at fake files
+# (tests/tools/tool_tests.py), so every case is checked on any machine.
+PROBE_DEV_KVM = os.environ.get("JV_PROBE_DEV_KVM", "/dev/kvm")
+PROBE_CPUINFO = os.environ.get("JV_PROBE_CPUINFO", "/proc/cpuinfo")
+PROBE_KVM_NESTED = os.environ.get("JV_PROBE_KVM_NESTED", "/sys/module/kvm_intel/parameters/nested")
 
 
-def best_emu():
-    return "kvm" if have_kvm() else "bochs"
+def cpu_vendor_and_flags():
+    vendor, flags = "unknown vendor", set()
+    try:
+        with open(PROBE_CPUINFO) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "vendor_id":
+                    vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}.get(value.strip(),
+                                                                                  value.strip())
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return vendor, flags
+
+
+def kvm_verdict(need_vmx=True):
+    """(usable, why). KVM can run hv only when /dev/kvm opens and the host
+    CPU has VT-x with nested VMX on: /dev/kvm alone says nothing (an AMD
+    host has it and no VMX to give a guest). A bare guest (no hv) needs only
+    /dev/kvm."""
+    if not os.path.exists(PROBE_DEV_KVM):
+        return False, "no /dev/kvm"
+    try:
+        os.close(os.open(PROBE_DEV_KVM, os.O_RDWR))
+    except OSError as e:
+        return False, "/dev/kvm is present but cannot be opened (%s)" % e.strerror
+    if not need_vmx:
+        return True, "/dev/kvm opens"
+    vendor, flags = cpu_vendor_and_flags()
+    if "vmx" not in flags:
+        return False, "/dev/kvm is present but this CPU has no VT-x (%s)" % vendor
+    try:
+        with open(PROBE_KVM_NESTED) as f:
+            nested = f.read().strip()
+    except OSError:
+        nested = None  # not readable: KVM will tell
+    if nested in ("N", "0"):
+        return False, ("/dev/kvm is present and the CPU has VT-x, but KVM's nested VMX is off "
+                       "(modprobe kvm_intel nested=1)")
+    return True, "/dev/kvm opens and this CPU has VT-x%s" % (
+        " with nested VMX on" if nested else "")
+
+
+class NoPlatform(Exception):
+    """The platform asked for cannot run this here; the message says why."""
+
+
+def choose_platform(requested, bare=False):
+    """(emulator, one sentence saying which and why). Raises NoPlatform
+    when the requested one cannot work on this host."""
+    if requested == "kvm":
+        ok, why = kvm_verdict(need_vmx=not bare)
+        if not ok:
+            raise NoPlatform("EMU=kvm cannot run %s here: %s; use EMU=bochs (bochs emulates "
+                             "VMX with EPT)" % ("the guest" if bare else "hv", why))
+        return "kvm", "using kvm: " + why
+    if requested:
+        return requested, "using %s: asked for" % requested
+    ok, why = kvm_verdict(need_vmx=not bare)
+    if ok:
+        return "kvm", "using kvm: " + why
+    return "bochs", "using bochs: %s (bochs emulates VMX with EPT)" % why
 
 
 def find_ovmf():
@@ -172,9 +238,9 @@ def emulator_command(emu, opts, work, serial):
                        "-drive", "if=pflash,format=raw,file=" + my_vars,
                        "-cdrom", opts.iso], {}
     if emu == "kvm":
-        if not have_kvm():
-            sys.stderr.write("run: /dev/kvm is missing or not accessible: use --emu bochs\n")
-            raise SystemExit(STATUS_SETUP)
+        # choose_platform() has checked /dev/kvm and VT-x before we get here.
+        if getattr(opts, "bare", None):
+            return base + ["-enable-kvm", "-cpu", "host", "-cdrom", opts.iso, "-boot", "d"], {}
         return base + ["-enable-kvm", "-cpu", "host,+vmx", "-cdrom", opts.iso, "-boot", "d"], {}
     raise SystemExit("run: unknown emulator " + emu)
 
@@ -258,10 +324,12 @@ def die_with_parent():
 
 
 def run(opts):
-    emu = opts.emu or best_emu()
+    emu = opts.emu
     # Absolute: the emulator runs inside the work directory.
     work = os.path.abspath(opts.workdir or tempfile.mkdtemp(prefix="jv-run-"))
     os.makedirs(work, exist_ok=True)
+    if opts.show and not opts.log:
+        opts.log = os.path.join(work, "serial.log")  # --show says where it is
     if getattr(opts, "nic", False):
         missing = missing_tools(["bochs-bin", "unshare", "ip"])
         if missing:
@@ -290,6 +358,7 @@ def run(opts):
                             env=env, start_new_session=True, cwd=work)
     start = time.time()
     shown = 0
+    view = ConsoleView(opts.show_events)
     timed_out = False
     while proc.poll() is None:
         if time.time() - start > opts.timeout:
@@ -298,16 +367,22 @@ def run(opts):
             proc.wait()
             break
         if opts.show:
-            shown = stream(serial, shown)
+            shown = stream(serial, shown, view)
         time.sleep(0.1)
     rc = proc.returncode
     out.close()
     if opts.show:
-        stream(serial, shown)
+        stream(serial, shown, view)
+        view.flush()
     text = open(serial, errors="replace").read().replace("\r", "")
     if opts.log:
         with open(opts.log, "w") as f:
             f.write(text)
+    if opts.show and not opts.bare:
+        sys.stdout.write("\n" + vm_table(text))
+    if opts.show:
+        sys.stdout.write("full log, with the '@ {json}' machine lines: %s\n" % opts.log)
+        sys.stdout.flush()
     result = parse_result(text, bool(opts.bare))
     wall = time.time() - start
     if result is None:
@@ -325,19 +400,100 @@ def run(opts):
                         result.get("name", "guest exit"), wall))
     if status != 0:
         explain_failure(emu, work)
-    if not opts.workdir and not opts.keep and status == 0:
+    if not opts.workdir and not opts.keep and not opts.show and status == 0:
         shutil.rmtree(work, ignore_errors=True)
     return status, work
 
 
-def stream(path, offset):
+MACHINE_LINE = re.compile(r"^(?:\[[\w-]+\] )?@ ")
+TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class ConsoleView:
+    """What --show prints: the human console (hv's lines and each guest's
+    lines, '[name] ...'). Machine lines ('@ {json}', a guest's '[vm] @ ...')
+    stay in the log unless show_events; GRUB's screen controls are dropped."""
+
+    def __init__(self, show_events, prefix=""):
+        self.show_events, self.prefix, self.partial = show_events, prefix, ""
+
+    def feed(self, data):
+        lines = (self.partial + data.replace("\r", "")).split("\n")
+        self.partial = lines.pop()
+        for line in lines:
+            self.emit(line)
+        sys.stdout.flush()
+
+    def flush(self):
+        if self.partial:
+            self.emit(self.partial)
+            self.partial = ""
+        sys.stdout.flush()
+
+    def emit(self, line):
+        if not self.show_events and MACHINE_LINE.match(line):
+            return
+        line = TERMINAL_ESCAPE.sub("", line)
+        if line.strip() or not self.show_events:
+            sys.stdout.write(self.prefix + line + "\n")
+
+
+def stream(path, offset, view):
     with open(path, "rb") as f:
         f.seek(offset)
         data = f.read()
     if data:
-        sys.stdout.write(data.decode(errors="replace").replace("\r", ""))
-        sys.stdout.flush()
+        view.feed(data.decode(errors="replace"))
     return offset + len(data)
+
+
+def hv_events(text):
+    """hv's own '@ {json}' events (not a guest's '[vm] @ ...')."""
+    for line in text.splitlines():
+        if line.startswith("@ "):
+            try:
+                yield json.loads(line[2:])
+            except ValueError:
+                continue
+
+
+def vm_table(text):
+    """The end-of-run table: each VM, how it ended, its exits and energy."""
+    rows, order, sources = {}, [], set()
+
+    def row(name):
+        if name not in rows:
+            rows[name] = {"status": "running", "exits": "-", "energy": "-"}
+            order.append(name)
+        return rows[name]
+
+    for ev in hv_events(text):
+        kind, name = ev.get("ev"), ev.get("vm")
+        if not name:
+            continue
+        if kind == "vm_start":
+            row(name)
+        elif kind == "vm_error":
+            row(name)["status"] = "refused: %s: %s" % (ev.get("what", "?"), ev.get("message", "?"))
+        elif kind == "vm_exit":
+            r = row(name)
+            r["status"] = "%s (status %s)" % (ev.get("reason", "?"), ev.get("status", "?"))
+            r["exits"] = str(ev.get("exits_total", "-"))
+        elif kind == "energy" and name in rows and "uj" in ev:
+            rows[name]["energy"] = "%.3f" % (ev["uj"] / 1e6)
+            sources.add(ev.get("source", "?"))
+    if not order:
+        return ""
+    width = max(4, max(len(n) for n in order))
+    out = ["%-*s  %8s  %10s  %s" % (width, "VM", "exits", "energy (J)", "status")]
+    for name in order:
+        r = rows[name]
+        out.append("%-*s  %8s  %10s  %s" % (width, name, r["exits"], r["energy"], r["status"]))
+    if sources:
+        out.append("energy source: %s" % ", ".join(
+            "the power model (no RAPL on this CPU)" if src == "model" else src
+            for src in sorted(sources)))
+    return "\n".join(out) + "\n"
 
 
 def explain_failure(emu, work):
@@ -374,7 +530,7 @@ class Side:
         self.killed_on_purpose = False
         self.scanned = 0  # bytes of its log already matched against kill_on
         self.shown = 0
-        self.partial = ""
+        self.view = None  # its ConsoleView under --show
         self.text = ""
 
     def label(self):
@@ -424,17 +580,10 @@ def kill_group(proc):
         proc.wait()
 
 
-def stream_prefixed(side):
-    with open(side.serial, "rb") as f:
-        f.seek(side.shown)
-        data = f.read()
-    side.shown += len(data)
-    text = side.partial + data.decode(errors="replace").replace("\r", "")
-    lines = text.split("\n")
-    side.partial = lines.pop()
-    for line in lines:
-        sys.stdout.write("%s| %s\n" % (side.name, line))
-    sys.stdout.flush()
+def stream_prefixed(side, opts):
+    if side.view is None:
+        side.view = ConsoleView(opts.show_events, prefix=side.name + "| ")
+    side.shown = stream(side.serial, side.shown, side.view)
 
 
 def start_side(side, cmd, env_extra, opts):
@@ -574,7 +723,7 @@ def run_pair(opts):
                                    "hung: no result line within %d s" % opts.timeout)
                     finish_side(side)
                 if opts.show:
-                    stream_prefixed(side)
+                    stream_prefixed(side, opts)
             time.sleep(0.1)
     finally:
         for side in sides:
@@ -583,9 +732,8 @@ def run_pair(opts):
     wall = time.time() - start
     for side, log in zip(sides, (opts.log_a, opts.log_b)):
         if opts.show:
-            stream_prefixed(side)
-            if side.partial:
-                sys.stdout.write("%s| %s\n" % (side.name, side.partial))
+            stream_prefixed(side, opts)
+            side.view.flush()
         if log:
             with open(os.path.abspath(log), "w") as f:
                 f.write(side.text)
@@ -654,7 +802,15 @@ def main(argv=None):
     p.add_argument("--cpu", default="tigerlake", help="bochs cpu model")
     p.add_argument("--ips", default="50000000", help="bochs instructions per emulated second")
     p.add_argument("--bochs-extra", action="append", default=[], help="extra bochsrc line")
-    p.add_argument("--show", action="store_true", help="print the console live")
+    p.add_argument("--show", action="store_true",
+                   help="print the human console live (machine lines go to the log), then a "
+                        "table of the VMs and where the log is")
+    p.add_argument("--show-events", action="store_true",
+                   help="with --show, print the '@ {json}' machine lines inline too")
+    p.add_argument("--platform-only", action="store_true",
+                   help="print the emulator that would be used (stdout) and why (stderr), "
+                        "then exit: 0, or %d when the one asked for cannot run here"
+                        % STATUS_NO_PLATFORM)
     p.add_argument("--log", help="write the serial log here")
     p.add_argument("--workdir", help="keep all files of the run here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -711,13 +867,22 @@ def main(argv=None):
         p.error("--bare boots one guest alone; it takes no --module")
     if opts.emu == "qemu-kernel" and opts.module:
         p.error("qemu-kernel cannot pass guest modules; use an ISO platform")
+    try:
+        emu, why = choose_platform(opts.emu, bare=bool(opts.bare))
+    except NoPlatform as e:
+        sys.stderr.write("run: %s\n" % e)
+        return STATUS_NO_PLATFORM
+    if opts.platform_only:
+        sys.stderr.write("run: %s\n" % why)
+        print(emu)
+        return 0
+    if opts.emu is None and opts.show:
+        sys.stderr.write("run: %s\n" % why)
+    opts.emu = emu
     if opts.iso and not os.path.exists(opts.iso):
         p.error("ISO %s does not exist (run make)" % opts.iso)
     if not opts.iso and not os.path.exists(opts.hv):
         p.error("%s does not exist (run make)" % opts.hv)
-    if opts.emu is None and opts.show:
-        sys.stderr.write("run: using %s (%s)\n" % (best_emu(), "/dev/kvm present" if have_kvm()
-                                                   else "no /dev/kvm: bochs emulates VMX with EPT"))
     status, _ = run(opts)
     return status
 
