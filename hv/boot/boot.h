@@ -15,10 +15,13 @@
 #define MB1_BOOTLOADER_MAGIC 0x2BADB002u
 #define MB2_BOOTLOADER_MAGIC 0x36d76289u
 
-#define BOOT_MAX_REGIONS  256
-#define BOOT_MAX_MODULES  16
-#define BOOT_CMDLINE_MAX  1024
-#define BOOT_MB2_MAX_SIZE (1u << 20)
+#define BOOT_MAX_REGIONS 256
+#define BOOT_MAX_MODULES 16
+#define BOOT_CMDLINE_MAX 1024
+/* A module line: a Linux guest's command line (up to 2 KiB) plus its VM
+ * options. A longer one is refused, never cut. */
+#define BOOT_MODULE_CMDLINE_MAX 2560
+#define BOOT_MB2_MAX_SIZE       (1u << 20)
 
 /* Multiboot memory types (both versions agree). */
 enum boot_mem_type {
@@ -38,7 +41,8 @@ struct boot_mem_region {
 struct boot_module {
 	uint64_t start; /* physical, first byte */
 	uint64_t end;   /* physical, one past the last byte */
-	char cmdline[256];
+	char cmdline[BOOT_MODULE_CMDLINE_MAX];
+	size_t cmdline_len; /* its whole length: >= sizeof cmdline means it did not fit */
 };
 
 struct boot_info {

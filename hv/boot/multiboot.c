@@ -14,11 +14,17 @@
 
 /* Copies a NUL-terminated string of at most max_len bytes (including the
  * NUL) that lies inside [s, s+avail); fails if no NUL is found there. */
-static int copy_bounded_string(char *dst, size_t dst_len, const char *s, size_t avail)
+/* Copies a NUL-terminated string of at most avail bytes; *full_len (if
+ * given) gets its whole length, so a caller can refuse one that did not
+ * fit instead of using it cut. */
+static int copy_bounded_string(char *dst, size_t dst_len, const char *s, size_t avail,
+                               size_t *full_len)
 {
 	size_t n = strnlen(s, avail);
 	if (n == avail)
 		return -1;
+	if (full_len)
+		*full_len = n;
 	if (n >= dst_len)
 		n = dst_len - 1;
 	memcpy(dst, s, n);
@@ -29,7 +35,7 @@ static int copy_bounded_string(char *dst, size_t dst_len, const char *s, size_t 
 /* Reads a string at a physical address from a multiboot1 table, probing
  * page by page so that a string near the end of memory is still found. */
 static int copy_phys_string(char *dst, size_t dst_len, uint64_t phys, boot_phys_map_fn map,
-                            void *ctx)
+                            void *ctx, size_t *full_len)
 {
 	size_t len = 0;
 	for (;;) {
@@ -45,6 +51,8 @@ static int copy_phys_string(char *dst, size_t dst_len, uint64_t phys, boot_phys_
 			return -1; /* no terminator in a sane distance */
 	}
 	dst[len + 1 < dst_len ? len : dst_len - 1] = '\0';
+	if (full_len)
+		*full_len = len;
 	return 0;
 }
 
@@ -74,6 +82,7 @@ static int add_module(struct boot_info *out, uint64_t start, uint64_t end, char 
 	m->start = start;
 	m->end = end;
 	m->cmdline[0] = '\0';
+	m->cmdline_len = 0;
 	return 0;
 }
 
@@ -105,13 +114,19 @@ static int parse_mb1(uint64_t info_phys, boot_phys_map_fn map, void *ctx, struct
 	out->info_start = info_phys;
 	out->info_end = info_phys + sizeof *mbi;
 
-	if (mbi->flags & (1u << 2))
-		if (copy_phys_string(out->cmdline, sizeof out->cmdline, mbi->cmdline, map, ctx))
+	size_t len;
+	if (mbi->flags & (1u << 2)) {
+		if (copy_phys_string(out->cmdline, sizeof out->cmdline, mbi->cmdline, map, ctx,
+		                     &len))
 			FAIL("multiboot1 command line at 0x%x is not a terminated string",
 			     mbi->cmdline);
+		if (len >= sizeof out->cmdline)
+			FAIL("hv's command line is %zu bytes long; at most %zu", len,
+			     sizeof out->cmdline - 1);
+	}
 	if (mbi->flags & (1u << 9))
 		if (copy_phys_string(out->loader_name, sizeof out->loader_name,
-		                     mbi->boot_loader_name, map, ctx))
+		                     mbi->boot_loader_name, map, ctx, NULL))
 			FAIL("multiboot1 loader name at 0x%x is not a terminated string",
 			     mbi->boot_loader_name);
 
@@ -165,8 +180,9 @@ static int parse_mb1(uint64_t info_phys, boot_phys_map_fn map, void *ctx, struct
 			if (add_module(out, mods[i].mod_start, mods[i].mod_end, err, err_len))
 				return -1;
 			struct boot_module *m = &out->modules[out->module_count - 1];
-			if (mods[i].string && copy_phys_string(m->cmdline, sizeof m->cmdline,
-			                                       mods[i].string, map, ctx))
+			if (mods[i].string &&
+			    copy_phys_string(m->cmdline, sizeof m->cmdline, mods[i].string, map,
+			                     ctx, &m->cmdline_len))
 				FAIL("multiboot1 module %u command line is not a terminated string",
 				     i);
 		}
@@ -229,14 +245,19 @@ static int parse_mb2(uint64_t info_phys, boot_phys_map_fn map, void *ctx, struct
 				FAIL("multiboot2 end tag has size %u, not 8", size);
 			have_end = true;
 			break;
-		case MB2_TAG_CMDLINE:
+		case MB2_TAG_CMDLINE: {
+			size_t len;
 			if (copy_bounded_string(out->cmdline, sizeof out->cmdline,
-			                        (const char *)tag + 8, size - 8))
+			                        (const char *)tag + 8, size - 8, &len))
 				FAIL("multiboot2 command line tag is not NUL-terminated");
+			if (len >= sizeof out->cmdline)
+				FAIL("hv's command line is %zu bytes long; at most %zu", len,
+				     sizeof out->cmdline - 1);
 			break;
+		}
 		case MB2_TAG_LOADER_NAME:
 			if (copy_bounded_string(out->loader_name, sizeof out->loader_name,
-			                        (const char *)tag + 8, size - 8))
+			                        (const char *)tag + 8, size - 8, NULL))
 				FAIL("multiboot2 loader name tag is not NUL-terminated");
 			break;
 		case MB2_TAG_MODULE: {
@@ -249,7 +270,7 @@ static int parse_mb2(uint64_t info_phys, boot_phys_map_fn map, void *ctx, struct
 				return -1;
 			struct boot_module *m = &out->modules[out->module_count - 1];
 			if (copy_bounded_string(m->cmdline, sizeof m->cmdline,
-			                        (const char *)tag + 16, size - 16))
+			                        (const char *)tag + 16, size - 16, &m->cmdline_len))
 				FAIL("multiboot2 module %u string is not NUL-terminated",
 				     out->module_count - 1);
 			break;

@@ -96,6 +96,55 @@ TEST(mb2_good_table)
 	CHECK_EQ(info.info_end, PHYS_BASE + mb2_len);
 }
 
+/* A module line longer than hv keeps is marked, never silently cut: hv
+ * refuses that VM (vm.c) and runs the others. */
+TEST(mb2_long_module_line_is_measured_not_cut)
+{
+	static char line[BOOT_MODULE_CMDLINE_MAX + 100];
+	memset(line, 'a', sizeof line - 1);
+	line[sizeof line - 1] = '\0';
+	mb2_begin();
+	mb2_mmap(2);
+	uint8_t *m = mb2_tag(3, 16 + (uint32_t)sizeof line);
+	uint32_t s = 0x200000, e = 0x280000;
+	memcpy(m + 8, &s, 4);
+	memcpy(m + 12, &e, 4);
+	memcpy(m + 16, line, sizeof line);
+	mb2_end();
+	CHECK_EQ(parse2(), 0);
+	CHECK_EQ(info.modules[0].cmdline_len, sizeof line - 1);
+	CHECK(info.modules[0].cmdline_len >= sizeof info.modules[0].cmdline);
+	/* A 2 KiB Linux command line fits. */
+	line[2100] = '\0';
+	mb2_begin();
+	mb2_mmap(2);
+	m = mb2_tag(3, 16 + 22);
+	memcpy(m + 8, &s, 4);
+	memcpy(m + 12, &e, 4);
+	memcpy(m + 16, "name=vm0 -- mvb 512", 20);
+	m = mb2_tag(3, 16 + 2101);
+	memcpy(m + 8, &s, 4);
+	memcpy(m + 12, &e, 4);
+	memcpy(m + 16, line, 2101);
+	mb2_end();
+	CHECK_EQ(parse2(), 0);
+	CHECK_EQ(info.modules[1].cmdline_len, 2100);
+	CHECK_EQ(strlen(info.modules[1].cmdline), 2100);
+}
+
+TEST(mb2_long_hv_command_line_is_refused)
+{
+	static char line[BOOT_CMDLINE_MAX + 10];
+	memset(line, 'x', sizeof line - 1);
+	line[sizeof line - 1] = '\0';
+	mb2_begin();
+	mb2_string_tag(1, line);
+	mb2_mmap(2);
+	mb2_end();
+	CHECK_EQ(parse2(), -1);
+	CHECK(strstr(err, "hv's command line is 1033 bytes long; at most 1023") != NULL);
+}
+
 TEST(mb2_efi_tags_mark_uefi_boot)
 {
 	mb2_begin();
