@@ -8,7 +8,14 @@
  * write hands the UART what it can take now; the scheduler drains the rest
  * (log_drain) and hv_stop flushes it all (log_flush). A full ring waits for
  * the UART: nothing is lost. Emulated UARTs are always ready, so there the
- * output is immediate, as before. The debug port never waits. */
+ * output is immediate, as before. The debug port never waits.
+ *
+ * Only log_event starts a machine line. Everything else (kprintf: hv's own
+ * lines, which quote guest text: console lines, hypercall arguments, bad
+ * commands) is made unable to: a line it starts with '@' gets a '\'
+ * before it, and control bytes other than newline and tab become '?'. An
+ * event's own text can hold no newline either. So a guest can never write
+ * a line that a tool reads as hv's event, whatever text it hands hv. */
 #include "dev/dev.h"
 #include "lib/lib.h"
 
@@ -37,6 +44,8 @@ static void out_put(char c)
 	out_ring[out_head++ % OUT_RING] = c;
 }
 
+static bool at_line_start = true;
+
 static void console_putc(char c)
 {
 	if (c == '\n')
@@ -44,6 +53,18 @@ static void console_putc(char c)
 	out_put(c);
 	debugcon_putc(c);
 	log_drain();
+	at_line_start = c == '\n';
+}
+
+/* A human line's byte: never the '@' that opens a machine line, never a
+ * control byte that could fake a line break on some terminal. */
+static void human_putc(char c)
+{
+	if (c != '\n' && c != '\t' && ((unsigned char)c < 0x20 || c == 0x7f))
+		c = '?';
+	if (at_line_start && c == '@')
+		console_putc('\\');
+	console_putc(c);
 }
 
 void kvprintf(const char *fmt, va_list ap)
@@ -51,10 +72,21 @@ void kvprintf(const char *fmt, va_list ap)
 	char buf[1024];
 	int n = fmt_vsnprintf(buf, sizeof buf, fmt, ap);
 	for (const char *p = buf; *p; p++)
-		console_putc(*p);
+		human_putc(*p);
 	if (n >= (int)sizeof buf)
 		for (const char *p = "...[truncated]\n"; *p; p++)
-			console_putc(*p);
+			human_putc(*p);
+}
+
+static void event_line(const char *json)
+{
+	if (!at_line_start)
+		console_putc('\n'); /* an event always starts its own line */
+	console_putc('@');
+	console_putc(' ');
+	for (const char *p = json; *p; p++)
+		console_putc((unsigned char)*p < 0x20 ? '?' : *p);
+	console_putc('\n');
 }
 
 void kprintf(const char *fmt, ...)
@@ -76,12 +108,7 @@ void log_event(const char *fmt, ...)
 	va_end(ap);
 	if (n >= (int)sizeof buf) {
 		/* A cut event is not JSON: say so in one that is. */
-		kprintf("@ {\"ev\":\"event_too_long\",\"bytes\":%d}\n", n);
-		return;
+		fmt_snprintf(buf, sizeof buf, "{\"ev\":\"event_too_long\",\"bytes\":%d}", n);
 	}
-	for (const char *p = "@ "; *p; p++)
-		console_putc(*p);
-	for (const char *p = buf; *p; p++)
-		console_putc(*p);
-	console_putc('\n');
+	event_line(buf);
 }

@@ -286,7 +286,11 @@ int64_t net_set_batching(struct vm *vm, const char *text)
 	struct batch_params p;
 	char err[160];
 	if (batch_params_parse(text, &p, err, sizeof err)) {
-		kprintf("hv: %s: batching '%s' refused: %s\n", vm->name, text, err);
+		/* Guest text is quoted escaped: one line, whatever it holds. */
+		char quoted[200], why[200];
+		fmt_json_escape(quoted, sizeof quoted, text);
+		fmt_json_escape(why, sizeof why, err);
+		kprintf("hv: %s: batching \"%s\" refused: %s\n", vm->name, quoted, why);
 		return -JV_EINVAL;
 	}
 	if (!n->attached)

@@ -34,6 +34,7 @@ enum {
 	X2APIC_TIMER_INITIAL = 0x838,
 	X2APIC_TIMER_CURRENT = 0x839,
 	X2APIC_TIMER_DIVIDE = 0x83E,
+	X2APIC_SELF_IPI = 0x83F,
 };
 
 void vlapic_reset(struct vlapic *l)
@@ -69,6 +70,8 @@ static int highest(const uint64_t *bits)
 
 int vlapic_pending_vector(const struct vlapic *l)
 {
+	if (!(l->apic_base & APIC_BASE_ENABLE))
+		return -1; /* a disabled APIC delivers nothing (SDM 11.4.3) */
 	int requested = highest(l->irr);
 	if (requested < 16)
 		return -1; /* vectors 0-15 are illegal for the LAPIC */
@@ -178,15 +181,62 @@ bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value)
 	return true;
 }
 
-bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
+/* MOV to CR8 (64-bit mode): CR8[3:0] is TPR[7:4] (SDM Vol. 3A 11.8.6);
+ * bits 63:4 are reserved (#GP). The real TPR is never touched. */
+bool vlapic_write_cr8(struct vcpu *v, uint64_t value)
+{
+	if (value & ~0xFull)
+		return false;
+	v->lapic.tpr = (uint32_t)value << 4;
+	return true;
+}
+
+/* SDM Vol. 3A 11.12.5 and figure 11-27: IA32_APIC_BASE. Bits 7:0, 9 and
+ * those above MAXPHYADDR are reserved; EXTD without EN is invalid; x2APIC
+ * mode can only be left by disabling the APIC, and entered only from
+ * xAPIC mode. A refused write is #GP. */
+static bool apic_base_write(struct vlapic *l, uint64_t value)
+{
+	unsigned maxphy = cpuid(0x80000008, 0).eax & 0xFF;
+	uint64_t reserved = 0x2FFull | ~((1ull << maxphy) - 1);
+	if (value & reserved)
+		return false;
+	bool en = value & APIC_BASE_ENABLE, extd = value & APIC_BASE_X2APIC;
+	bool was_en = l->apic_base & APIC_BASE_ENABLE, was_extd = l->apic_base & APIC_BASE_X2APIC;
+	if (extd && !en)
+		return false;
+	if (was_extd && was_en && en && !extd)
+		return false; /* x2APIC -> xAPIC */
+	if (!was_en && en && extd)
+		return false; /* disabled -> x2APIC */
+	if (was_en && !en) {
+		/* Disabling resets the APIC's state but keeps its base (11.4.3). */
+		uint64_t keep = value;
+		vlapic_reset(l);
+		l->apic_base = keep;
+		return true;
+	}
+	l->apic_base = value;
+	return true;
+}
+
+/* A periodic timer fires at most once per this many microseconds: a
+ * period of one tick would keep the VMX-preemption timer at zero and the
+ * vCPU from ever running an instruction (KVM's min_timer_period_us is the
+ * same bound). */
+#define VLAPIC_MIN_PERIOD_US 200
+
+static uint64_t min_period_ticks(void)
+{
+	return host_tsc_khz * VLAPIC_MIN_PERIOD_US / 1000;
+}
+
+enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 {
 	struct vlapic *l = &v->lapic;
 	uint64_t now = rdtsc();
-	if (msr == MSR_IA32_APIC_BASE) {
-		l->apic_base = (l->apic_base & ~(APIC_BASE_X2APIC | APIC_BASE_ENABLE)) |
-		               (value & (APIC_BASE_X2APIC | APIC_BASE_ENABLE));
-		return true;
-	}
+	if (msr == MSR_IA32_APIC_BASE)
+		return apic_base_write(l, value) ? VLAPIC_MSR_DONE : VLAPIC_MSR_FAULT;
 	if (msr == MSR_IA32_TSC_DEADLINE) {
 		/* SDM 11.5.4.1: ignored unless the timer is in TSC-deadline mode;
 		 * 0 disarms. */
@@ -195,10 +245,10 @@ bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 			l->tsc_deadline_written = value;
 			l->timer_period = 0;
 		}
-		return true;
+		return VLAPIC_MSR_DONE;
 	}
 	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & APIC_BASE_X2APIC))
-		return false;
+		return VLAPIC_MSR_NOT_MINE;
 	uint32_t v32 = (uint32_t)value;
 	switch (msr) {
 	case X2APIC_TPR: l->tpr = v32 & 0xFF; break;
@@ -210,7 +260,23 @@ bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 	}
 	case X2APIC_SVR: l->svr = v32 & 0x1FF; break;
 	case X2APIC_ESR: break;
-	case X2APIC_ICR: break; /* no other CPUs to send to */
+	case X2APIC_ICR: {
+		/* SDM 11.6.1, 11.12.9: one CPU, so an IPI reaches only us: a
+		 * fixed or lowest-priority one with shorthand self or all
+		 * including self, or addressed to our ID (0) or broadcast. The
+		 * other delivery modes (SMI, NMI, INIT, SIPI) are dropped. */
+		unsigned mode = (v32 >> 8) & 7, shorthand = (v32 >> 18) & 3;
+		uint32_t dest = (uint32_t)(value >> 32);
+		bool to_self = shorthand == 1 || shorthand == 2 ||
+		               (shorthand == 0 && (dest == 0 || dest == 0xFFFFFFFFu));
+		if ((mode == 0 || mode == 1) && to_self && (v32 & 0xFF) >= 16)
+			vlapic_raise(v, (int)(v32 & 0xFF));
+		break;
+	}
+	case X2APIC_SELF_IPI:
+		if ((v32 & 0xFF) >= 16) /* vectors 0-15 are illegal (SDM 11.5.3) */
+			vlapic_raise(v, (int)(v32 & 0xFF));
+		break;
 	case X2APIC_LVT_TIMER:
 		if (LVT_MODE(v32) != LVT_MODE(l->lvt_timer)) {
 			l->timer_deadline = 0; /* a mode change disarms (SDM 11.5.4.1) */
@@ -227,12 +293,14 @@ bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 		if (LVT_MODE(l->lvt_timer) < 2) {
 			l->initial_count = v32;
 			uint64_t ticks = (uint64_t)v32 << divide_shift(l->divide_config);
+			if (LVT_MODE(l->lvt_timer) == 1 && ticks < min_period_ticks())
+				ticks = min_period_ticks();
 			l->timer_deadline = v32 ? now + ticks : 0;
 			l->timer_period = LVT_MODE(l->lvt_timer) == 1 ? ticks : 0;
 		}
 		break;
 	case X2APIC_TIMER_DIVIDE: l->divide_config = v32 & 0xB; break;
-	default: return false;
+	default: return VLAPIC_MSR_NOT_MINE;
 	}
-	return true;
+	return VLAPIC_MSR_DONE;
 }

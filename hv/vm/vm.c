@@ -65,6 +65,12 @@ struct vm *vm_create_from_module(const struct boot_module *mod)
 	struct vm *vm = &vms[vm_count];
 	memset(vm, 0, sizeof *vm);
 	vm->id = vm_count;
+	if (mod->cmdline_len >= sizeof mod->cmdline) {
+		fmt_snprintf(err, sizeof err, "the module line is %zu bytes long; at most %zu",
+		             mod->cmdline_len, sizeof mod->cmdline - 1);
+		report_error(default_name, "bad module command line", err);
+		return NULL;
+	}
 	if (vm_config_parse(mod->cmdline, default_name, &vm->config, err, sizeof err)) {
 		report_error(vm->config.name, "bad module command line", err);
 		return NULL;
@@ -103,7 +109,6 @@ struct vm *vm_create_from_module(const struct boot_module *mod)
 	vm->vcpu.vm = vm;
 	vm->vcpu.state = VCPU_RUNNABLE;
 	vlapic_reset(&vm->vcpu.lapic);
-	vm->vcpu.pat = 0x0007040600070406ull; /* power-on PAT (SDM Vol. 3A 13.12.4) */
 	if (!arch_vm_init(vm) || !arch_vcpu_init(&vm->vcpu, elf.pvh_entry, VM_START_INFO_GPA)) {
 		power_switch_to(ACCOUNT_HV_OTHER_ID);
 		report_error(vm->name, "not started",
@@ -175,10 +180,16 @@ void vm_report_exit(struct vm *vm)
 		if (!vm->exits[r])
 			continue;
 		total += vm->exits[r];
+		const char *name = arch_exit_name(r);
+		char unnamed[16];
+		if (!name) {
+			fmt_snprintf(unnamed, sizeof unnamed, "reason_%u", r);
+			name = unnamed;
+		}
 		if (used < sizeof counts)
-			used += (size_t)fmt_snprintf(
-			    counts + used, sizeof counts - used, "%s\"%s\":%llu", used ? "," : "",
-			    arch_exit_name(r), (unsigned long long)vm->exits[r]);
+			used += (size_t)fmt_snprintf(counts + used, sizeof counts - used,
+			                             "%s\"%s\":%llu", used ? "," : "", name,
+			                             (unsigned long long)vm->exits[r]);
 	}
 	if (vm->exits_other && used < sizeof counts)
 		fmt_snprintf(counts + used, sizeof counts - used, "%s\"other\":%llu",

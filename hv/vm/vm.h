@@ -101,13 +101,15 @@ struct guest_regs {
 };
 
 /* MSRs VT-x does not switch and hv does not use, so they are swapped on a
- * vCPU switch (syscall MSRs and KERNEL_GS_BASE). */
+ * vCPU switch (syscall MSRs, KERNEL_GS_BASE, TSC_AUX where RDTSCP exists):
+ * part of the switched guest state listed in hv/vmx/vcpu.c. */
 enum {
 	VCPU_MSR_STAR,
 	VCPU_MSR_LSTAR,
 	VCPU_MSR_CSTAR,
 	VCPU_MSR_SFMASK,
 	VCPU_MSR_KERNEL_GS,
+	VCPU_MSR_TSC_AUX,
 	VCPU_SWAPPED_MSRS
 };
 
@@ -117,7 +119,11 @@ struct vcpu {
 	struct guest_regs regs;
 	uint8_t fxsave_area[512] __attribute__((aligned(16))); /* FPU/SSE, SDM Vol. 1 10.5 */
 	uint64_t swapped_msrs[VCPU_SWAPPED_MSRS];
-	uint64_t pat;
+	/* Debug registers and CR2: no VMCS field holds them (vcpu.c). */
+	uint64_t dr[4], dr6, cr2;
+	/* Entries in a row that could not run one guest instruction (a timer
+	 * due at every entry): bounded, see arch_vcpu_run. */
+	uint32_t entries_without_progress;
 	enum vcpu_state state;
 	struct vlapic lapic;
 	/* The guest's TSC is the host's plus this (mod 2^64): 0 from boot, set
@@ -213,7 +219,14 @@ void vm_console_flush(struct vm *vm);
 void vlapic_reset(struct vlapic *l);
 /* x2APIC MSR 0x800-0x8FF and IA32_TSC_DEADLINE; false = no such register. */
 bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value);
-bool vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value);
+enum vlapic_msr {
+	VLAPIC_MSR_NOT_MINE, /* not an APIC MSR (or x2APIC mode is off) */
+	VLAPIC_MSR_DONE,
+	VLAPIC_MSR_FAULT, /* a value the CPU refuses: #GP */
+};
+enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value);
+/* MOV to CR8: the TPR's priority class; false for reserved bits (#GP). */
+bool vlapic_write_cr8(struct vcpu *v, uint64_t value);
 /* Raises the timer interrupt if its deadline has passed. */
 void vlapic_tick(struct vcpu *v, uint64_t now_tsc);
 /* A deadline on the guest's TSC as a host TSC value (due ones stay due). */

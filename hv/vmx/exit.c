@@ -62,11 +62,21 @@ const char *arch_exit_name(unsigned reason)
 	case EXIT_PREEMPTION_TIMER: return "preemption_timer";
 	case EXIT_XSETBV: return "xsetbv";
 	case EXIT_PML_FULL: return "pml_full";
-	default:
-		return (reason >= EXIT_VMCLEAR && reason <= EXIT_VMXON) || reason == EXIT_INVEPT ||
-		               reason == EXIT_INVVPID || reason == EXIT_VMFUNC ||
-		               reason == EXIT_GETSEC
-		           ? "vmx_instruction"
-		           : "other";
+	/* One name per reason: the names are the keys of vm_exit's counts. */
+	case EXIT_GETSEC: return "getsec";
+	case EXIT_VMCLEAR: return "vmclear";
+	case EXIT_VMLAUNCH: return "vmlaunch";
+	case EXIT_VMPTRLD: return "vmptrld";
+	case EXIT_VMPTRST: return "vmptrst";
+	case EXIT_VMREAD: return "vmread";
+	case EXIT_VMRESUME: return "vmresume";
+	case EXIT_VMWRITE: return "vmwrite";
+	case EXIT_VMXOFF: return "vmxoff";
+	case EXIT_VMXON: return "vmxon";
+	case EXIT_INVEPT: return "invept";
+	case EXIT_INVVPID: return "invvpid";
+	case EXIT_VMFUNC: return "vmfunc";
+	case EXIT_INVPCID: return "invpcid";
+	default: return NULL; /* the caller says "reason_N" */
 	}
 }

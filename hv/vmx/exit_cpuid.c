@@ -20,10 +20,9 @@
 #define ECX_AVX          (1u << 28)
 #define ECX_HYPERVISOR   (1u << 31)
 
-enum exit_action exit_cpuid(struct vcpu *v, const struct vmx_exit *e)
+void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out)
 {
-	(void)e;
-	uint32_t leaf = (uint32_t)v->regs.rax, subleaf = (uint32_t)v->regs.rcx;
+	(void)v; /* every vCPU sees the same CPU today */
 	struct cpuid_regs r = {0, 0, 0, 0};
 	if (leaf == JV_CPUID_SIGNATURE_LEAF) {
 		r = (struct cpuid_regs){JV_CPUID_TIMING_LEAF, JV_CPUID_SIG_EBX, JV_CPUID_SIG_ECX,
@@ -63,6 +62,14 @@ enum exit_action exit_cpuid(struct vcpu *v, const struct vmx_exit *e)
 		default: break;
 		}
 	}
+	*out = r;
+}
+
+enum exit_action exit_cpuid(struct vcpu *v, const struct vmx_exit *e)
+{
+	(void)e;
+	struct cpuid_regs r;
+	vcpu_cpuid(v, (uint32_t)v->regs.rax, (uint32_t)v->regs.rcx, &r);
 	v->regs.rax = r.eax;
 	v->regs.rbx = r.ebx;
 	v->regs.rcx = r.ecx;

@@ -104,38 +104,51 @@ enum exit_action exit_ept_misconfig(struct vcpu *v, const struct vmx_exit *e)
 	return EXIT_STOP;
 }
 
-/* SDM 28.2.1 table 28-3: MOV to CR0/CR4 exits only when the guest changes
- * a bit hv owns (CR0.NE, CR4.VMXE). The guest's value goes to the read
- * shadow; the real register keeps the bits VMX operation needs. */
+/* SDM 28.2.1 table 28-3: control-register accesses. hv owns every CR0 and
+ * CR4 bit (vcpu.c), so MOV to CR0/CR4, CLTS and LMSW that change a bit
+ * exit; cr.c validates them and a refused value is #GP(0), as on a CPU.
+ * MOV to and from CR8 exit too (CR8-load/store exiting, SDM 25.6.2): the
+ * guest's task priority is its virtual APIC's TPR (CR8 = TPR[7:4], SDM
+ * Vol. 3A 11.8.6), never the real one, so no guest can mask hv's own
+ * interrupts. */
 enum exit_action exit_cr_access(struct vcpu *v, const struct vmx_exit *e)
 {
 	unsigned cr = e->qualification & 15, type = (e->qualification >> 4) & 3;
 	unsigned gpr = (e->qualification >> 8) & 15;
-	const struct vmx_caps *c = &vmx_host_caps;
-	if (type != 0) { /* CLTS, LMSW and MOV from CR never exit with our masks */
-		vm_stop(v->vm, 255, "unexpected control-register access type %u to CR%u", type, cr);
-		return EXIT_STOP;
-	}
-	uint64_t value = *vcpu_gpr(v, gpr);
-	if (cr == 0) {
-		uint64_t old = vmcs_read(VMCS_GUEST_CR0);
-		uint64_t real = (value | (c->cr0_fixed0 & ~(1ull | 1ull << 31))) & c->cr0_fixed1;
-		vmcs_write(VMCS_CR0_READ_SHADOW, value);
-		vmcs_write(VMCS_GUEST_CR0, real);
-		/* Turning paging on with EFER.LME set enters IA-32e mode (SDM Vol.
-		 * 3A 10.8.5); the CPU does it when CR0 writes do not exit. */
-		uint64_t efer = vmcs_read(VMCS_GUEST_IA32_EFER);
-		if (!(old >> 31 & 1) && (real >> 31 & 1) && (efer & (1u << 8))) {
-			vmcs_write(VMCS_GUEST_IA32_EFER, efer | (1u << 10));
-			vmcs_write(VMCS_ENTRY_CTLS,
-			           vmcs_read(VMCS_ENTRY_CTLS) | ENTRY_IA32E_MODE_GUEST);
+	bool ok;
+	switch (type) {
+	case 0: /* MOV to CR */
+		if (cr == 0)
+			ok = vcpu_write_cr0(v, *vcpu_gpr(v, gpr));
+		else if (cr == 4)
+			ok = vcpu_write_cr4(v, *vcpu_gpr(v, gpr));
+		else if (cr == 8)
+			ok = vlapic_write_cr8(v, *vcpu_gpr(v, gpr));
+		else
+			ok = false;
+		break;
+	case 1: /* MOV from CR: only CR8 exits */
+		if (cr != 8) {
+			vm_stop(v->vm, 255, "unexpected MOV from CR%u exit", cr);
+			return EXIT_STOP;
 		}
-	} else if (cr == 4) {
-		vmcs_write(VMCS_CR4_READ_SHADOW, value);
-		vmcs_write(VMCS_GUEST_CR4, (value | c->cr4_fixed0) & c->cr4_fixed1);
-	} else {
-		vm_stop(v->vm, 255, "unexpected MOV to CR%u", cr);
-		return EXIT_STOP;
+		*vcpu_gpr(v, gpr) = (v->lapic.tpr >> 4) & 15;
+		if (gpr == 4)
+			vmcs_write(VMCS_GUEST_RSP, *vcpu_gpr(v, gpr));
+		return EXIT_NEXT_INSN;
+	case 2: /* CLTS clears CR0.TS */
+		ok = vcpu_write_cr0(v, vmcs_read(VMCS_CR0_READ_SHADOW) & ~(1ull << 3));
+		break;
+	default: { /* LMSW: loads CR0[3:0] but cannot clear PE (SDM Vol. 2A LMSW) */
+		uint64_t old = vmcs_read(VMCS_CR0_READ_SHADOW);
+		uint64_t msw = (e->qualification >> 16) & 0xF;
+		ok = vcpu_write_cr0(v, (old & ~0xEull) | (msw & 0xE) | ((old | msw) & 1));
+		break;
+	}
+	}
+	if (!ok) {
+		vmx_inject_exception(13, true, 0);
+		return EXIT_RESUME;
 	}
 	return EXIT_NEXT_INSN;
 }
@@ -147,6 +160,7 @@ enum exit_action exit_entry_failure(struct vcpu *v, const struct vmx_exit *e)
 	vmx_dump_guest_state(v, "VM entry failure");
 	vm_stop(v->vm, 255,
 	        "VM entry failed, reason %u (%s), qualification %llu: invalid guest state",
-	        e->reason, arch_exit_name(e->reason), (unsigned long long)e->qualification);
+	        e->reason, arch_exit_name(e->reason) ? arch_exit_name(e->reason) : "?",
+	        (unsigned long long)e->qualification);
 	return EXIT_STOP;
 }

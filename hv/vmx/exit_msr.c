@@ -13,15 +13,11 @@
 #define MSR_IA32_PAT          0x277
 #define MSR_FS_BASE           0xC0000100
 #define MSR_GS_BASE           0xC0000101
-#define EFER_LME              (1ull << 8)
-#define EFER_LMA              (1ull << 10)
-#define EFER_NXE              (1ull << 11)
-#define EFER_SCE              (1ull << 0)
 
 static int swapped_index(uint32_t msr)
 {
 	for (int i = 0; i < VCPU_SWAPPED_MSRS; i++)
-		if (vcpu_swapped_msrs[i] == msr)
+		if (vcpu_swapped_msrs[i] == msr && vcpu_msr_is_switched((unsigned)i))
 			return i;
 	return -1;
 }
@@ -52,7 +48,7 @@ enum exit_action exit_rdmsr(struct vcpu *v, const struct vmx_exit *e)
 		case MSR_IA32_EFER: value = vmcs_read(VMCS_GUEST_IA32_EFER); break;
 		case MSR_FS_BASE: value = vmcs_read(VMCS_GUEST_FS_BASE); break;
 		case MSR_GS_BASE: value = vmcs_read(VMCS_GUEST_GS_BASE); break;
-		case MSR_IA32_PAT: value = v->pat; break;
+		case MSR_IA32_PAT: value = vmcs_read(VMCS_GUEST_IA32_PAT); break;
 		case MSR_IA32_MISC_ENABLE: value = 1; break; /* fast strings */
 		case MSR_IA32_BIOS_SIGN_ID: value = 0; break;
 		case MSR_IA32_FEATURE_CONTROL: value = 1; break; /* locked, VMX off */
@@ -62,6 +58,23 @@ enum exit_action exit_rdmsr(struct vcpu *v, const struct vmx_exit *e)
 	v->regs.rax = (uint32_t)value;
 	v->regs.rdx = value >> 32;
 	return EXIT_NEXT_INSN;
+}
+
+static enum exit_action inject_gp(void)
+{
+	vmx_inject_exception(13, true, 0);
+	return EXIT_RESUME;
+}
+
+/* Each of the 8 entries is UC 0, WC 1, WT 4, WP 5, WB 6 or UC- 7. */
+static bool pat_valid(uint64_t pat)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		unsigned type = (pat >> (8 * i)) & 0xFF;
+		if (type > 7 || type == 2 || type == 3)
+			return false;
+	}
+	return true;
 }
 
 static bool canonical(uint64_t a)
@@ -75,26 +88,26 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 	uint32_t msr = (uint32_t)v->regs.rcx;
 	uint64_t value = (uint32_t)v->regs.rax | v->regs.rdx << 32;
 	int swapped = swapped_index(msr);
-	if (vlapic_write_msr(v, msr, value))
-		return EXIT_NEXT_INSN;
+	switch (vlapic_write_msr(v, msr, value)) {
+	case VLAPIC_MSR_DONE: return EXIT_NEXT_INSN;
+	case VLAPIC_MSR_FAULT: return inject_gp();
+	case VLAPIC_MSR_NOT_MINE: break;
+	}
 	if (swapped >= 0) {
-		if (msr != 0xC0000081 && msr != 0xC0000084 && !canonical(value))
-			return unknown_msr(v, "non-canonical wrmsr", msr);
+		/* What the CPU refuses (SDM Vol. 4 table 2-2): a non-canonical
+		 * LSTAR, CSTAR or KERNEL_GS_BASE; bits 63:32 of SFMASK or TSC_AUX.
+		 * Any STAR is taken. The vCPU owns the real MSR while it runs. */
+		bool upper_reserved = swapped == VCPU_MSR_SFMASK || swapped == VCPU_MSR_TSC_AUX;
+		if (upper_reserved ? value >> 32 != 0
+		                   : swapped != VCPU_MSR_STAR && !canonical(value))
+			return inject_gp();
 		wrmsr(msr, value);
 		return EXIT_NEXT_INSN;
 	}
 	switch (msr) {
-	case MSR_IA32_EFER: {
-		/* Only SCE, LME, NXE are writable; LMA follows paging (SDM Vol. 3A
-		 * 10.8.5). Reserved bits raise #GP. */
-		if (value & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)) {
-			vmx_inject_exception(13, true, 0);
-			return EXIT_RESUME;
-		}
-		uint64_t lma = vmcs_read(VMCS_GUEST_IA32_EFER) & EFER_LMA;
-		vmcs_write(VMCS_GUEST_IA32_EFER, (value & ~EFER_LMA) | lma);
-		return EXIT_NEXT_INSN;
-	}
+	case MSR_IA32_EFER:
+		/* cr.c validates EFER with CR0 and CR4: one set of rules. */
+		return vcpu_write_efer(v, value) ? EXIT_NEXT_INSN : inject_gp();
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
 		if (!canonical(value)) {
@@ -103,7 +116,13 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 		}
 		vmcs_write(msr == MSR_FS_BASE ? VMCS_GUEST_FS_BASE : VMCS_GUEST_GS_BASE, value);
 		return EXIT_NEXT_INSN;
-	case MSR_IA32_PAT: v->pat = value; return EXIT_NEXT_INSN;
+	case MSR_IA32_PAT:
+		/* The VM entry loads it and the exit saves it (vcpu.c); a reserved
+		 * memory type is #GP (SDM Vol. 3A 13.12.2). */
+		if (!pat_valid(value))
+			return inject_gp();
+		vmcs_write(VMCS_GUEST_IA32_PAT, value);
+		return EXIT_NEXT_INSN;
 	case MSR_IA32_MISC_ENABLE:
 	case MSR_IA32_BIOS_SIGN_ID: return EXIT_NEXT_INSN; /* accepted, no effect */
 	default: return unknown_msr(v, "wrmsr", msr);

@@ -9,6 +9,7 @@
 #include "vmx/vmcs_fields.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_insn.h"
+#include "x86/x86.h"
 
 /* Basic exit reasons (SDM Vol. 3C Appendix C, table C-1). */
 enum {
@@ -88,6 +89,14 @@ enum exit_action exit_pml_full(struct vcpu *v, const struct vmx_exit *e);
 bool dirty_wp_violation(struct vcpu *v, uint64_t gpa, uint64_t qualification);
 enum exit_action exit_next_insn(struct vcpu *v, const struct vmx_exit *e);
 
+/* exit_cpuid.c: CPUID as this vCPU sees it (the host's, filtered). */
+void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out);
+/* cr.c: the one validator of CR0, CR4 and EFER writes. False: a CPU would
+ * refuse the value (the caller injects #GP(0)); nothing was changed. */
+bool vcpu_write_cr0(struct vcpu *v, uint64_t value);
+bool vcpu_write_cr4(struct vcpu *v, uint64_t value);
+bool vcpu_write_efer(struct vcpu *v, uint64_t value);
+
 /* Helpers for handlers. */
 uint64_t vmcs_read(uint64_t field); /* 0 if the field cannot be read */
 void vmcs_write(uint64_t field, uint64_t value);
@@ -100,5 +109,7 @@ void vmx_dump_guest_state(struct vcpu *v, const char *why);
 extern struct vmx_caps vmx_host_caps;
 /* vcpu.c: the MSRs swapped on a vCPU switch, in enum VCPU_MSR_* order. */
 extern const uint32_t vcpu_swapped_msrs[VCPU_SWAPPED_MSRS];
+/* Whether entry i is switched on this host (TSC_AUX needs RDTSCP). */
+bool vcpu_msr_is_switched(unsigned i);
 
 #endif

@@ -60,6 +60,12 @@ static const uint32_t saved_fields[] = {
     VMCS_GUEST_SYSENTER_EIP,
     VMCS_GUEST_IA32_EFER,
     VMCS_GUEST_IA32_DEBUGCTL,
+    VMCS_GUEST_IA32_PAT,
+    /* PAE paging's PDPTEs, loaded by the VM entry (SDM 27.3.2.4) */
+    VMCS_GUEST_PDPTE0,
+    VMCS_GUEST_PDPTE1,
+    VMCS_GUEST_PDPTE2,
+    VMCS_GUEST_PDPTE3,
     /* CR0/CR4 as the guest believes them (SDM 25.6.6) */
     VMCS_CR0_READ_SHADOW,
     VMCS_CR4_READ_SHADOW,
@@ -68,7 +74,7 @@ static const uint32_t saved_fields[] = {
     VMCS_ENTRY_EXCEPTION_ERROR_CODE,
 };
 #define FIELD_COUNT ARRAY_SIZE(saved_fields)
-#define STATE_MAGIC 0x5356434Au /* "JCVS" */
+#define STATE_MAGIC 0x3256434Au /* "JCV2": with PAT, PDPTEs, DRs, CR2, TSC_AUX */
 
 struct vcpu_blob {
 	uint32_t magic, field_count;
@@ -81,7 +87,7 @@ struct vcpu_blob {
 	uint64_t interrupt_window;
 	struct guest_regs regs;
 	uint64_t swapped_msrs[VCPU_SWAPPED_MSRS];
-	uint64_t pat;
+	uint64_t dr[4], dr6, cr2; /* the rest of the switched state (vcpu.c) */
 	uint8_t fxsave_area[512];
 };
 
@@ -107,7 +113,9 @@ bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap)
 	b->interrupt_window = !!(vmcs_read(VMCS_PROC_BASED_CTLS) & PROC_INTERRUPT_WINDOW_EXITING);
 	b->regs = v->regs;
 	memcpy(b->swapped_msrs, v->swapped_msrs, sizeof b->swapped_msrs);
-	b->pat = v->pat;
+	memcpy(b->dr, v->dr, sizeof b->dr);
+	b->dr6 = v->dr6;
+	b->cr2 = v->cr2;
 	memcpy(b->fxsave_area, v->fxsave_area, sizeof b->fxsave_area);
 	return true;
 }
@@ -148,7 +156,9 @@ bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 	                                     : proc & ~(uint64_t)PROC_INTERRUPT_WINDOW_EXITING);
 	v->regs = b->regs;
 	memcpy(v->swapped_msrs, b->swapped_msrs, sizeof v->swapped_msrs);
-	v->pat = b->pat;
+	memcpy(v->dr, b->dr, sizeof v->dr);
+	v->dr6 = b->dr6;
+	v->cr2 = b->cr2;
 	memcpy(v->fxsave_area, b->fxsave_area, sizeof v->fxsave_area);
 	v->fpu_saved = true;
 	return true;

@@ -35,6 +35,10 @@
 #define VMCS_GUEST_IA32_DEBUGCTL 0x2802
 #define VMCS_GUEST_IA32_PAT      0x2804
 #define VMCS_GUEST_IA32_EFER     0x2806
+#define VMCS_GUEST_PDPTE0        0x280A
+#define VMCS_GUEST_PDPTE1        0x280C
+#define VMCS_GUEST_PDPTE2        0x280E
+#define VMCS_GUEST_PDPTE3        0x2810
 /* B.2.4 64-bit host-state fields */
 #define VMCS_HOST_IA32_PAT  0x2C00
 #define VMCS_HOST_IA32_EFER 0x2C02
@@ -141,6 +145,8 @@
 #define PROC_HLT_EXITING              (1u << 7)
 #define PROC_CR3_LOAD_EXITING         (1u << 15)
 #define PROC_CR3_STORE_EXITING        (1u << 16)
+#define PROC_CR8_LOAD_EXITING         (1u << 19)
+#define PROC_CR8_STORE_EXITING        (1u << 20)
 #define PROC_UNCONDITIONAL_IO_EXITING (1u << 24)
 #define PROC_USE_MSR_BITMAPS          (1u << 28)
 #define PROC_SECONDARY_CONTROLS       (1u << 31)
@@ -151,13 +157,18 @@
 #define PROC2_UNRESTRICTED_GUEST (1u << 7)
 #define PROC2_ENABLE_PML         (1u << 17)
 /* VM-exit controls (SDM 25.7.1) */
+#define EXIT_SAVE_DEBUG_CONTROLS     (1u << 2)
 #define EXIT_HOST_ADDRESS_SPACE_SIZE (1u << 9)
 #define EXIT_ACK_INTERRUPT_ON_EXIT   (1u << 15)
 #define EXIT_SAVE_IA32_EFER          (1u << 20)
+#define EXIT_SAVE_IA32_PAT           (1u << 18)
+#define EXIT_LOAD_IA32_PAT           (1u << 19)
 #define EXIT_LOAD_IA32_EFER          (1u << 21)
 /* VM-entry controls (SDM 25.8.1) */
-#define ENTRY_IA32E_MODE_GUEST (1u << 9)
-#define ENTRY_LOAD_IA32_EFER   (1u << 15)
+#define ENTRY_LOAD_DEBUG_CONTROLS (1u << 2)
+#define ENTRY_IA32E_MODE_GUEST    (1u << 9)
+#define ENTRY_LOAD_IA32_PAT       (1u << 14)
+#define ENTRY_LOAD_IA32_EFER      (1u << 15)
 
 /* VM-entry interruption information (SDM 25.8.3) */
 #define INTR_INFO_VALID         (1u << 31)

@@ -90,6 +90,22 @@ static inline enum vmx_result invept_single(uint64_t eptp)
 	return VMX_RESULT(cf, zf);
 }
 
+/* INVVPID single-context (type 1, SDM Vol. 3C 31 "INVVPID"): drops the
+ * linear translations cached for one VPID, as a guest's own CR0/CR4 write
+ * would have done had it not been emulated. */
+static inline enum vmx_result invvpid_single(uint16_t vpid)
+{
+	struct {
+		uint64_t vpid, linear_address;
+	} desc = {vpid, 0};
+	uint8_t cf, zf;
+	__asm__ volatile("invvpid %2, %3; setc %0; setz %1"
+	                 : "=qm"(cf), "=qm"(zf)
+	                 : "m"(desc), "r"((uint64_t)1)
+	                 : "cc", "memory");
+	return VMX_RESULT(cf, zf);
+}
+
 /* VMCS field encodings used so far (SDM Vol. 3C Appendix B). */
 #define VMCS_VM_INSTRUCTION_ERROR 0x4400
 #define VMCS_GUEST_RIP            0x681E

@@ -1,0 +1,234 @@
+/* Runs in VM-exit context: the one place that validates and applies a
+ * guest's writes to CR0, CR4 and IA32_EFER. hv owns every bit of CR0 and
+ * CR4 (guest/host masks of all ones, SDM Vol. 3C 25.6.6), so each MOV to
+ * CR0/CR4, CLTS and LMSW that changes a bit exits here; the guest reads
+ * the read shadow, which holds exactly what it wrote. A write a CPU would
+ * refuse gets #GP(0) and changes nothing (SDM Vol. 2B "MOV-Move to/from
+ * Control Registers", Vol. 3A 2.5 and 4.1.1, Vol. 3A 10.8.5 for IA-32e mode
+ * activation); an accepted one is made into a state that passes the
+ * VM-entry checks of SDM Vol. 3C 27.3.1 (the fixed bits, IA-32e mode guest
+ * consistent with EFER.LMA, PDPTEs for PAE paging). */
+#include "lib/lib.h"
+#include "vmx/exits.h"
+#include "x86/x86.h"
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR0_PG (1ull << 31)
+/* The bits CR0 has (SDM Vol. 3A 2.5); setting another of bits 31:0 is
+ * ignored, setting one of 63:32 is #GP. */
+#define CR0_DEFINED                                                                                \
+	(CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | \
+	 CR0_PG)
+
+#define CR4_PSE    (1ull << 4)
+#define CR4_PAE    (1ull << 5)
+#define CR4_PGE    (1ull << 7)
+#define CR4_LA57   (1ull << 12)
+#define CR4_VMXE   (1ull << 13)
+#define CR4_PCIDE  (1ull << 17)
+#define CR4_SMEP   (1ull << 20)
+#define CR4_SMAP   (1ull << 21)
+#define CR4_CET    (1ull << 23)
+#define EFER_SCE   (1ull << 0)
+#define EFER_LME   (1ull << 8)
+#define EFER_LMA   (1ull << 10)
+#define EFER_NXE   (1ull << 11)
+#define CS_AR_LONG (1ull << 13) /* CS.L, SDM 25.4.1 table 25-2 */
+
+static bool paging(uint64_t cr0)
+{
+	return cr0 & CR0_PG;
+}
+
+/* 64-bit mode, not compatibility mode: IA-32e active and CS.L. */
+static bool in_64bit_mode(void)
+{
+	return (vmcs_read(VMCS_GUEST_IA32_EFER) & EFER_LMA) &&
+	       (vmcs_read(VMCS_GUEST_CS_AR) & CS_AR_LONG);
+}
+
+/* The CR4 bits this guest may set: those whose feature its CPUID shows
+ * (a bit for a hidden feature is reserved to it, as KVM does), and only
+ * those the CPU can hold in VMX operation. VMXE is reserved: VMX is
+ * hidden. */
+static uint64_t cr4_allowed(struct vcpu *v)
+{
+	struct cpuid_regs l1, l7;
+	vcpu_cpuid(v, 1, 0, &l1);
+	vcpu_cpuid(v, 7, 0, &l7);
+	/* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT: base features. */
+	uint64_t allowed = 0x7FF;
+	if (l7.ebx & (1u << 0))
+		allowed |= 1ull << 16; /* FSGSBASE */
+	if (l1.ecx & (1u << 17))
+		allowed |= CR4_PCIDE;
+	if (l1.ecx & (1u << 27))
+		allowed |= 1ull << 18; /* OSXSAVE: only with XSAVE shown */
+	if (l7.ebx & (1u << 7))
+		allowed |= CR4_SMEP;
+	if (l7.ebx & (1u << 20))
+		allowed |= CR4_SMAP;
+	if (l7.ecx & (1u << 2))
+		allowed |= 1ull << 11; /* UMIP */
+	if (l7.ecx & (1u << 3))
+		allowed |= 1ull << 22; /* PKE */
+	if (l7.ecx & (1u << 7))
+		allowed |= CR4_CET;
+	if (l7.ecx & (1u << 16))
+		allowed |= CR4_LA57;
+	return allowed & vmx_host_caps.cr4_fixed1 & ~CR4_VMXE;
+}
+
+/* SDM Vol. 3A 4.4.1: PAE paging (not IA-32e) uses four PDPTEs loaded from
+ * CR3 when CR0/CR4 enter it or change its paging bits. With EPT and
+ * unrestricted guest the VM entry loads them from the VMCS (SDM 27.3.2.4),
+ * so an emulated write must put them there. A present PDPTE with a
+ * reserved bit set makes the write #GP. */
+static bool load_pdptes(struct vcpu *v)
+{
+	uint64_t cr3 = vmcs_read(VMCS_GUEST_CR3) & 0xFFFFFFE0u;
+	const uint64_t *pdpte = vm_gpa_to_host(v->vm, cr3, 4 * sizeof(uint64_t));
+	if (!pdpte)
+		return false; /* outside guest memory: no PDPTEs to load */
+	struct cpuid_regs r = cpuid(0x80000008, 0);
+	unsigned maxphy = r.eax & 0xFF;
+	uint64_t reserved = (1ull << 1) | (1ull << 2) | (0xFull << 5) | ~((1ull << maxphy) - 1);
+	uint64_t e[4];
+	for (unsigned i = 0; i < 4; i++) {
+		memcpy(&e[i], &pdpte[i], sizeof e[i]);
+		if ((e[i] & 1) && (e[i] & reserved))
+			return false;
+	}
+	vmcs_write(VMCS_GUEST_PDPTE0, e[0]);
+	vmcs_write(VMCS_GUEST_PDPTE1, e[1]);
+	vmcs_write(VMCS_GUEST_PDPTE2, e[2]);
+	vmcs_write(VMCS_GUEST_PDPTE3, e[3]);
+	return true;
+}
+
+static bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+	return paging(cr0) && (cr4 & CR4_PAE) && !(efer & EFER_LMA);
+}
+
+/* The guest's TLB entries belong to its VPID: a write that changes how
+ * it translates must flush them, as the native instruction would (SDM
+ * Vol. 3A 4.10.4.1), since an emulated write does not. */
+static void flush_guest_tlb(struct vcpu *v)
+{
+	if (vmcs_read(VMCS_PROC_BASED_CTLS2) & PROC2_ENABLE_VPID)
+		invvpid_single(v->vm->id + 1);
+}
+
+static void set_ia32e(bool on, uint64_t efer)
+{
+	uint64_t entry = vmcs_read(VMCS_ENTRY_CTLS);
+	vmcs_write(VMCS_GUEST_IA32_EFER, on ? efer | EFER_LMA : efer & ~EFER_LMA);
+	vmcs_write(VMCS_ENTRY_CTLS,
+	           on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
+}
+
+bool vcpu_write_cr0(struct vcpu *v, uint64_t value)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	uint64_t old = vmcs_read(VMCS_CR0_READ_SHADOW);
+	uint64_t cr4 = vmcs_read(VMCS_CR4_READ_SHADOW);
+	uint64_t efer = vmcs_read(VMCS_GUEST_IA32_EFER);
+	if (!in_64bit_mode())
+		value = (uint32_t)value; /* a 32-bit operand */
+	if (value >> 32)
+		return false;
+	value = (value & CR0_DEFINED) | CR0_ET; /* ET is fixed at 1 */
+	if ((value & CR0_PG) && !(value & CR0_PE))
+		return false;
+	if ((value & CR0_NW) && !(value & CR0_CD))
+		return false;
+	if (!(value & CR0_WP) && (cr4 & CR4_CET))
+		return false;
+	bool pg_on = !paging(old) && paging(value), pg_off = paging(old) && !paging(value);
+	if (pg_on && (efer & EFER_LME)) {
+		/* IA-32e mode activation (SDM Vol. 3A 10.8.5): PAE first, and not
+		 * from a 64-bit code segment. */
+		if (!(cr4 & CR4_PAE) || (vmcs_read(VMCS_GUEST_CS_AR) & CS_AR_LONG))
+			return false;
+	}
+	if (pg_off && (in_64bit_mode() || (cr4 & CR4_PCIDE)))
+		return false;
+	bool pdpte_change = (value ^ old) & (CR0_PG | CR0_CD | CR0_NW);
+	if (pae_paging(value, cr4, pg_on && (efer & EFER_LME) ? efer | EFER_LMA : efer) &&
+	    (pg_on || pdpte_change) && !load_pdptes(v))
+		return false;
+	/* Accepted: the shadow is what the guest sees; the real CR0 keeps the
+	 * bits VMX operation needs (NE; PE and PG may be 0 with unrestricted
+	 * guest, SDM 27.3.1.1). */
+	vmcs_write(VMCS_CR0_READ_SHADOW, value);
+	vmcs_write(VMCS_GUEST_CR0, (value | (c->cr0_fixed0 & ~(CR0_PE | CR0_PG))) &
+	                               (c->cr0_fixed1 | CR0_PE | CR0_PG));
+	if (pg_on && (efer & EFER_LME))
+		set_ia32e(true, efer);
+	else if (pg_off && (efer & EFER_LMA))
+		set_ia32e(false, efer); /* leaving IA-32e mode clears LMA */
+	if ((value ^ old) & (CR0_PG | CR0_WP | CR0_CD | CR0_NW))
+		flush_guest_tlb(v);
+	return true;
+}
+
+bool vcpu_write_cr4(struct vcpu *v, uint64_t value)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	uint64_t old = vmcs_read(VMCS_CR4_READ_SHADOW);
+	uint64_t cr0 = vmcs_read(VMCS_CR0_READ_SHADOW);
+	uint64_t efer = vmcs_read(VMCS_GUEST_IA32_EFER);
+	if (!in_64bit_mode())
+		value = (uint32_t)value;
+	if (value & ~cr4_allowed(v))
+		return false; /* reserved, or a feature this guest was not shown */
+	if ((efer & EFER_LMA) && !(value & CR4_PAE))
+		return false; /* IA-32e mode needs PAE */
+	if ((efer & EFER_LMA) && ((value ^ old) & CR4_LA57))
+		return false;
+	if ((value & CR4_PCIDE) && !(old & CR4_PCIDE) &&
+	    (!(efer & EFER_LMA) || (vmcs_read(VMCS_GUEST_CR3) & 0xFFF)))
+		return false; /* PCIDE only in IA-32e mode, with CR3[11:0] = 0 */
+	if ((value & CR4_CET) && !(cr0 & CR0_WP))
+		return false;
+	uint64_t paging_bits = CR4_PSE | CR4_PAE | CR4_PGE | CR4_SMEP | CR4_SMAP | CR4_PCIDE;
+	if (pae_paging(cr0, value, efer) && ((value ^ old) & paging_bits) && !load_pdptes(v))
+		return false;
+	vmcs_write(VMCS_CR4_READ_SHADOW, value);
+	vmcs_write(VMCS_GUEST_CR4, (value | c->cr4_fixed0 | CR4_VMXE) & c->cr4_fixed1);
+	if ((value ^ old) & paging_bits)
+		flush_guest_tlb(v);
+	return true;
+}
+
+bool vcpu_write_efer(struct vcpu *v, uint64_t value)
+{
+	(void)v;
+	uint64_t old = vmcs_read(VMCS_GUEST_IA32_EFER);
+	struct cpuid_regs ext = cpuid(0x80000001, 0);
+	uint64_t allowed = EFER_LMA;
+	if (ext.edx & (1u << 11))
+		allowed |= EFER_SCE;
+	if (ext.edx & (1u << 29))
+		allowed |= EFER_LME;
+	if (ext.edx & (1u << 20))
+		allowed |= EFER_NXE;
+	if (value & ~allowed)
+		return false;
+	/* LME cannot change while paging is on (SDM Vol. 3A 10.8.5). */
+	if (paging(vmcs_read(VMCS_CR0_READ_SHADOW)) && ((value ^ old) & EFER_LME))
+		return false;
+	/* LMA is the CPU's to set: it follows CR0.PG (10.8.5). */
+	vmcs_write(VMCS_GUEST_IA32_EFER, (value & ~EFER_LMA) | (old & EFER_LMA));
+	return true;
+}
