@@ -61,7 +61,7 @@ $(BUILD)/joulevisor.iso: $(BUILD)/hv.elf tools/mkiso.sh Makefile $(BUILD)/guest/
 	$(Q)tools/mkiso.sh $@ $(BUILD)/hv.elf "" $(DEMO_VMS)
 
 # Tiny assembly guests that exercise hv's exits and its error paths.
-TINY_MODES := ok ept hostile triple hltcli netbad
+TINY_MODES := ok ept hostile triple hltcli netbad pae lmoff
 TINY_ELFS := $(patsubst %,$(BUILD)/tests/tiny-%.elf,$(TINY_MODES))
 tiny_mode_ok := 0
 tiny_mode_ept := 1
@@ -69,6 +69,8 @@ tiny_mode_hostile := 2
 tiny_mode_triple := 3
 tiny_mode_hltcli := 4
 tiny_mode_netbad := 5
+tiny_mode_pae := 6
+tiny_mode_lmoff := 7
 $(BUILD)/tests/tiny-%.elf: tests/guests/tiny.S tests/guests/tiny.ld
 	@mkdir -p $(dir $@)
 	@echo "  AS      $@"
@@ -79,6 +81,18 @@ tiny-guests: $(TINY_ELFS)
 
 # Guest kernel and workloads (newlib built once into $(BUILD)/newlib).
 include guest/guest.mk
+
+# The hostile-guest battery (tests/guests/hostile.c): the guest kernel with
+# a test program in place of a workload.
+HOSTILE_ELF := $(BUILD)/tests/hostile.elf
+$(BUILD)/tests/guests/%.c.o: tests/guests/%.c guest/guest.mk | $(NEWLIB_LIBC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+$(HOSTILE_ELF): $(BUILD)/tests/guests/hostile.c.o $(GUEST_KERNEL_OBJS) linker/guest.ld $(NEWLIB_LIBC)
+	@echo "  LD      $@"
+	$(Q)$(LD) $(GUEST_LDFLAGS) -o $@ $(GUEST_KERNEL_OBJS) $< $(GUEST_LIBS)
+tiny-guests: $(HOSTILE_ELF)
 
 deps:
 	@tools/deps.sh

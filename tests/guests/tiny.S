@@ -6,6 +6,12 @@
  *              hv answered each with the right error, else 1
  *   3 triple   triple-faults (no IDT)
  *   4 hltcli   halts with interrupts off (can never wake)
+ *   6 pae      turns on PAE paging (identity map of the first 2 MiB) by
+ *              MOV to CR0, which hv emulates: hv must load the PDPTEs
+ *              (it used not to: a triple fault); prints and exits 0
+ *   7 lmoff    turns on IA-32e mode (compatibility mode: CS stays 32-bit),
+ *              then turns paging off again: EFER.LMA must read 0 after
+ *              (it used to stay 1: a failed VM entry); exits 0
  *   5 netbad   attaches a pvnet NIC, then writes garbage into its TX ring
  *              (a corrupt index pair, descriptors outside memory, of length
  *              0 and over 1514) and bad attach/batch hypercalls; exits 0 if
@@ -136,6 +142,52 @@ kick_tx:
 	movl $1, %edi
 	vmcall
 	ret
+#elif MODE == 6
+	/* PDPT[0] -> PD; PD[0] = a 2 MiB page at 0 (PS, RW, P). */
+	movl $pae_pd + 1, pae_pdpt
+	movl $0x83, pae_pd
+	movl $pae_pdpt, %eax
+	movl %eax, %cr3
+	movl %cr4, %eax
+	orl $0x20, %eax             /* PAE */
+	movl %eax, %cr4
+	movl %cr0, %eax
+	orl $0x80010020, %eax       /* PG, with WP and NE as an OS sets them: */
+	movl %eax, %cr0             /* the PDPTEs load now */
+	movl $msg_pae_ok, %esi
+	call uart_puts
+	jmp pass
+#elif MODE == 7
+	/* PML4[0] -> PDPT -> PD; PD[0] = a 2 MiB page at 0. */
+	movl $lm_pdpt + 3, lm_pml4
+	movl $pae_pd + 3, lm_pdpt
+	movl $0x83, pae_pd
+	movl $lm_pml4, %eax
+	movl %eax, %cr3
+	movl %cr4, %eax
+	orl $0x20, %eax             /* PAE */
+	movl %eax, %cr4
+	movl $0xC0000080, %ecx
+	rdmsr
+	orl $0x100, %eax            /* EFER.LME */
+	wrmsr
+	movl %cr0, %eax
+	orl $0x80000020, %eax       /* PG (and NE): IA-32e mode, compatibility mode */
+	movl %eax, %cr0
+	movl $0xC0000080, %ecx
+	rdmsr
+	btl $10, %eax               /* LMA must be 1 now */
+	jnc fail
+	movl %cr0, %eax
+	andl $0x7FFFFFDF, %eax      /* paging (and NE) off: leaves IA-32e mode */
+	movl %eax, %cr0
+	movl $0xC0000080, %ecx
+	rdmsr
+	btl $10, %eax               /* LMA must be 0 again */
+	jc fail
+	movl $msg_lmoff_ok, %esi
+	call uart_puts
+	jmp pass
 #endif
 pass:
 	movl $HC_EXIT, %eax
@@ -176,8 +228,22 @@ msg_netbad_ok:
 	.asciz "tiny: every bad NIC hypercall was refused\n"
 msg_fail:
 	.asciz "tiny: FAIL\n"
+msg_pae_ok:
+	.asciz "tiny: PAE paging on\n"
+msg_lmoff_ok:
+	.asciz "tiny: IA-32e mode on and off again, EFER.LMA followed\n"
 
 	.bss
+	.balign 4096
+pae_pd:
+	.skip 4096
+lm_pml4:
+	.skip 4096
+lm_pdpt:
+	.skip 4096
+	.balign 32
+pae_pdpt:
+	.skip 32
 	.balign 16
 	.skip 4096
 stack_top:

@@ -84,6 +84,42 @@ exception_common:
 	hlt
 	jmp 1b
 
+/* int fault_probe(void (*fn)(void *), void *arg): runs fn(arg) and returns
+ * -1, or, if fn raised a CPU exception, returns its vector (the error code
+ * and RIP are in fault_probe_last). For tests that must see the fault a
+ * CPU (or hv) raises and go on. exception_report() comes back through
+ * fault_probe_resume on the exception stack; the registers C keeps and
+ * RFLAGS (IF included) are restored as they were at the call. */
+	.globl fault_probe
+fault_probe:
+	pushq %rbx
+	pushq %rbp
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	pushfq
+	movq %rsp, fault_probe_saved_rsp(%rip)
+	movq $1, fault_probe_armed(%rip)
+	movq %rdi, %rax
+	movq %rsi, %rdi
+	call *%rax                   /* 7 pushes + return address: 16-aligned */
+	movq $0, fault_probe_armed(%rip)
+	movl $-1, %eax
+	jmp 2f
+	.globl fault_probe_resume
+fault_probe_resume:
+	movq fault_probe_saved_rsp(%rip), %rsp
+	movl %edi, %eax
+2:	popfq
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbp
+	popq %rbx
+	ret
+
 	/* Table of the 32 exception stubs, for idt_init(). */
 	.section .rodata
 	.align 8

@@ -100,6 +100,14 @@ static inline void enable_interrupts_and_halt(void)
 
 /* Installs the IDT: every exception prints its state and ends the guest. */
 void idt_init(void);
+/* Runs fn(arg); returns -1 if it returned, else the vector of the CPU
+ * exception it raised (then fault_probe_last says more). For tests only:
+ * the fault is not reported and the kernel goes on. */
+int fault_probe(void (*fn)(void *), void *arg);
+struct fault_probe_info {
+	uint64_t vector, error_code, rip, cr2;
+};
+extern struct fault_probe_info fault_probe_last;
 /* Points one vector at an entry stub (an interrupt gate). */
 void idt_set_handler(uint8_t vector, void (*stub)(void));
 

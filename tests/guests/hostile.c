@@ -1,0 +1,803 @@
+/* Runs as a guest (the guest kernel, 64-bit ring 0, its own IDT): the
+ * hostile-guest battery. `hostile GROUP` runs every case of one group and
+ * prints, for each, "TEST <case> PASS" or "TEST <case> FAIL: <why>", then
+ * exits 0 if all passed. Each case says what a real CPU would do (the fault
+ * it raises, delivered to this guest, or the value it reads back) and
+ * checks that hv did exactly that. Groups whose cases end the VM on purpose
+ * (triple fault, halt with interrupts off, ...) are run one to a VM by
+ * tests/system/hostile_tests.py, which checks the reason hv gives. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hyper/hyper.h"
+#include "x86/x86.h"
+
+#define GP   13
+#define UD   6
+#define DB   1
+#define BP   3
+#define DE   0
+#define PF   14
+#define NONE (-1)
+
+static char why[160];
+static int failures, cases;
+
+static void report(const char *name, bool ok)
+{
+	cases++;
+	if (ok) {
+		printf("TEST %s PASS\n", name);
+	} else {
+		failures++;
+		printf("TEST %s FAIL: %s\n", name, why);
+	}
+}
+
+/* ---- small register accessors (ring 0, 64-bit) ---- */
+static uint64_t get_cr0(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+static uint64_t get_cr4(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+static uint64_t get_cr3(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+static uint64_t get_cr8(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr8, %0" : "=r"(v));
+	return v;
+}
+
+/* The operand of the instruction a probe runs. */
+static uint64_t operand;
+static uint32_t operand_msr;
+
+static void do_set_cr0(void *a)
+{
+	(void)a;
+	__asm__ volatile("mov %0, %%cr0" ::"r"(operand) : "memory");
+}
+static void do_set_cr4(void *a)
+{
+	(void)a;
+	__asm__ volatile("mov %0, %%cr4" ::"r"(operand) : "memory");
+}
+static void do_set_cr3(void *a)
+{
+	(void)a;
+	__asm__ volatile("mov %0, %%cr3" ::"r"(operand) : "memory");
+}
+static void do_set_cr8(void *a)
+{
+	(void)a;
+	__asm__ volatile("mov %0, %%cr8" ::"r"(operand) : "memory");
+}
+static void do_wrmsr(void *a)
+{
+	(void)a;
+	wrmsr(operand_msr, operand);
+}
+static void do_rdmsr(void *a)
+{
+	(void)a;
+	operand = rdmsr(operand_msr);
+}
+
+/* Runs fn; true if the vector it raised is the one expected (NONE: none). */
+static bool expect_fault(const char *what, void (*fn)(void *), int expected)
+{
+	int got = fault_probe(fn, NULL);
+	if (got == expected)
+		return true;
+	snprintf(why, sizeof why, "%s: %s %d, a CPU raises %s%d", what,
+	         got < 0 ? "no fault, expected" : "vector", got < 0 ? expected : got,
+	         expected < 0 ? "none " : "", expected);
+	return false;
+}
+
+/* A control-register write a CPU refuses: #GP, and the register unchanged. */
+static bool cr_write_faults(const char *what, void (*set)(void *), uint64_t (*get)(void),
+                            uint64_t value)
+{
+	uint64_t before = get();
+	operand = value;
+	bool ok = expect_fault(what, set, GP);
+	if (ok && get() != before) {
+		snprintf(why, sizeof why, "%s: the register changed to 0x%llx after #GP", what,
+		         (unsigned long long)get());
+		return false;
+	}
+	return ok;
+}
+
+static bool cr0_write_faults(const char *what, uint64_t value)
+{
+	return cr_write_faults(what, do_set_cr0, get_cr0, value);
+}
+
+static bool cr4_write_faults(const char *what, uint64_t value)
+{
+	return cr_write_faults(what, do_set_cr4, get_cr4, value);
+}
+
+static bool msr_write_faults(const char *what, uint32_t msr, uint64_t value)
+{
+	operand_msr = msr;
+	operand = value;
+	return expect_fault(what, do_wrmsr, GP);
+}
+
+#define CR0_PE      (1ull << 0)
+#define CR0_TS      (1ull << 3)
+#define CR0_NE      (1ull << 5)
+#define CR0_NW      (1ull << 29)
+#define CR0_CD      (1ull << 30)
+#define CR0_PG      (1ull << 31)
+#define CR4_PAE     (1ull << 5)
+#define CR4_PGE     (1ull << 7)
+#define CR4_LA57    (1ull << 12)
+#define CR4_VMXE    (1ull << 13)
+#define CR4_PCIDE   (1ull << 17)
+#define CR4_OSXSAVE (1ull << 18)
+#define CR4_PKE     (1ull << 22)
+#define CR4_CET     (1ull << 23)
+
+/* ---- group cr: control registers ---- */
+static void group_cr(void)
+{
+	uint64_t cr0 = get_cr0(), cr4 = get_cr4();
+	report("cr0_pg_without_pe", cr0_write_faults("PG=1 PE=0", cr0 & ~CR0_PE));
+	report("cr0_nw_without_cd", cr0_write_faults("NW=1 CD=0", (cr0 | CR0_NW) & ~CR0_CD));
+	report("cr0_upper_bits", cr0_write_faults("CR0 bit 32", cr0 | (1ull << 32)));
+	report("cr0_clear_pg_in_64bit_mode",
+	       cr0_write_faults("PG=0 in 64-bit mode", cr0 & ~CR0_PG));
+	report("cr4_vmxe_while_vmx_hidden", cr4_write_faults("CR4.VMXE", cr4 | CR4_VMXE));
+	report("cr4_reserved_bit", cr4_write_faults("CR4 bit 28", cr4 | (1ull << 28)));
+	report("cr4_pke_while_pku_hidden", cr4_write_faults("CR4.PKE", cr4 | CR4_PKE));
+	report("cr4_osxsave_while_xsave_hidden",
+	       cr4_write_faults("CR4.OSXSAVE", cr4 | CR4_OSXSAVE));
+	report("cr4_clear_pae_in_long_mode", cr4_write_faults("PAE=0", cr4 & ~CR4_PAE));
+	report("cr4_la57_in_long_mode", cr4_write_faults("CR4.LA57", cr4 | CR4_LA57));
+	report("cr4_cet_hidden", cr4_write_faults("CR4.CET", cr4 | CR4_CET));
+	/* PCIDE with CR3[11:0] != 0: #GP (and #GP too where PCID is hidden). */
+	uint64_t cr3 = get_cr3();
+	operand = cr3 | 0x8; /* PWT */
+	fault_probe(do_set_cr3, NULL);
+	bool pcide = cr4_write_faults("PCIDE with CR3.PWT", cr4 | CR4_PCIDE);
+	operand = cr3;
+	fault_probe(do_set_cr3, NULL);
+	report("cr4_pcide_with_cr3_low_bits", pcide);
+
+	/* Legal writes read back what was written. */
+	operand = cr0 & ~CR0_NE;
+	bool ok = expect_fault("clear NE", do_set_cr0, NONE) && get_cr0() == (cr0 & ~CR0_NE);
+	if (ok) {
+		operand = cr0;
+		ok = expect_fault("set NE back", do_set_cr0, NONE) && get_cr0() == cr0;
+	}
+	if (!ok && !why[0])
+		snprintf(why, sizeof why, "CR0 reads 0x%llx", (unsigned long long)get_cr0());
+	report("cr0_ne_roundtrip", ok);
+	operand = cr4 ^ CR4_PGE;
+	ok = expect_fault("toggle PGE", do_set_cr4, NONE) && get_cr4() == (cr4 ^ CR4_PGE);
+	operand = cr4;
+	ok = ok && expect_fault("PGE back", do_set_cr4, NONE) && get_cr4() == cr4;
+	report("cr4_pge_roundtrip", ok);
+	operand = cr0 | CR0_TS;
+	ok = expect_fault("set TS", do_set_cr0, NONE) && (get_cr0() & CR0_TS);
+	__asm__ volatile("clts");
+	ok = ok && !(get_cr0() & CR0_TS);
+	snprintf(why, sizeof why, "CLTS left CR0 0x%llx", (unsigned long long)get_cr0());
+	report("clts_clears_ts", ok);
+	uint16_t msw = 0; /* LMSW cannot clear PE */
+	__asm__ volatile("lmsw %0" ::"r"(msw));
+	snprintf(why, sizeof why, "LMSW 0 left CR0 0x%llx", (unsigned long long)get_cr0());
+	report("lmsw_cannot_clear_pe", (get_cr0() & CR0_PE) != 0);
+	operand = cr0;
+	fault_probe(do_set_cr0, NULL);
+
+	/* CR8 is the virtual APIC's TPR[7:4]; reserved bits #GP. */
+	operand = 15;
+	ok = expect_fault("CR8=15", do_set_cr8, NONE) && get_cr8() == 15 &&
+	     (rdmsr(0x808) & 0xFF) == 0xF0;
+	snprintf(why, sizeof why, "CR8 %llu, TPR 0x%llx", (unsigned long long)get_cr8(),
+	         (unsigned long long)rdmsr(0x808));
+	operand = 0;
+	fault_probe(do_set_cr8, NULL);
+	report("cr8_is_the_virtual_tpr", ok);
+	operand = 16;
+	report("cr8_reserved_bits", expect_fault("CR8=16", do_set_cr8, GP) && get_cr8() == 0);
+}
+
+/* ---- group msr ---- */
+#define MSR_EFER      0xC0000080
+#define MSR_PAT       0x277
+#define MSR_APIC_BASE 0x1B
+static void group_msr(void)
+{
+	uint64_t efer = rdmsr(MSR_EFER);
+	report("efer_reserved_bit", msr_write_faults("EFER bit 2", MSR_EFER, efer | 4));
+	report("efer_clear_lme_while_paging",
+	       msr_write_faults("EFER.LME=0 with paging on", MSR_EFER, efer & ~(1ull << 8)));
+	operand_msr = MSR_EFER;
+	operand = efer & ~(1ull << 10); /* LMA is read-only: ignored */
+	bool ok = expect_fault("EFER without LMA", do_wrmsr, NONE) && rdmsr(MSR_EFER) == efer;
+	report("efer_lma_is_read_only", ok);
+	uint64_t pat = rdmsr(MSR_PAT);
+	report("pat_reserved_type_2",
+	       msr_write_faults("PAT type 2", MSR_PAT, (pat & ~0xFFull) | 2));
+	report("pat_reserved_type_8",
+	       msr_write_faults("PAT type 8", MSR_PAT, (pat & ~0xFFull) | 8));
+	operand_msr = MSR_PAT;
+	operand = 0x0000000000000106ull; /* WB, WC, UC... */
+	ok = expect_fault("valid PAT", do_wrmsr, NONE) && rdmsr(MSR_PAT) == operand;
+	wrmsr(MSR_PAT, pat);
+	report("pat_roundtrip", ok);
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+	report("apic_base_reserved_bit",
+	       msr_write_faults("APIC_BASE bit 9", MSR_APIC_BASE, base | (1ull << 9)));
+	report("apic_base_x2apic_to_xapic",
+	       msr_write_faults("x2APIC -> xAPIC", MSR_APIC_BASE, base & ~(1ull << 10)));
+	report("apic_base_extd_without_en",
+	       msr_write_faults("EXTD without EN", MSR_APIC_BASE, base & ~(1ull << 11)));
+	report("apic_base_unchanged", rdmsr(MSR_APIC_BASE) == base);
+	operand_msr = 0x12345;
+	report("unknown_msr_read", expect_fault("rdmsr 0x12345", do_rdmsr, GP));
+	report("unknown_msr_write", msr_write_faults("wrmsr 0x12345", 0x12345, 1));
+	report("feature_control_write", msr_write_faults("wrmsr FEATURE_CONTROL", 0x3A, 5));
+	report("lstar_noncanonical",
+	       msr_write_faults("LSTAR non-canonical", 0xC0000082, 0x8000000000000000ull));
+	report("sfmask_upper_bits", msr_write_faults("SFMASK bit 32", 0xC0000084, 1ull << 32));
+	/* Every MSR in the architectural and AMD-style ranges: each read
+	 * returns or faults, none stops the VM. */
+	unsigned faulted = 0, read = 0;
+	for (uint32_t m = 0; m < 0x2000; m++) {
+		operand_msr = m;
+		if (fault_probe(do_rdmsr, NULL) < 0)
+			read++;
+		else
+			faulted++;
+	}
+	for (uint32_t m = 0xC0000000u; m < 0xC0002000u; m++) {
+		operand_msr = m;
+		if (fault_probe(do_rdmsr, NULL) < 0)
+			read++;
+		else
+			faulted++;
+	}
+	printf("hostile: MSR sweep: %u read, %u #GP\n", read, faulted);
+	snprintf(why, sizeof why, "%u read, %u faulted", read, faulted);
+	report("msr_sweep_survives", read > 10 && faulted > 1000);
+}
+
+/* ---- group insn: instructions a guest may not use, and emulated ones ---- */
+#define INSN(name, text)                                                                           \
+	static void do_##name(void *a)                                                             \
+	{                                                                                          \
+		(void)a;                                                                           \
+		__asm__ volatile(text ::: "memory", "rax", "rcx", "rdx");                          \
+	}
+static uint64_t scratch[4] __attribute__((aligned(16)));
+INSN(vmxon, "vmxon scratch(%%rip)")
+INSN(vmclear, "vmclear scratch(%%rip)")
+INSN(vmptrld, "vmptrld scratch(%%rip)")
+INSN(vmptrst, "vmptrst scratch(%%rip)")
+INSN(vmread, "xor %%eax, %%eax; vmread %%rax, %%rcx")
+INSN(vmwrite, "xor %%eax, %%eax; vmwrite %%rax, %%rcx")
+INSN(vmlaunch, "vmlaunch")
+INSN(vmresume, "vmresume")
+INSN(vmxoff, "vmxoff")
+INSN(invept, "mov $1, %%eax; invept scratch(%%rip), %%rax")
+INSN(invvpid, "mov $1, %%eax; invvpid scratch(%%rip), %%rax")
+INSN(getsec, "getsec")
+INSN(xsetbv, "xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; xsetbv")
+INSN(invd, "invd")
+INSN(wbinvd, "wbinvd")
+INSN(ud2, "ud2")
+INSN(int3, "int3")
+INSN(rdpmc, "mov $0x40000000, %%ecx; rdpmc")
+INSN(noncanonical, "movabs $0x8000000000000000, %%rax; mov (%%rax), %%rax")
+INSN(far_jump_to_tss, "ljmp *scratch(%%rip)")
+static void do_divide(void *a)
+{
+	(void)a;
+	__asm__ volatile("xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; div %%ecx" ::
+	                     : "rax", "rcx", "rdx");
+}
+
+static void group_insn(void)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void *);
+		int vector;
+	} table[] = {
+	    {"vmxon_is_ud", do_vmxon, UD},
+	    {"vmclear_is_ud", do_vmclear, UD},
+	    {"vmptrld_is_ud", do_vmptrld, UD},
+	    {"vmptrst_is_ud", do_vmptrst, UD},
+	    {"vmread_is_ud", do_vmread, UD},
+	    {"vmwrite_is_ud", do_vmwrite, UD},
+	    {"vmlaunch_is_ud", do_vmlaunch, UD},
+	    {"vmresume_is_ud", do_vmresume, UD},
+	    {"vmxoff_is_ud", do_vmxoff, UD},
+	    {"invept_is_ud", do_invept, UD},
+	    {"invvpid_is_ud", do_invvpid, UD},
+	    {"getsec_is_ud", do_getsec, UD},
+	    {"xsetbv_is_ud", do_xsetbv, UD},
+	    {"invd_completes", do_invd, NONE},
+	    {"wbinvd_completes", do_wbinvd, NONE},
+	    {"ud2_is_ud", do_ud2, UD},
+	    {"int3_is_bp", do_int3, BP},
+	    {"divide_by_zero_is_de", do_divide, DE},
+	    {"noncanonical_load_is_gp", do_noncanonical, GP},
+	};
+	for (unsigned i = 0; i < sizeof table / sizeof table[0]; i++)
+		report(table[i].name, expect_fault(table[i].name, table[i].fn, table[i].vector));
+	/* A far jump through a selector of a TSS: task switches do not exist in
+	 * IA-32e mode, the CPU raises #GP (SDM Vol. 3A 8.7). Selector 0x20 is
+	 * the kernel's 64-bit TSS. */
+	uint8_t far_ptr[10] = {0}; /* selector 0x20 for m16:32 and m16:64 */
+	far_ptr[4] = 0x20;
+	far_ptr[8] = 0x20;
+	memcpy(scratch, far_ptr, sizeof far_ptr);
+	report("task_switch_is_gp", expect_fault("ljmp to a TSS", do_far_jump_to_tss, GP));
+	/* RDPMC with a bad counter: #GP, or a value; never a stopped VM. */
+	int r = fault_probe(do_rdpmc, NULL);
+	snprintf(why, sizeof why, "rdpmc raised vector %d", r);
+	report("rdpmc_bad_counter", r == GP || r == NONE);
+}
+
+/* ---- group debug: debug registers kept across exits, single step ---- */
+static uint64_t get_dr(int n)
+{
+	uint64_t v = 0;
+	switch (n) {
+	case 0: __asm__ volatile("mov %%db0, %0" : "=r"(v)); break;
+	case 1: __asm__ volatile("mov %%db1, %0" : "=r"(v)); break;
+	case 2: __asm__ volatile("mov %%db2, %0" : "=r"(v)); break;
+	case 3: __asm__ volatile("mov %%db3, %0" : "=r"(v)); break;
+	case 6: __asm__ volatile("mov %%db6, %0" : "=r"(v)); break;
+	case 7: __asm__ volatile("mov %%db7, %0" : "=r"(v)); break;
+	}
+	return v;
+}
+static void set_dr(int n, uint64_t v)
+{
+	switch (n) {
+	case 0: __asm__ volatile("mov %0, %%db0" ::"r"(v)); break;
+	case 1: __asm__ volatile("mov %0, %%db1" ::"r"(v)); break;
+	case 2: __asm__ volatile("mov %0, %%db2" ::"r"(v)); break;
+	case 3: __asm__ volatile("mov %0, %%db3" ::"r"(v)); break;
+	case 6: __asm__ volatile("mov %0, %%db6" ::"r"(v)); break;
+	case 7: __asm__ volatile("mov %0, %%db7" ::"r"(v)); break;
+	}
+}
+static volatile uint64_t watched;
+static void do_write_watched(void *a)
+{
+	(void)a;
+	watched = 42;
+}
+static void do_single_step_cpuid(void *a)
+{
+	(void)a;
+	/* TF on, then CPUID (emulated by hv): #DB after it, as on a CPU. */
+	__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; cpuid\n"
+	                 ".globl after_stepped_cpuid\nafter_stepped_cpuid: nop" ::
+	                     : "rax", "rbx", "rcx", "rdx", "memory");
+}
+extern char after_stepped_cpuid[];
+
+static void group_debug(void)
+{
+	/* A data breakpoint armed, then exits (CPUID, a yield), then the write:
+	 * #DB, so DR7 survived the exits. */
+	set_dr(0, (uint64_t)&watched);
+	set_dr(7, (1ull << 1) | (1ull << 16) | (3ull << 18)); /* G0, write, 8 bytes */
+	(void)cpuid(0, 0);
+	hyper_call(JV_HC_YIELD, 0, 0, 0);
+	uint64_t dr7 = get_dr(7);
+	bool ok = expect_fault("write to a watched word", do_write_watched, DB);
+	if (!why[0] || ok)
+		snprintf(why, sizeof why, "DR7 0x%llx after exits", (unsigned long long)dr7);
+	report("dr7_breakpoint_fires_after_exits", ok && (dr7 & 2));
+	set_dr(7, 0x400);
+	set_dr(6, 0xFFFF0FF0);
+	ok = expect_fault("single step over CPUID", do_single_step_cpuid, DB) &&
+	     (get_dr(6) & (1u << 14)) && fault_probe_last.rip == (uint64_t)after_stepped_cpuid;
+	snprintf(why, sizeof why,
+	         "#DB at 0x%llx, expected right after the CPUID at 0x%llx (DR6 0x%llx)",
+	         (unsigned long long)fault_probe_last.rip, (unsigned long long)after_stepped_cpuid,
+	         (unsigned long long)get_dr(6));
+	report("single_step_over_emulated_cpuid", ok);
+	set_dr(6, 0xFFFF0FF0);
+}
+
+/* ---- group io: every port, string I/O ---- */
+static char io_buf[16];
+static void do_ins(void *a)
+{
+	(void)a;
+	void *d = io_buf;
+	uint64_t c = 4;
+	__asm__ volatile("cld; rep insb" : "+D"(d), "+c"(c) : "d"(0x80) : "memory");
+}
+static void do_outs_wrap(void *a)
+{
+	(void)a;
+	uint64_t s = ~0ull - 1, c = 4;
+	__asm__ volatile("cld; rep outsb" : "+S"(s), "+c"(c) : "d"(0x80) : "memory");
+}
+static void group_io(void)
+{
+	unsigned ones = 0;
+	for (uint32_t port = 0; port < 0x10000; port++) {
+		if (port >= 0x3F8 && port < 0x400)
+			continue; /* our own console */
+		if (inb((uint16_t)port) == 0xFF)
+			ones++;
+	}
+	snprintf(why, sizeof why, "%u ports read all ones", ones);
+	report("in_every_port", ones > 60000);
+	for (uint32_t port = 0; port < 0x10000; port++)
+		if (!(port >= 0x3F8 && port < 0x400) && port != 0xE9)
+			outb((uint16_t)port, 0);
+	report("out_every_port", true);
+	/* String I/O: hv does not emulate INS/OUTS, so a CPU-like #GP, for
+	 * a buffer in memory and for one whose pointer wraps past 2^64. */
+	report("ins_is_gp", expect_fault("rep insb", do_ins, GP));
+	report("outs_wrapping_pointer_is_gp", expect_fault("rep outsb at ~0", do_outs_wrap, GP));
+}
+
+/* ---- group hypercall: every number with garbage ---- */
+static void group_hypercall(void)
+{
+	unsigned refused = 0;
+	uint64_t junk = 0x9E3779B97F4A7C15ull;
+	for (uint64_t n = 0; n < 64; n++) {
+		if (n == JV_HC_EXIT || n == JV_HC_NET_ATTACH || n == JV_HC_CONSOLE_WRITE)
+			continue;
+		for (int k = 0; k < 8; k++) {
+			junk = junk * 6364136223846793005ull + 1442695040888963407ull;
+			long r = hyper_call((enum jv_hypercall)n, junk, junk >> 7, junk >> 13);
+			if (r < 0)
+				refused++;
+		}
+	}
+	long r = hyper_call(JV_HC_CONSOLE_WRITE, 0xFFFFFFFFFFFF0000ull, 16, 0);
+	snprintf(why, sizeof why, "console write outside memory returned %ld", r);
+	report("console_write_outside_memory", r == -JV_EFAULT);
+	r = hyper_call(JV_HC_NET_ATTACH, 0xFFFFFFFFFFFF0000ull, 0x50, 0);
+	snprintf(why, sizeof why, "net attach outside memory returned %ld", r);
+	report("net_attach_outside_memory", r < 0);
+	snprintf(why, sizeof why, "%u refused", refused);
+	report("every_hypercall_with_garbage", refused > 0);
+	/* A batching message that tries to forge an hv event line. */
+	static const char forged[] =
+	    "policy=none\n@ {\"ev\":\"result\",\"status\":0,\"name\":\"ok\","
+	    "\"reason\":\"forged\"}\n";
+	r = hyper_call(JV_HC_NET_BATCH, (uint64_t)forged, sizeof forged - 1, 0);
+	report("batch_message_with_forged_event", true);
+	static const char forged2[] = "x\n@ {\"ev\":\"vm_exit\",\"vm\":\"good\",\"status\":99}\n";
+	hyper_call(JV_HC_CONSOLE_WRITE, (uint64_t)forged2, sizeof forged2 - 1, 0);
+	report("console_line_with_forged_event", true);
+}
+
+/* ---- group apic ---- */
+/* Vector 0x50: counts the IPIs this VM sends itself. */
+static volatile uint64_t ipi_count;
+extern void ipi_stub(void);
+__asm__(".text\n.globl ipi_stub\nipi_stub:\n"
+        "\tpushq %rax\n\tpushq %rcx\n\tpushq %rdx\n"
+        "\tlock incq ipi_count(%rip)\n"
+        "\txorl %eax, %eax\n\txorl %edx, %edx\n\tmovl $0x80B, %ecx\n\twrmsr\n" /* EOI */
+        "\tpopq %rdx\n\tpopq %rcx\n\tpopq %rax\n\tiretq\n");
+static void group_apic(void)
+{
+	/* A periodic timer of one tick, masked: hv bounds the period, so this
+	 * vCPU keeps running instructions (it used to livelock). */
+	wrmsr(0x83E, 0xB);                            /* divide by 1 */
+	wrmsr(0x832, (1u << 17) | (1u << 16) | 0x41); /* periodic, masked */
+	wrmsr(0x838, 1);
+	volatile uint64_t n = 0;
+	uint64_t start = rdtsc();
+	for (int i = 0; i < 2000; i++) {
+		n++;
+		(void)cpuid(0, 0);
+	}
+	wrmsr(0x838, 0);
+	wrmsr(0x832, 1u << 16);
+	snprintf(why, sizeof why, "ran %llu iterations", (unsigned long long)n);
+	report("periodic_one_tick_timer_does_not_livelock", n == 2000 && rdtsc() > start);
+	/* Self-IPIs are delivered: SELF_IPI, then the ICR with each delivery
+	 * mode and shorthand; of those only fixed and lowest-priority ones
+	 * that include this CPU arrive (shorthand self, all-including-self,
+	 * or our ID 0): 2 modes x 3 ways. */
+	idt_set_handler(0x50, ipi_stub);
+	__asm__ volatile("sti");
+	wrmsr(0x83F, 0x50);
+	__asm__ volatile("nop; nop");
+	uint64_t after_self = ipi_count;
+	snprintf(why, sizeof why, "SELF_IPI delivered %llu interrupts",
+	         (unsigned long long)after_self);
+	report("self_ipi_is_delivered", after_self == 1);
+	for (uint64_t mode = 0; mode < 8; mode++)
+		for (uint64_t shorthand = 0; shorthand < 4; shorthand++) {
+			operand_msr = 0x830;
+			operand = 0x50ull | mode << 8 | shorthand << 18 | (1ull << 14);
+			fault_probe(do_wrmsr, NULL);
+			__asm__ volatile("nop; nop");
+		}
+	snprintf(why, sizeof why, "%llu ICR IPIs arrived, expected 6",
+	         (unsigned long long)(ipi_count - after_self));
+	report("icr_every_mode_and_shorthand", ipi_count - after_self == 6);
+}
+
+/* ---- group leak: what one VM leaves in registers, another never sees ---- */
+struct marked {
+	const char *name;
+	uint64_t reset; /* what a new vCPU reads */
+	uint64_t (*get)(void);
+	void (*set)(uint64_t);
+};
+static uint64_t g_dr0(void)
+{
+	return get_dr(0);
+}
+static uint64_t g_dr1(void)
+{
+	return get_dr(1);
+}
+static uint64_t g_dr2(void)
+{
+	return get_dr(2);
+}
+static uint64_t g_dr3(void)
+{
+	return get_dr(3);
+}
+static uint64_t g_dr6(void)
+{
+	return get_dr(6) & 0xF;
+}
+static uint64_t g_dr7(void)
+{
+	return get_dr(7) & 0xFF;
+}
+static void s_dr0(uint64_t v)
+{
+	set_dr(0, v);
+}
+static void s_dr1(uint64_t v)
+{
+	set_dr(1, v);
+}
+static void s_dr2(uint64_t v)
+{
+	set_dr(2, v);
+}
+static void s_dr3(uint64_t v)
+{
+	set_dr(3, v);
+}
+static void s_dr6(uint64_t v)
+{
+	set_dr(6, 0xFFFF0FF0 | (v & 0xF));
+}
+static void s_dr7(uint64_t v)
+{
+	set_dr(7, 0x400 | (v & 0xAA));
+} /* G bits only, no R/W */
+static uint64_t g_cr2(void)
+{
+	return read_cr2();
+}
+static void do_touch(void *a)
+{
+	(void)*(volatile char *)a;
+}
+static void s_cr2(uint64_t v)
+{
+	fault_probe(do_touch, (void *)v);
+}
+static uint64_t g_cr8(void)
+{
+	return get_cr8();
+}
+static void s_cr8(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr8" ::"r"(v & 0xF));
+}
+#define MSR_MARK(n, msr, mask)                                                                     \
+	static uint64_t g_##n(void)                                                                \
+	{                                                                                          \
+		return rdmsr(msr) & (mask);                                                        \
+	}                                                                                          \
+	static void s_##n(uint64_t v)                                                              \
+	{                                                                                          \
+		wrmsr(msr, v &(mask));                                                             \
+	}
+MSR_MARK(star, 0xC0000081, 0xFFFFFFFFFFFFFFFFull)
+MSR_MARK(cstar, 0xC0000083, 0x00007FFFFFFFFFFFull)
+MSR_MARK(sfmask, 0xC0000084, 0xFFFFFFFFull)
+MSR_MARK(kgs, 0xC0000102, 0x00007FFFFFFFFFFFull)
+MSR_MARK(tsc_aux, 0xC0000103, 0xFFFFFFFFull)
+MSR_MARK(fs, 0xC0000100, 0x00007FFFFFFFFFFFull)
+MSR_MARK(pat, 0x277, 0x0707070707070707ull)
+
+static const struct marked marks[] = {
+    {"DR0", 0, g_dr0, s_dr0},
+    {"DR1", 0, g_dr1, s_dr1},
+    {"DR2", 0, g_dr2, s_dr2},
+    {"DR3", 0, g_dr3, s_dr3},
+    {"DR6", 0, g_dr6, s_dr6},
+    {"DR7", 0, g_dr7, s_dr7},
+    {"CR2", 0, g_cr2, s_cr2},
+    {"CR8", 0, g_cr8, s_cr8},
+    {"STAR", 0, g_star, s_star},
+    {"CSTAR", 0, g_cstar, s_cstar},
+    {"SFMASK", 0, g_sfmask, s_sfmask},
+    {"KERNEL_GS_BASE", 0, g_kgs, s_kgs},
+    {"TSC_AUX", 0, g_tsc_aux, s_tsc_aux},
+    {"FS_BASE", 0, g_fs, s_fs},
+    {"PAT", 0x0007040600070406ull, g_pat, s_pat},
+};
+#define MARKS (sizeof marks / sizeof marks[0])
+
+/* The marker of register i in VM number `who` (1 or 2): distinct per VM
+ * and register, valid for each register's mask. */
+static uint64_t marker(unsigned i, unsigned who)
+{
+	if (!strcmp(marks[i].name, "PAT"))
+		return who == 1 ? 0x0001040600070406ull : 0x0006040600070401ull;
+	if (!strcmp(marks[i].name, "CR8") || !strcmp(marks[i].name, "DR6"))
+		return who == 1 ? 0x5 : 0xA;
+	if (!strcmp(marks[i].name, "DR7"))
+		return who == 1 ? 0x02 : 0x08;
+	if (!strcmp(marks[i].name, "CR2"))
+		return 0x100000000ull + ((uint64_t)who << 20) + i * 0x1000; /* unmapped: #PF */
+	return 0x1000ull * (who * 16 + i) + who;
+}
+
+static void group_leak(unsigned who)
+{
+	/* Before writing: the power-on values, not another VM's markers. */
+	for (unsigned i = 0; i < MARKS; i++) {
+		uint64_t got = marks[i].get();
+		char name[48];
+		snprintf(name, sizeof name, "leak_%s_starts_clean", marks[i].name);
+		snprintf(why, sizeof why,
+		         "%s reads 0x%llx before this VM wrote it (VM %u's marker "
+		         "is 0x%llx)",
+		         marks[i].name, (unsigned long long)got, 3 - who,
+		         (unsigned long long)marker(i, 3 - who));
+		report(name, got == marks[i].reset);
+	}
+	for (unsigned i = 0; i < MARKS; i++)
+		marks[i].set(marker(i, who));
+	/* Give the CPU to the other VM many times; our values must stay. */
+	bool kept = true;
+	for (int round = 0; round < 200 && kept; round++) {
+		hyper_call(JV_HC_YIELD, 0, 0, 0);
+		for (unsigned i = 0; i < MARKS; i++)
+			if (marks[i].get() != marker(i, who)) {
+				snprintf(why, sizeof why,
+				         "%s reads 0x%llx after a VM switch, wrote "
+				         "0x%llx",
+				         marks[i].name, (unsigned long long)marks[i].get(),
+				         (unsigned long long)marker(i, who));
+				kept = false;
+				break;
+			}
+	}
+	report("leak_state_kept_across_switches", kept);
+	s_dr7(0);
+	s_cr8(0);
+}
+
+/* ---- groups that end the VM on purpose ---- */
+static void end_triple_fault(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) empty = {0, 0};
+	__asm__ volatile("lidt %0; int3" ::"m"(empty));
+}
+static void end_double_fault(void)
+{
+	/* #GP with no usable IDT entry for it escalates; the IDT is otherwise
+	 * intact. A limit that covers only vectors 0-12 does it. */
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr;
+	__asm__ volatile("sidt %0" : "=m"(idtr));
+	idtr.limit = 13 * 16 - 1;
+	__asm__ volatile("lidt %0" ::"m"(idtr));
+	__asm__ volatile("movabs $0x8000000000000000, %%rax; mov (%%rax), %%rax" ::: "rax");
+}
+static void end_hlt_with_interrupts_off(void)
+{
+	__asm__ volatile("cli; hlt");
+}
+static void end_cr8_then_exit(void)
+{
+	/* The defect that hung the host: a raised TPR left behind. */
+	__asm__ volatile("mov %0, %%cr8" ::"r"(15ull));
+	exit(0);
+}
+static void end_spin_with_interrupts_off(void)
+{
+	uint64_t end = rdtsc() + 3 * 50000000ull; /* ~3 s at bochs' 50 MHz */
+	__asm__ volatile("cli");
+	while (rdtsc() < end)
+		;
+	__asm__ volatile("sti");
+	exit(0);
+}
+static void end_outside_memory(void)
+{
+	*(volatile uint64_t *)0xF0000000ull = 1; /* mapped by the kernel, no RAM there */
+}
+
+int main(int argc, char **argv)
+{
+	const char *group = argc > 1 ? argv[1] : "";
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} groups[] = {{"cr", group_cr},       {"msr", group_msr}, {"insn", group_insn},
+	              {"debug", group_debug}, {"io", group_io},   {"hypercall", group_hypercall},
+	              {"apic", group_apic}};
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} enders[] = {{"triple_fault", end_triple_fault},
+	              {"double_fault", end_double_fault},
+	              {"hlt_with_interrupts_off", end_hlt_with_interrupts_off},
+	              {"cr8_then_exit", end_cr8_then_exit},
+	              {"spin_with_interrupts_off", end_spin_with_interrupts_off},
+	              {"outside_memory", end_outside_memory}};
+	if (!strcmp(group, "leak") && argc > 2) {
+		group_leak((unsigned)atoi(argv[2]) == 2 ? 2 : 1);
+	} else {
+		bool found = false;
+		for (unsigned i = 0; i < sizeof groups / sizeof groups[0]; i++)
+			if (!strcmp(group, groups[i].name)) {
+				groups[i].run();
+				found = true;
+			}
+		for (unsigned i = 0; i < sizeof enders / sizeof enders[0]; i++)
+			if (!strcmp(group, enders[i].name)) {
+				printf("hostile: %s: this VM should now be stopped or exit 0\n",
+				       group);
+				enders[i].run();
+				printf("hostile: %s: still running\n", group);
+				return 1;
+			}
+		if (!found) {
+			fprintf(stderr,
+			        "usage: hostile cr|msr|insn|debug|io|hypercall|apic|leak 1|leak 2"
+			        "|triple_fault|double_fault|hlt_with_interrupts_off|cr8_then_exit"
+			        "|spin_with_interrupts_off|outside_memory\n");
+			return 2;
+		}
+	}
+	printf("hostile: %s: %d cases, %d failed\n", group, cases, failures);
+	return failures ? 1 : 0;
+}

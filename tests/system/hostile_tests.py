@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""The hostile-guest battery (tests/guests/hostile.c) in bochs: groups of
+cases, several VMs to a boot, each beside a good VM whose result is checked.
+
+A case passes when hv did what a CPU does: the fault delivered to the guest
+(which reports it), the value read back, or, for the cases that end their
+VM on purpose, the VM stopped with a clear reason. Never acceptable: an hv
+panic, a hung host, a failed VM entry, another VM disturbed or able to see
+the first one's registers, a machine line forged by a guest.
+Usage: hostile_tests.py [name-filter]."""
+import os
+import re
+import sys
+
+from harness import BUILD, Run, expect, main
+
+HOSTILE = os.path.join(BUILD, "tests", "hostile.elf")
+DIRTY = os.path.join(BUILD, "guest", "dirty.elf")
+# The good VM: writes and halts between writes (so hv idles on its timer,
+# which a guest's raised TPR used to mask for good), ends with a checksum.
+GOOD = (DIRTY, "name=good mem=16M -- dirty --ws 1 --rate 200 --seconds 1 --checksum")
+MIN_CASES = 40
+
+
+def cases_of(run, vm):
+    """{case: None if PASS else why} from the VM's TEST lines."""
+    out = {}
+    for m in re.finditer(r"^\[%s\] TEST (\S+) (PASS|FAIL: (.*))$" % re.escape(vm), run.log, re.M):
+        out[m.group(1)] = None if m.group(2) == "PASS" else m.group(3)
+    return out
+
+
+def check_boot(run, groups):
+    """What holds for every battery boot; returns the cases seen."""
+    expect(run.events and run.events[-1].get("ev") == "result",
+           "hv did not end the run with its result (hung or crashed): %s" % run.stderr[-300:])
+    expect(not any(e.get("ev") == "panic" for e in run.events), "hv panicked")
+    results = [e for e in run.events if e.get("ev") == "result"]
+    expect(len(results) == 1 and results[0].get("reason") != "forged",
+           "a guest forged hv's result line: %r" % results)
+    good = [e for e in run.events if e.get("ev") == "vm_exit" and e.get("vm") == "good"]
+    expect(len(good) == 1 and good[0]["status"] == 0,
+           "the good VM did not finish once with status 0 (a forged line counts): %r" % good)
+    dirty = run.guest_event("good", "dirty")
+    expect(dirty["pages_written"] == 200 and dirty["clock_backwards"] == 0,
+           "the good VM was disturbed: %r" % dirty)
+    for e in run.events:
+        if e.get("ev") == "vm_exit":
+            expect("VM entry failed" not in e["reason"],
+                   "%s: a failed VM entry: %s" % (e["vm"], e["reason"]))
+    seen = {}
+    for vm in groups:
+        got = cases_of(run, vm)
+        expect(got, "VM %s printed no TEST line" % vm)
+        bad = {k: v for k, v in got.items() if v is not None}
+        expect(not bad, "VM %s: %s" % (vm, "; ".join("%s: %s" % kv for kv in sorted(bad.items()))))
+        expect(run.event("vm_exit", vm=vm)["status"] == 0, "VM %s did not exit 0" % vm)
+        seen.update({"%s/%s" % (vm, k): v for k, v in got.items()})
+    return seen
+
+
+def test_battery_of_faults_registers_and_instructions():
+    groups = ["cr", "msr", "insn", "debug", "io", "hypercall", "apic"]
+    r = Run("hostile_battery", "bochs", timeout=240,
+            modules=[GOOD] + [(HOSTILE, "name=%s mem=8M -- hostile %s" % (g, g)) for g in groups])
+    r.expect_status(0)
+    seen = check_boot(r, groups)
+    expect(len(seen) >= MIN_CASES, "only %d cases ran (at least %d)" % (len(seen), MIN_CASES))
+    # The forged lines stayed the guest's text: quoted, or prefixed.
+    expect(not re.search(r'^@ \{"ev":"result".*forged', r.log, re.M), "a forged result line")
+    expect(not re.search(r'^@ \{"ev":"vm_exit","vm":"good","status":99', r.log, re.M),
+           "a forged vm_exit line")
+    print("  %d cases in %d groups" % (len(seen), len(groups)))
+
+
+def test_state_never_crosses_vms_and_enders_stop_alone():
+    enders = {  # VM -> (its case, status, reason pattern)
+        "triple": ("triple_fault", 255, r"triple fault"),
+        # #GP beyond the IDT limit becomes #DF, which the guest's own
+        # handler reports: it exits with the guest kernel's crash status.
+        "double": ("double_fault", 3, r"^exited$"),
+        "hltcli": ("hlt_with_interrupts_off", 255, r"halted with interrupts disabled"),
+        # A raised TPR left behind used to mask hv's idle timer for good:
+        # the good VM, which halts between writes, then never finished.
+        "cr8exit": ("cr8_then_exit", 0, r"^exited$"),
+        "spincli": ("spin_with_interrupts_off", 0, r"^exited$"),
+    }
+    mods = [GOOD, (HOSTILE, "name=leak1 mem=8M -- hostile leak 1"),
+            (HOSTILE, "name=leak2 mem=8M -- hostile leak 2")]
+    mods += [(HOSTILE, "name=%s mem=8M -- hostile %s" % (vm, case[0])) for vm, case in enders.items()]
+    r = Run("hostile_leak_enders", "bochs", timeout=240, modules=mods)
+    r.expect_status(1)  # the VMs stopped on purpose count as failed
+    seen = check_boot(r, ["leak1", "leak2"])
+    expect(any(k.endswith("leak_DR0_starts_clean") for k in seen), "no register was checked")
+    for vm, (_, status, reason) in enders.items():
+        ex = r.event("vm_exit", vm=vm)
+        expect(ex["status"] == status and re.search(reason, ex["reason"]),
+               "%s ended with %r, expected status %d and %r" % (vm, ex, status, reason))
+    r.expect_line(r"^\[double\] guest: CPU exception 8 \(#DF double fault\)$")
+
+
+def test_access_outside_memory_stops_only_that_vm():
+    r = Run("hostile_outside", "bochs", timeout=120,
+            modules=[GOOD, (HOSTILE, "name=outside mem=8M -- hostile outside_memory")])
+    r.expect_status(1)
+    check_boot(r, [])
+    ex = r.event("vm_exit", vm="outside")
+    expect(ex["status"] == 255 and "outside its 8 MiB" in ex["reason"], "outside: %r" % ex)
+
+
+def test_legal_paging_switches_through_cr0_emulation():
+    """Legal guests that hv broke: PAE paging turned on by a CR0 write hv
+    emulates (the PDPTEs must be loaded), and IA-32e mode turned off again
+    (EFER.LMA must follow CR0.PG)."""
+    tiny = os.path.join(BUILD, "tests", "tiny-%s.elf")
+    r = Run("legal_paging", "bochs", timeout=120,
+            modules=[GOOD, (tiny % "pae", "name=pae mem=8M -- tiny"),
+                     (tiny % "lmoff", "name=lmoff mem=8M -- tiny")])
+    r.expect_status(0)
+    check_boot(r, [])
+    r.expect_line(r"^\[pae\] tiny: PAE paging on$")
+    r.expect_line(r"^\[lmoff\] tiny: IA-32e mode on and off again, EFER.LMA followed$")
+    for vm in ("pae", "lmoff"):
+        expect(r.event("vm_exit", vm=vm)["status"] == 0, "%s did not exit 0" % vm)
+
+
+def test_long_module_line_is_refused_not_cut():
+    long_args = "hello " + "x" * 300
+    r = Run("hostile_long_line", "bochs", timeout=120,
+            modules=[GOOD, (os.path.join(BUILD, "guest", "hello.elf"),
+                            "name=long mem=8M -- " + long_args)])
+    r.expect_status(1)
+    errors = {e["vm"]: e["message"] for e in r.events if e.get("ev") == "vm_error"}
+    expect("guest arguments are 306 bytes long; at most 255" in errors.get("long", ""),
+           "a 306-byte argument line was not refused: %r" % errors)
+    expect(not any(e.get("ev") == "vm_start" and e.get("vm") == "long" for e in r.events),
+           "the VM started with its arguments cut")
+
+
+if __name__ == "__main__":
+    sys.exit(main(globals()))
