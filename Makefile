@@ -77,7 +77,10 @@ $(BUILD)/tests/tiny-%.elf: tests/guests/tiny.S tests/guests/tiny.ld
 	$(Q)$(CC) -m32 -c -DMODE=$(tiny_mode_$*) tests/guests/tiny.S -o $(@:.elf=.o)
 	$(Q)$(LD) -m elf_i386 -T tests/guests/tiny.ld -z noexecstack --no-warn-rwx-segments -o $(@:.elf=.32) $(@:.elf=.o)
 	$(Q)objcopy -O elf64-x86-64 $(@:.elf=.32) $@
-tiny-guests: $(TINY_ELFS)
+# A valid ELF that no protocol boots: tiny-ok without its PVH note.
+$(BUILD)/tests/tiny-nonote.elf: $(BUILD)/tests/tiny-ok.elf
+	$(Q)objcopy --remove-section .note.Xen $< $@
+tiny-guests: $(TINY_ELFS) $(BUILD)/tests/tiny-nonote.elf
 
 # Guest kernel and workloads (newlib built once into $(BUILD)/newlib).
 include guest/guest.mk

@@ -275,9 +275,21 @@ __attribute__((noreturn)) static void run_vms(uint64_t tsc_khz, const char *opti
 	if (!arch_enable())
 		hv_stop(HV_STATUS_NO_VMX, "cannot run VMs on this CPU");
 	unsigned refused = 0;
-	for (unsigned i = 0; i < boot_info.module_count; i++)
-		if (!vm_create_from_module(&boot_info.modules[i]))
+	for (unsigned i = 0; i < boot_info.module_count; i++) {
+		char data[VM_NAME_MAX];
+		if (vm_module_is_data(boot_info.modules[i].cmdline, data, sizeof data)) {
+			if (!data[0]) {
+				kprintf("hv: module %u: bad data= line '%s' (data=NAME, 1-%d of "
+				        "a-z A-Z 0-9 - _)\n",
+				        i, boot_info.modules[i].cmdline, VM_NAME_MAX - 1);
+				refused++;
+			}
+			continue; /* a VM's initrd, not a VM */
+		}
+		if (!vm_create_from_module(&boot_info.modules[i], boot_info.modules,
+		                           boot_info.module_count))
 			refused++;
+	}
 	char listen[12] = "";
 	if (cmdline_get(options, "listen", listen, sizeof listen)) {
 		uint64_t seconds = 0;

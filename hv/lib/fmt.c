@@ -179,24 +179,33 @@ int fmt_snprintf(char *buf, size_t size, const char *fmt, ...)
 
 void fmt_json_escape(char *buf, size_t size, const char *s)
 {
+	static const char hex[] = "0123456789abcdef";
 	struct out o = {buf, size, 0};
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		char seq[6];
+		size_t n = 0;
 		if (c == '"' || c == '\\') {
-			put(&o, '\\');
-			put(&o, (char)c);
+			seq[n++] = '\\';
+			seq[n++] = (char)c;
 		} else if (c < 0x20 || c >= 0x7f) {
 			/* Control and non-ASCII bytes as \u00XX: the log stays ASCII. */
-			static const char hex[] = "0123456789abcdef";
-			put(&o, '\\');
-			put(&o, 'u');
-			put(&o, '0');
-			put(&o, '0');
-			put(&o, hex[c >> 4]);
-			put(&o, hex[c & 15]);
+			seq[n++] = '\\';
+			seq[n++] = 'u';
+			seq[n++] = '0';
+			seq[n++] = '0';
+			seq[n++] = hex[c >> 4];
+			seq[n++] = hex[c & 15];
 		} else {
-			put(&o, (char)c);
+			seq[n++] = (char)c;
 		}
+		/* Cut before a sequence that does not fit whole, never inside
+		 * it: a lone backslash at the end would escape the closing quote
+		 * of the JSON string the caller puts this in. */
+		if (o.len + n >= size)
+			break;
+		for (size_t i = 0; i < n; i++)
+			put(&o, seq[i]);
 	}
 	if (size)
 		buf[o.len < size ? o.len : size - 1] = '\0';

@@ -51,8 +51,9 @@ struct device_state {
 	uint64_t vm_age_ns;            /* vm_time_ns() at the pause: it goes on from there */
 	uint64_t vrapl_nj;             /* its virtual RAPL counter: it goes on too */
 	struct vuart uart;
+	struct vpic pic; /* the PIC pair and the RTC index */
 };
-#define DEVICE_STATE_MAGIC 0x4A564453u /* "SDVJ" */
+#define DEVICE_STATE_MAGIC 0x3256444Au /* "JDV2": with the PIC */
 #define STATE_CAP          8192
 
 enum role { ROLE_LOCAL, ROLE_SOURCE, ROLE_DEST };
@@ -362,6 +363,7 @@ static uint32_t save_state(struct vm *vm)
 	d->vm_age_ns = vm_time_ns(vm);
 	d->vrapl_nj = vrapl_counter_nj(vm->id);
 	d->uart = vm->uart;
+	d->pic = vm->pic;
 	return (uint32_t)(sizeof *d + vcpu_len + net_len);
 }
 
@@ -382,6 +384,7 @@ static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum v
 		vm->vcpu.lapic.timer_deadline =
 		    vlapic_host_deadline(&vm->vcpu, d->guest_timer_deadline, now);
 	vm->uart = d->uart;
+	vm->pic = d->pic;
 	vrapl_continue_from(vm->id, d->vrapl_nj);
 	*state = d->vcpu_state == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
 	/* Last: it raises an interrupt in the x2APIC just restored. */

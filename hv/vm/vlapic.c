@@ -42,6 +42,11 @@ void vlapic_reset(struct vlapic *l)
 	memset(l, 0, sizeof *l);
 	l->apic_base = 0xFEE00000ull | APIC_BASE_ENABLE | APIC_BASE_BSP;
 	l->lvt_timer = LVT_MASKED;
+	/* LINT0 as ExtINT, unmasked: the virtual-wire mode firmware leaves
+	 * (MultiProcessor Specification 3.6.2.2), so the PIC's interrupts
+	 * reach the CPU until the OS says otherwise. The PIC starts with every
+	 * IRQ masked, so nothing arrives unless a guest sets it up. */
+	l->lvt_lint0 = 0x700;
 	l->svr = 0xFF;
 }
 
@@ -82,6 +87,12 @@ int vlapic_pending_vector(const struct vlapic *l)
 	if ((unsigned)(requested >> 4) <= ((l->tpr >> 4) & 15))
 		return -1;
 	return requested;
+}
+
+bool vlapic_extint_enabled(const struct vlapic *l)
+{
+	return (l->apic_base & APIC_BASE_ENABLE) && !(l->lvt_lint0 & LVT_MASKED) &&
+	       ((l->lvt_lint0 >> 8) & 7) == 7;
 }
 
 void vlapic_raise(struct vcpu *v, int vector)
@@ -155,9 +166,9 @@ bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value)
 	case X2APIC_SVR: *value = l->svr; break;
 	case X2APIC_ESR: *value = 0; break;
 	case X2APIC_LVT_TIMER: *value = l->lvt_timer; break;
+	case X2APIC_LVT_LINT0: *value = l->lvt_lint0; break;
 	case X2APIC_LVT_THERMAL:
 	case X2APIC_LVT_PMC:
-	case X2APIC_LVT_LINT0:
 	case X2APIC_LVT_LINT1:
 	case X2APIC_LVT_ERROR: *value = LVT_MASKED; break;
 	case X2APIC_TIMER_INITIAL: *value = l->initial_count; break;
@@ -284,9 +295,9 @@ enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 		}
 		l->lvt_timer = v32 & (0xFF | LVT_MASKED | (3u << 17));
 		break;
+	case X2APIC_LVT_LINT0: l->lvt_lint0 = v32 & 0x1A7FF; break; /* SDM figure 11-8 */
 	case X2APIC_LVT_THERMAL:
 	case X2APIC_LVT_PMC:
-	case X2APIC_LVT_LINT0:
 	case X2APIC_LVT_LINT1:
 	case X2APIC_LVT_ERROR: break;
 	case X2APIC_TIMER_INITIAL:

@@ -31,9 +31,59 @@ void *vm_gpa_to_host(struct vm *vm, uint64_t gpa, uint64_t len)
 	return (void *)(uintptr_t)(vm->mem_hpa + gpa);
 }
 
+static uint8_t checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+	for (size_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + p[i]);
+	return (uint8_t)-sum;
+}
+
+/* The MP table (MultiProcessor Specification 1.4, 4.1 and 4.3): one
+ * processor entry (the BSP, APIC ID 0) and an ISA bus, no I/O APIC. Linux
+ * needs it (or an ACPI MADT) to start its local APIC timer; its floating
+ * pointer says PIC mode off, so legacy IRQs come as ExtINT through LVT0
+ * (virtual-wire mode). */
+static void write_mp_table(struct vm *vm)
+{
+	uint8_t *fp = vm_gpa_to_host(vm, VM_MP_FLOATING_GPA, 16);
+	uint8_t *ct = vm_gpa_to_host(vm, VM_MP_CONFIG_GPA, 44 + 20 + 8);
+	memset(fp, 0, 16);
+	memcpy(fp, "_MP_", 4);
+	uint32_t config = VM_MP_CONFIG_GPA;
+	memcpy(fp + 4, &config, 4);
+	fp[8] = 1; /* length in 16-byte units */
+	fp[9] = 4; /* spec revision 1.4 */
+	fp[10] = checksum(fp, 16);
+	uint16_t length = 44 + 20 + 8;
+	memset(ct, 0, length);
+	memcpy(ct, "PCMP", 4);
+	memcpy(ct + 4, &length, 2);
+	ct[6] = 4;
+	memcpy(ct + 8, "JOULEVIS", 8);
+	memcpy(ct + 16, "HV          ", 12);
+	uint16_t entries = 2;
+	memcpy(ct + 34, &entries, 2);
+	uint32_t lapic = 0xFEE00000u;
+	memcpy(ct + 36, &lapic, 4);
+	uint8_t *cpu = ct + 44; /* processor entry (type 0) */
+	struct cpuid_regs id = cpuid(1, 0);
+	cpu[0] = 0;
+	cpu[1] = 0;    /* local APIC ID */
+	cpu[2] = 0x14; /* its version */
+	cpu[3] = 3;    /* enabled, bootstrap processor */
+	memcpy(cpu + 4, &id.eax, 4);
+	memcpy(cpu + 8, &id.edx, 4);
+	uint8_t *bus = cpu + 20; /* bus entry (type 1) */
+	bus[0] = 1;
+	bus[1] = 0;
+	memcpy(bus + 2, "ISA   ", 6);
+	ct[7] = checksum(ct, length);
+}
+
 /* Writes the PVH start info, the guest's command line and its memory map
- * into the boot area (Xen docs/misc/pvh.pandoc). */
-static void write_start_info(struct vm *vm)
+ * into the boot area (Xen docs/misc/pvh.pandoc), and the MP table. */
+static void write_start_info(struct vm *vm, uint64_t initrd_gpa, uint64_t initrd_size)
 {
 	struct hvm_start_info *si = vm_gpa_to_host(vm, VM_START_INFO_GPA, sizeof *si);
 	char *cmdline = vm_gpa_to_host(vm, VM_CMDLINE_GPA, VM_ARGS_MAX);
@@ -52,9 +102,75 @@ static void write_start_info(struct vm *vm)
 	    .memmap_paddr = VM_MEMMAP_GPA,
 	    .memmap_entries = 2,
 	};
+	if (initrd_size) {
+		struct hvm_modlist_entry *mod =
+		    vm_gpa_to_host(vm, VM_MODLIST_GPA, sizeof(struct hvm_modlist_entry));
+		*mod = (struct hvm_modlist_entry){initrd_gpa, initrd_size, 0, 0};
+		si->nr_modules = 1;
+		si->modlist_paddr = VM_MODLIST_GPA;
+	}
+	write_mp_table(vm);
 }
 
-struct vm *vm_create_from_module(const struct boot_module *mod)
+/* The data module a VM's initrd= names, or NULL. */
+static const struct boot_module *find_data_module(const char *name, const struct boot_module *mods,
+                                                  unsigned count)
+{
+	char data[VM_NAME_MAX];
+	for (unsigned i = 0; i < count; i++)
+		if (vm_module_is_data(mods[i].cmdline, data, sizeof data) && data[0] &&
+		    !strcmp(data, name))
+			return &mods[i];
+	return NULL;
+}
+
+/* The Multiboot 1 information structure (Multiboot 0.6.96 section 3.3) for
+ * a guest booted by that protocol: memory (both forms), the command line
+ * ("/NAME.elf" in front, as GRUB and QEMU put the kernel's path), the
+ * initrd as module 0, a loader name. */
+#define VM_MB1_INFO_GPA   0x5000u
+#define VM_MB1_MMAP_GPA   0x5100u
+#define VM_MB1_MODS_GPA   0x5200u
+#define VM_MB1_LOADER_GPA 0x5300u
+static void write_multiboot1_info(struct vm *vm, uint64_t initrd_gpa, uint64_t initrd_size)
+{
+	uint32_t *info = vm_gpa_to_host(vm, VM_MB1_INFO_GPA, 0x100);
+	uint8_t *mmap = vm_gpa_to_host(vm, VM_MB1_MMAP_GPA, 48);
+	uint32_t *mods = vm_gpa_to_host(vm, VM_MB1_MODS_GPA, 16);
+	char *loader = vm_gpa_to_host(vm, VM_MB1_LOADER_GPA, 16);
+	char *cmdline = vm_gpa_to_host(vm, VM_CMDLINE_GPA, VM_ARGS_MAX + VM_NAME_MAX + 8);
+	fmt_snprintf(cmdline, VM_ARGS_MAX + VM_NAME_MAX + 8, "/%s.elf%s%s", vm->name,
+	             vm->config.args[0] ? " " : "", vm->config.args);
+	memcpy(loader, "Joulevisor", 11);
+	struct {
+		uint32_t size;
+		uint64_t base, length;
+		uint32_t type;
+	} __attribute__((packed)) map[2] = {
+	    {20, 0, VM_BOOT_AREA_END, 2},
+	    {20, VM_BOOT_AREA_END, vm->mem_size - VM_BOOT_AREA_END, 1},
+	};
+	memcpy(mmap, map, sizeof map);
+	memset(info, 0, 0x100);
+	info[0] = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9); /* flags */
+	info[1] = 0;                                                         /* mem_lower, KiB */
+	info[2] = (uint32_t)((vm->mem_size - (1u << 20)) >> 10);             /* mem_upper */
+	info[4] = VM_CMDLINE_GPA;
+	info[5] = initrd_size ? 1 : 0;
+	info[6] = VM_MB1_MODS_GPA;
+	info[11] = sizeof map; /* mmap_length */
+	info[12] = VM_MB1_MMAP_GPA;
+	info[16] = VM_MB1_LOADER_GPA;
+	if (initrd_size) {
+		mods[0] = (uint32_t)initrd_gpa;
+		mods[1] = (uint32_t)(initrd_gpa + initrd_size);
+		mods[2] = VM_MB1_LOADER_GPA + 10; /* "": the module's string */
+		mods[3] = 0;
+	}
+}
+
+struct vm *vm_create_from_module(const struct boot_module *mod, const struct boot_module *all,
+                                 unsigned all_count)
 {
 	char err[200], default_name[VM_NAME_MAX];
 	fmt_snprintf(default_name, sizeof default_name, "vm%u", vm_count);
@@ -89,6 +205,31 @@ struct vm *vm_create_from_module(const struct boot_module *mod)
 		report_error(vm->name, "bad guest image", err);
 		return NULL;
 	}
+	/* A Linux initrd goes at the top of guest memory, clear of the image. */
+	const struct boot_module *initrd = NULL;
+	uint64_t initrd_size = 0, initrd_gpa = 0;
+	if (vm->config.initrd[0]) {
+		initrd = find_data_module(vm->config.initrd, all, all_count);
+		if (!initrd) {
+			fmt_snprintf(err, sizeof err, "no module has data=%s (its initrd)",
+			             vm->config.initrd);
+			report_error(vm->name, "not started", err);
+			return NULL;
+		}
+		initrd_size = initrd->end - initrd->start;
+		initrd_gpa = (vm->config.mem_bytes - initrd_size) & ~0xFFFull;
+		if (initrd_size >= vm->config.mem_bytes || initrd_gpa < elf.load_end) {
+			fmt_snprintf(
+			    err, sizeof err,
+			    "mem=%llu MiB holds the image (to %llu MiB) but not its %llu KiB "
+			    "initrd too",
+			    (unsigned long long)(vm->config.mem_bytes >> 20),
+			    (unsigned long long)(elf.load_end >> 20),
+			    (unsigned long long)(initrd_size >> 10));
+			report_error(vm->name, "not started", err);
+			return NULL;
+		}
+	}
 	vm->mem_size = vm->config.mem_bytes;
 	vm->mem_hpa = frames_alloc_contig(&host_frames, vm->mem_size / PAGE_SIZE, 512);
 	if (!vm->mem_hpa) {
@@ -104,31 +245,42 @@ struct vm *vm_create_from_module(const struct boot_module *mod)
 	power_switch_to(ACCOUNT_HV(vm->id));
 	memset(guest_mem, 0, vm->mem_size);
 	elf_load_guest(image, image_size, guest_mem, vm->mem_size, &elf, err, sizeof err);
-	write_start_info(vm);
+	if (initrd)
+		memcpy(guest_mem + initrd_gpa, (const void *)(uintptr_t)initrd->start, initrd_size);
+	write_start_info(vm, initrd_gpa, initrd_size);
+	bool multiboot1 = elf.protocol == GUEST_BOOT_MULTIBOOT1;
+	if (multiboot1)
+		write_multiboot1_info(vm, initrd_gpa, initrd_size);
 	vuart_reset(&vm->uart);
+	vpic_reset(&vm->pic);
 	vm->vcpu.vm = vm;
 	vm->vcpu.state = VCPU_RUNNABLE;
 	vlapic_reset(&vm->vcpu.lapic);
-	if (!arch_vm_init(vm) || !arch_vcpu_init(&vm->vcpu, elf.pvh_entry, VM_START_INFO_GPA)) {
+	if (!arch_vm_init(vm) ||
+	    !arch_vcpu_init(&vm->vcpu, elf.pvh_entry,
+	                    multiboot1 ? VM_MB1_INFO_GPA : VM_START_INFO_GPA)) {
 		power_switch_to(ACCOUNT_HV_OTHER_ID);
 		report_error(vm->name, "not started",
 		             "out of memory for EPT or VMCS, or VMCS set-up failed");
 		frames_free_range(&host_frames, vm->mem_hpa, vm->mem_size);
 		return NULL;
 	}
+	if (multiboot1)
+		vm->vcpu.regs.rax = 0x2BADB002u; /* the loader's magic (Multiboot 3.2) */
 	vm_count++;
 	power_switch_to(ACCOUNT_HV_OTHER_ID);
-	char args[2 * VM_ARGS_MAX];
+	static char args[2 * VM_ARGS_MAX]; /* boot time, one VM at a time */
 	fmt_json_escape(args, sizeof args, vm->config.args);
-	kprintf(
-	    "hv: %s: %llu MiB at host 0x%llx, image 0x%llx..0x%llx, PVH entry 0x%x, args '%s'\n",
-	    vm->name, (unsigned long long)(vm->mem_size >> 20), (unsigned long long)vm->mem_hpa,
-	    (unsigned long long)elf.load_start, (unsigned long long)elf.load_end, elf.pvh_entry,
-	    vm->config.args);
-	log_event(
-	    "{\"ev\":\"vm_start\",\"vm\":\"%s\",\"id\":%u,\"mem_mib\":%llu,\"entry\":\"0x%x\","
-	    "\"args\":\"%s\"}",
-	    vm->name, vm->id, (unsigned long long)(vm->mem_size >> 20), elf.pvh_entry, args);
+	const char *protocol = multiboot1 ? "multiboot1" : "pvh";
+	kprintf("hv: %s: %llu MiB at host 0x%llx, image 0x%llx..0x%llx, %s entry 0x%x%s%s, args "
+	        "\"%s\"\n",
+	        vm->name, (unsigned long long)(vm->mem_size >> 20), (unsigned long long)vm->mem_hpa,
+	        (unsigned long long)elf.load_start, (unsigned long long)elf.load_end, protocol,
+	        elf.pvh_entry, initrd ? ", initrd " : "", initrd ? vm->config.initrd : "", args);
+	log_event("{\"ev\":\"vm_start\",\"vm\":\"%s\",\"id\":%u,\"mem_mib\":%llu,\"protocol\":"
+	          "\"%s\",\"entry\":\"0x%x\",\"initrd_bytes\":%llu,\"args\":\"%s\"}",
+	          vm->name, vm->id, (unsigned long long)(vm->mem_size >> 20), protocol,
+	          elf.pvh_entry, (unsigned long long)initrd_size, args);
 	return vm;
 }
 
@@ -236,6 +388,7 @@ struct vm *vm_create_empty(const struct vm_config *config, const char *name)
 	power_switch_to(ACCOUNT_HV(vm->id));
 	memset((void *)(uintptr_t)vm->mem_hpa, 0, vm->mem_size);
 	vuart_reset(&vm->uart);
+	vpic_reset(&vm->pic);
 	vm->vcpu.vm = vm;
 	vm->vcpu.state = VCPU_PAUSED;
 	vlapic_reset(&vm->vcpu.lapic);

@@ -12,7 +12,7 @@
 
 #define VM_MAX          8
 #define VM_NAME_MAX     16
-#define VM_ARGS_MAX     256
+#define VM_ARGS_MAX     2304 /* a Linux command line (2 KiB) and what hv adds */
 #define VM_EXIT_REASONS 70
 /* Guest-physical layout set by hv: start info, command line and memory map
  * live in the first 64 KiB, which no guest segment may use. */
@@ -20,10 +20,16 @@
 #define VM_START_INFO_GPA 0x1000u
 #define VM_CMDLINE_GPA    0x2000u
 #define VM_MEMMAP_GPA     0x3000u
+#define VM_MODLIST_GPA    0x4000u
+/* The MP table (Intel MultiProcessor Specification 1.4, chapter 4): its
+ * floating pointer in the first KiB of memory, where Linux looks first. */
+#define VM_MP_FLOATING_GPA 0x200u
+#define VM_MP_CONFIG_GPA   0x210u
 
 /* ---- vm_config.c (pure): "name=vm0 mem=32M -- mvb 512" ---- */
 struct vm_config {
 	char name[VM_NAME_MAX];
+	char initrd[VM_NAME_MAX]; /* initrd=NAME: the module whose line is data=NAME */
 	uint64_t mem_bytes;
 	char args[VM_ARGS_MAX]; /* what the guest's main() gets: "mvb 512" */
 };
@@ -34,6 +40,10 @@ struct vm_config {
  * line has no name=. */
 int vm_config_parse(const char *line, const char *default_name, struct vm_config *out, char *err,
                     size_t err_len);
+/* A module that is not a VM but data a VM names (a Linux initrd): its line
+ * is "data=NAME". True and its name if so; false for a VM's line. A bad
+ * NAME still makes it a data module, with name "" (refused when used). */
+bool vm_module_is_data(const char *line, char *name, size_t name_len);
 
 /* ---- elf_loader.c (pure): validate and load a guest ELF ---- */
 /* The ELF64 headers the loader reads (System V gABI chapter 4; the unit
@@ -57,8 +67,13 @@ struct elf64_phdr {
 #define EM_X86_64 62
 #define ET_EXEC   2
 
+enum guest_boot_protocol {
+	GUEST_BOOT_PVH,        /* EBX = hvm_start_info (Xen docs/misc/pvh.pandoc) */
+	GUEST_BOOT_MULTIBOOT1, /* EAX = 0x2BADB002, EBX = multiboot info */
+};
 struct elf_image_info {
-	uint32_t pvh_entry;  /* from XEN_ELFNOTE_PHYS32_ENTRY */
+	enum guest_boot_protocol protocol;
+	uint32_t pvh_entry;  /* the entry: XEN_ELFNOTE_PHYS32_ENTRY, or e_entry for multiboot1 */
 	uint64_t load_start; /* lowest guest-physical byte loaded */
 	uint64_t load_end;   /* one past the highest */
 	unsigned segments;
@@ -75,15 +90,28 @@ int elf_load_guest(const uint8_t *image, size_t size, uint8_t *guest_mem, uint64
 /* ---- devices every guest sees ---- */
 struct vuart { /* 16550 at 0x3F8 (vuart.c) */
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	bool thre_pending; /* the THR-empty interrupt, until IIR is read or THR written */
+	bool used;         /* written to: port 0xE9 is then a copy of the same text */
 	/* One guest line; a longer one is cut in two. Room for a tool's whole
 	 * JSON event, which a parser can only read in one piece. */
 	char line[512];
 	unsigned line_len;
 };
 
+struct vpic_chip { /* one 8259A (vpic.c) */
+	uint8_t irr, isr, imr, vector_base, line;
+	uint8_t icw_step; /* 0: initialised; 2, 3, 4: the ICW expected next */
+	bool need_icw4, single, auto_eoi, read_isr;
+};
+struct vpic { /* the PIC pair, ELCR and the CMOS RTC's index (vpic.c) */
+	struct vpic_chip chip[2];
+	uint8_t elcr[2];
+	uint8_t rtc_index;
+};
+
 struct vlapic { /* x2APIC with the TSC-deadline timer (vlapic.c) */
 	uint64_t apic_base;
-	uint32_t svr, tpr, lvt_timer, divide_config, initial_count;
+	uint32_t svr, tpr, lvt_timer, lvt_lint0, divide_config, initial_count;
 	uint64_t timer_deadline;       /* host TSC value; 0 = not armed */
 	uint64_t timer_period;         /* periodic mode: TSC ticks between interrupts */
 	uint64_t tsc_deadline_written; /* IA32_TSC_DEADLINE as the guest wrote it */
@@ -161,6 +189,7 @@ struct vm {
 	uint64_t ept_root;          /* EPT PML4 (host-physical) */
 	struct vcpu vcpu;           /* one vCPU per VM for now */
 	struct vuart uart;
+	struct vpic pic;
 	bool stopped;
 	int exit_status;
 	char stop_reason[120];
@@ -178,7 +207,8 @@ extern unsigned vm_count;
 /* vm.c: builds VM number vm_count from a module; on failure prints why
  * and returns NULL (the other VMs are not affected). */
 struct boot_module;
-struct vm *vm_create_from_module(const struct boot_module *mod);
+struct vm *vm_create_from_module(const struct boot_module *mod, const struct boot_module *all,
+                                 unsigned all_count);
 /* A VM with memory (zeroed), EPT and a vCPU, but no image: paused until
  * someone restores a state into it (an incoming migration). */
 struct vm *vm_create_empty(const struct vm_config *config, const char *name);
@@ -215,8 +245,21 @@ void vuart_write(struct vm *vm, unsigned offset, uint32_t value);
 void vm_console_putc(struct vm *vm, char c);
 void vm_console_flush(struct vm *vm);
 
+/* vpic.c: the 8259A pair and the CMOS RTC. vpic_io handles the ports it
+ * owns (true) and leaves the others (false). */
+void vpic_reset(struct vpic *p);
+bool vpic_io(struct vm *vm, uint16_t port, bool in, uint32_t *value);
+void vpic_set_irq(struct vpic *p, unsigned irq, bool level);
+/* The vector of the request the PIC would hand the CPU now, or -1; ack
+ * moves it from requested to in service (the INTA cycle). */
+int vpic_pending_vector(const struct vpic *p);
+void vpic_ack(struct vpic *p);
+
 /* vlapic.c */
 void vlapic_reset(struct vlapic *l);
+/* LVT0 set to ExtINT and unmasked: the PIC's interrupts reach the CPU
+ * (the virtual-wire mode Linux uses without an I/O APIC, SDM 11.5.1). */
+bool vlapic_extint_enabled(const struct vlapic *l);
 /* x2APIC MSR 0x800-0x8FF and IA32_TSC_DEADLINE; false = no such register. */
 bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value);
 enum vlapic_msr {

@@ -97,6 +97,12 @@ static int parse_line(const char *line, struct vm_config *out, char *err, size_t
 				     value, VM_NAME_MAX - 1);
 			memcpy(out->name, value, vlen);
 			out->name[vlen] = '\0';
+		} else if (klen == 6 && !strncmp(word, "initrd", 6) && eq) {
+			if (!valid_name(value, vlen))
+				FAIL("bad initrd name '%.*s' (the data=NAME of another module)",
+				     (int)vlen, value);
+			memcpy(out->initrd, value, vlen);
+			out->initrd[vlen] = '\0';
 		} else if (klen == 3 && !strncmp(word, "mem", 3) && eq) {
 			uint64_t bytes;
 			if (!parse_size(value, vlen, &bytes))
@@ -106,8 +112,8 @@ static int parse_line(const char *line, struct vm_config *out, char *err, size_t
 				     (int)vlen, value);
 			out->mem_bytes = bytes;
 		} else {
-			FAIL("unknown VM option '%.*s' (known: name= mem=; the guest's arguments "
-			     "go after --)",
+			FAIL("unknown VM option '%.*s' (known: name= mem= initrd=; the guest's "
+			     "arguments go after --)",
 			     (int)len, word);
 		}
 	}
@@ -118,6 +124,26 @@ static int parse_line(const char *line, struct vm_config *out, char *err, size_t
 		FAIL("guest arguments are %zu bytes long; at most %zu", alen, sizeof out->args - 1);
 	memcpy(out->args, p, alen + 1);
 	return 0;
+}
+
+bool vm_module_is_data(const char *line, char *name, size_t name_len)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (strncmp(line, "data=", 5))
+		return false;
+	const char *v = line + 5;
+	size_t len = 0;
+	while (v[len] && v[len] != ' ' && v[len] != '\t')
+		len++;
+	const char *rest = v + len;
+	while (*rest == ' ' || *rest == '\t')
+		rest++;
+	if (!valid_name(v, len) || *rest || len >= name_len)
+		len = 0;
+	memcpy(name, v, len);
+	name[len] = '\0';
+	return true;
 }
 
 int vm_config_parse(const char *line, const char *default_name, struct vm_config *out, char *err,

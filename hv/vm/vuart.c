@@ -37,13 +37,32 @@ void vm_console_putc(struct vm *vm, char c)
 		vm_console_flush(vm);
 }
 
+/* The interrupt the UART asks for, as its IIR says it (PC16550D table 4):
+ * only "transmitter holding register empty" here, pending while IER.ETBEI
+ * is set, since our transmitter is always empty; reading IIR with it the
+ * source, or writing THR, clears it until the next write makes the THR
+ * empty again (at once). The line reaches IRQ 4 only with MCR.OUT2. */
+#define IER_ETBEI 0x02
+#define MCR_OUT2  0x08
+static void update_irq(struct vm *vm)
+{
+	struct vuart *u = &vm->uart;
+	vpic_set_irq(&vm->pic, 4, u->thre_pending && (u->ier & IER_ETBEI) && (u->mcr & MCR_OUT2));
+}
+
 uint32_t vuart_read(struct vm *vm, unsigned offset)
 {
 	struct vuart *u = &vm->uart;
 	switch (offset) {
 	case RBR_THR: return u->lcr & LCR_DLAB ? u->dll : 0; /* no input yet */
 	case IER: return u->lcr & LCR_DLAB ? u->dlm : u->ier;
-	case IIR_FCR: return 0xC1; /* FIFOs on, no interrupt pending */
+	case IIR_FCR:
+		if (u->thre_pending && (u->ier & IER_ETBEI)) {
+			u->thre_pending = false; /* read with THRE the source: cleared */
+			update_irq(vm);
+			return 0xC2;
+		}
+		return 0xC1; /* FIFOs on, no interrupt pending */
 	case LCR: return u->lcr;
 	case MCR: return u->mcr;
 	case LSR: return 0x60; /* transmitter empty and idle: output never waits */
@@ -59,19 +78,33 @@ void vuart_write(struct vm *vm, unsigned offset, uint32_t value)
 	uint8_t b = (uint8_t)value;
 	switch (offset) {
 	case RBR_THR:
-		if (u->lcr & LCR_DLAB)
+		if (u->lcr & LCR_DLAB) {
 			u->dll = b;
-		else
+		} else {
 			vm_console_putc(vm, (char)b);
+			u->used = true;
+			/* Sent at once: the THR is empty again, a new edge. */
+			u->thre_pending = false;
+			update_irq(vm);
+			u->thre_pending = true;
+			update_irq(vm);
+		}
 		break;
 	case IER:
-		if (u->lcr & LCR_DLAB)
+		if (u->lcr & LCR_DLAB) {
 			u->dlm = b;
-		else
+		} else {
+			if ((b & IER_ETBEI) && !(u->ier & IER_ETBEI))
+				u->thre_pending = true; /* enabling it with the THR empty */
 			u->ier = b & 0x0F;
+			update_irq(vm);
+		}
 		break;
 	case LCR: u->lcr = b; break;
-	case MCR: u->mcr = b & 0x1F; break;
+	case MCR:
+		u->mcr = b & 0x1F;
+		update_irq(vm);
+		break;
 	case SCR: u->scr = b; break;
 	default: break; /* FCR, LSR, MSR: nothing to keep */
 	}

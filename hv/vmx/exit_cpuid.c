@@ -19,6 +19,12 @@
 #define ECX_OSXSAVE      (1u << 27)
 #define ECX_AVX          (1u << 28)
 #define ECX_HYPERVISOR   (1u << 31)
+/* CPUID.1:EDX: what hv does not emulate (machine checks, MTRRs, debug
+ * store, thermal monitor, ACPI clock control, pending break). */
+#define EDX_HIDDEN                                                                                 \
+	((1u << 7) | (1u << 12) | (1u << 14) | (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31))
+#define EAX6_ARAT          (1u << 2) /* the APIC timer runs in every C-state */
+#define KVM_SIGNATURE_LEAF 0x40000100u
 
 void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *out)
 {
@@ -30,6 +36,13 @@ void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t subleaf, struct cpuid_re
 	} else if (leaf == JV_CPUID_TIMING_LEAF) {
 		r.eax = (uint32_t)host_tsc_khz; /* TSC kHz; EBX (APIC bus kHz) = TSC too */
 		r.ebx = (uint32_t)host_tsc_khz;
+	} else if (leaf == KVM_SIGNATURE_LEAF) {
+		/* A signature Linux knows, with no paravirtual features (leaf
+		 * 0x40000101 reads 0): Linux then trusts a hypervisor to give it
+		 * x2APIC without interrupt remapping and keeps x2APIC mode
+		 * instead of falling back to xAPIC MMIO (PLATFORM.md Part C).
+		 * Linux looks for it at every 0x100 from 0x40000000. */
+		r = (struct cpuid_regs){KVM_SIGNATURE_LEAF + 1, 0x4b4d564b, 0x564b4d56, 0x4d};
 	} else if (leaf > JV_CPUID_SIGNATURE_LEAF && leaf < 0x80000000u) {
 		/* other hypervisor leaves: zero */
 	} else {
@@ -40,12 +53,20 @@ void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t subleaf, struct cpuid_re
 			           ECX_XSAVE | ECX_OSXSAVE | ECX_AVX);
 			r.ecx |= ECX_X2APIC | ECX_TSC_DEADLINE | ECX_HYPERVISOR;
 			r.ebx &= 0x0000FFFFu; /* APIC ID 0, one logical processor */
+			r.edx &= ~EDX_HIDDEN;
 			break;
-		case 5:    /* MONITOR/MWAIT */
-		case 6:    /* thermal and power management: hv owns power */
-		case 0xA:  /* architectural PMU */
-		case 0xD:  /* XSAVE state */
-		case 0x15: /* the crystal clock: emulators report it wrongly; use 0x40000010 */
+		case 6: /* thermal and power management: hv owns power; ARAT only */
+			r = (struct cpuid_regs){EAX6_ARAT, 0, 0, 0};
+			break;
+		case 0x15:
+			/* The TSC rate, from hv's own calibration (emulators report
+			 * the crystal wrongly): a 1 MHz crystal times tsc_khz/1000,
+			 * so TSC Hz = ECX * EBX / EAX (SDM Vol. 2A CPUID leaf 15H). */
+			r = (struct cpuid_regs){1000, (uint32_t)host_tsc_khz, 1000000, 0};
+			break;
+		case 5:   /* MONITOR/MWAIT */
+		case 0xA: /* architectural PMU */
+		case 0xD: /* XSAVE state */
 		case 0x16: r = (struct cpuid_regs){0, 0, 0, 0}; break;
 		case 7:
 			/* Structured extended features: keep only what needs no

@@ -30,14 +30,14 @@ enum exit_action exit_inject_ud(struct vcpu *v, const struct vmx_exit *e)
 enum exit_action exit_hlt(struct vcpu *v, const struct vmx_exit *e)
 {
 	(void)e;
-	if (!(vmcs_read(VMCS_GUEST_RFLAGS) & (1u << 9)) && vlapic_pending_vector(&v->lapic) < 0) {
+	if (!(vmcs_read(VMCS_GUEST_RFLAGS) & (1u << 9)) && !vcpu_interrupt_pending(v)) {
 		vm_stop(v->vm, 255,
 		        "halted with interrupts disabled at RIP 0x%llx: it can never "
 		        "wake up",
 		        (unsigned long long)vmcs_read(VMCS_GUEST_RIP));
 		return EXIT_STOP;
 	}
-	if (vlapic_pending_vector(&v->lapic) < 0)
+	if (!vcpu_interrupt_pending(v))
 		v->state = VCPU_HALTED;
 	return EXIT_NEXT_INSN;
 }

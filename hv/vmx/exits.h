@@ -97,6 +97,9 @@ bool vcpu_write_cr0(struct vcpu *v, uint64_t value);
 bool vcpu_write_cr4(struct vcpu *v, uint64_t value);
 bool vcpu_write_efer(struct vcpu *v, uint64_t value);
 
+/* vcpu.c: an interrupt the vCPU could be given (x2APIC or PIC). */
+bool vcpu_interrupt_pending(const struct vcpu *v);
+
 /* Helpers for handlers. */
 uint64_t vmcs_read(uint64_t field); /* 0 if the field cannot be read */
 void vmcs_write(uint64_t field, uint64_t value);

@@ -95,11 +95,34 @@ static uint64_t ept_alloc_page(void *ctx)
 	return mm_alloc_zeroed_page();
 }
 
+/* The xAPIC page at 0xFEE00000, read-only: hv emulates the APIC as an
+ * x2APIC (MSRs), but Linux reads the APIC ID (offset 0x20) and version
+ * (0x30) through the xAPIC page while it parses the MP table, before it
+ * turns x2APIC mode on. A page holding those two registers answers the
+ * reads without an instruction decoder; a write to it is an EPT violation
+ * that stops the VM (SDM Vol. 3A 11.4.1 table 11-1 for the layout). */
+#define XAPIC_PAGE_GPA 0xFEE00000ull
+static bool map_xapic_page(struct vm *vm)
+{
+	uint64_t page = mm_alloc_zeroed_page();
+	if (!page)
+		return false;
+	uint32_t *regs = (uint32_t *)(uintptr_t)page;
+	regs[0x20 / 4] = 0;          /* APIC ID 0 in bits 31:24 */
+	regs[0x30 / 4] = 0x00050014; /* version 0x14, 6 LVT entries */
+	regs[0xF0 / 4] = 0xFF;       /* SVR: software-disabled, spurious 0xFF */
+	regs[0x350 / 4] = 0x700;     /* LVT0: ExtINT, as vlapic_reset */
+	return ept_map_range(vm->ept_root, XAPIC_PAGE_GPA, page, PAGE_SIZE, EPT_READ,
+	                     ept_alloc_page, NULL) == 0;
+}
+
 bool arch_vm_init(struct vm *vm)
 {
 	vm->ept_root = mm_alloc_zeroed_page();
-	return vm->ept_root && ept_map_range(vm->ept_root, 0, vm->mem_hpa, vm->mem_size, EPT_RWX,
-	                                     ept_alloc_page, NULL) == 0;
+	return vm->ept_root &&
+	       ept_map_range(vm->ept_root, 0, vm->mem_hpa, vm->mem_size, EPT_RWX, ept_alloc_page,
+	                     NULL) == 0 &&
+	       map_xapic_page(vm);
 }
 
 /* SDM 25.6: execution controls. */
@@ -387,10 +410,16 @@ void arch_vcpu_release_fpu(struct vcpu *v)
 
 /* Delivers the highest pending interrupt if the guest can take it now
  * (RFLAGS.IF=1, no STI/MOV-SS blocking: SDM 26.3.1.5), else asks for an
- * interrupt-window exit (SDM 25.6.2). */
+ * interrupt-window exit (SDM 25.6.2). The x2APIC's come first; then the
+ * PIC's, as ExtINT through LVT0 (no priority, no TPR: SDM 11.5.1). */
 static void deliver_interrupts(struct vcpu *v)
 {
 	int vector = vlapic_pending_vector(&v->lapic);
+	bool from_pic = false;
+	if (vector < 0 && vlapic_extint_enabled(&v->lapic)) {
+		vector = vpic_pending_vector(&v->vm->pic);
+		from_pic = vector >= 0;
+	}
 	uint64_t proc = vmcs_read(VMCS_PROC_BASED_CTLS);
 	if (vector < 0 || (vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID)) {
 		if (proc & PROC_INTERRUPT_WINDOW_EXITING && vector < 0)
@@ -401,13 +430,22 @@ static void deliver_interrupts(struct vcpu *v)
 	                !(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
 	                  (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
 	if (can_take) {
-		vlapic_ack(&v->lapic, vector);
+		if (from_pic)
+			vpic_ack(&v->vm->pic);
+		else
+			vlapic_ack(&v->lapic, vector);
 		vmcs_write(VMCS_ENTRY_INTR_INFO,
 		           INTR_INFO_VALID | INTR_TYPE_EXTERNAL | (uint32_t)vector);
 		vmcs_write(VMCS_PROC_BASED_CTLS, proc & ~PROC_INTERRUPT_WINDOW_EXITING);
 	} else {
 		vmcs_write(VMCS_PROC_BASED_CTLS, proc | PROC_INTERRUPT_WINDOW_EXITING);
 	}
+}
+
+bool vcpu_interrupt_pending(const struct vcpu *v)
+{
+	return vlapic_pending_vector(&v->lapic) >= 0 ||
+	       (vlapic_extint_enabled(&v->lapic) && vpic_pending_vector(&v->vm->pic) >= 0);
 }
 
 extern const exit_handler_fn exit_handlers[VM_EXIT_REASONS];

@@ -29,6 +29,15 @@ struct hvm_start_info {
 	uint32_t reserved;
 };
 
+/* One module (a Linux initrd): hvm_start_info.modlist_paddr points to an
+ * array of nr_modules of these. */
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
 #define XEN_HVM_MEMMAP_TYPE_RAM      1
 #define XEN_HVM_MEMMAP_TYPE_RESERVED 2
 

@@ -125,16 +125,18 @@ def test_legal_paging_switches_through_cr0_emulation():
 
 
 def test_long_module_line_is_refused_not_cut():
-    long_args = "hello " + "x" * 300
+    hello = os.path.join(BUILD, "guest", "hello.elf")
     r = Run("hostile_long_line", "bochs", timeout=120,
-            modules=[GOOD, (os.path.join(BUILD, "guest", "hello.elf"),
-                            "name=long mem=8M -- " + long_args)])
+            modules=[GOOD, (hello, "name=long mem=8M -- hello " + "x" * 2400),
+                     (hello, "name=longer mem=8M -- hello " + "y" * 2600)])
     r.expect_status(1)
     errors = {e["vm"]: e["message"] for e in r.events if e.get("ev") == "vm_error"}
-    expect("guest arguments are 306 bytes long; at most 255" in errors.get("long", ""),
-           "a 306-byte argument line was not refused: %r" % errors)
-    expect(not any(e.get("ev") == "vm_start" and e.get("vm") == "long" for e in r.events),
-           "the VM started with its arguments cut")
+    expect("guest arguments are 2406 bytes long; at most 2303" in errors.get("long", ""),
+           "a 2406-byte argument line was not refused: %r" % errors)
+    expect(any(re.match(r"the module line is 2\d{3} bytes long; at most 2559", m)
+               for m in errors.values()), "a 2600-byte module line was not refused: %r" % errors)
+    expect(not any(e.get("ev") == "vm_start" and e.get("vm") in ("long", "longer")
+                   for e in r.events), "a VM started with its line cut")
 
 
 if __name__ == "__main__":

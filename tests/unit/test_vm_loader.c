@@ -47,6 +47,47 @@ TEST(vm_config_arguments_are_optional)
 	CHECK_EQ(c.mem_bytes, (uint64_t)VM_MEM_DEFAULT);
 }
 
+TEST(vm_config_linux_line_with_initrd)
+{
+	/* A Linux guest: its initrd is another module, named by data=. */
+	struct vm_config c;
+	CHECK_EQ(vm_config_parse("name=lx mem=160M initrd=lxinit -- console=ttyS0 quiet "
+	                         "jv.run=\"mvb 256 10\"",
+	                         "vm0", &c, err, sizeof err),
+	         0);
+	CHECK_STR(c.initrd, "lxinit");
+	CHECK_EQ(c.mem_bytes, 160ull << 20);
+	CHECK_STR(c.args, "console=ttyS0 quiet jv.run=\"mvb 256 10\"");
+	CHECK_EQ(vm_config_parse("initrd=../x -- a", "vm0", &c, err, sizeof err), -1);
+	CHECK(strstr(err, "bad initrd name") != NULL);
+	/* A 2 KiB command line fits; 2304 bytes do not. */
+	static char line[2400];
+	memcpy(line, "name=lx -- ", 11);
+	memset(line + 11, 'a', 2048);
+	line[11 + 2048] = '\0';
+	CHECK_EQ(vm_config_parse(line, "vm0", &c, err, sizeof err), 0);
+	CHECK_EQ(strlen(c.args), 2048);
+	memset(line + 11, 'a', 2304);
+	line[11 + 2304] = '\0';
+	CHECK_EQ(vm_config_parse(line, "vm0", &c, err, sizeof err), -1);
+	CHECK(strstr(err, "guest arguments are 2304 bytes long; at most 2303") != NULL);
+}
+
+TEST(vm_module_is_data_names_an_initrd)
+{
+	char name[VM_NAME_MAX];
+	CHECK(vm_module_is_data("data=lxinit", name, sizeof name));
+	CHECK_STR(name, "lxinit");
+	CHECK(vm_module_is_data("  data=a-b_c  ", name, sizeof name));
+	CHECK_STR(name, "a-b_c");
+	CHECK(vm_module_is_data("data=bad/name", name, sizeof name));
+	CHECK_STR(name, "");
+	CHECK(vm_module_is_data("data=x extra", name, sizeof name));
+	CHECK_STR(name, "");
+	CHECK(!vm_module_is_data("name=data -- data=x", name, sizeof name));
+	CHECK(!vm_module_is_data("", name, sizeof name));
+}
+
 TEST(vm_config_refused_line_keeps_its_name)
 {
 	/* The error names the VM by the name= it gave, wherever that stood. */
@@ -147,8 +188,10 @@ TEST(elf_refuses_malformed_images)
 	struct elf64_ehdr *eh = (struct elf64_ehdr *)image;
 	build_elf(), image[1] = 'X';
 	EXPECT_REFUSED("bad magic");
-	build_elf(), image[4] = 1;
-	EXPECT_REFUSED("not a 64-bit ELF");
+	build_elf(), image[4] = 3;
+	EXPECT_REFUSED("not a 32- or 64-bit ELF");
+	build_elf(), image[4] = 1; /* an ELF32 must be i386 */
+	EXPECT_REFUSED("not an i386 ELF32");
 	build_elf(), eh->machine = 3;
 	EXPECT_REFUSED("not an x86-64 ELF");
 	build_elf(), eh->type = 3;
@@ -169,12 +212,74 @@ TEST(elf_refuses_malformed_images)
 	EXPECT_REFUSED("outside guest memory");
 	ph = build_elf(), ph[0].paddr = ~0ull - 0x10; /* wraps */
 	EXPECT_REFUSED("outside guest memory");
-	ph = build_elf(), ph[1].type = 0; /* no note */
-	EXPECT_REFUSED("no PVH entry note");
+	ph = build_elf(), ph[1].type = 0; /* no note, no multiboot header */
+	EXPECT_REFUSED("no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) and no multiboot1 header");
 	ph = build_elf(), ph[1].filesz = 16; /* note cut short */
 	EXPECT_REFUSED("malformed ELF note");
 	build_elf(), memcpy(image + 0x200 + 16, &(uint32_t){0x500000}, 4);
 	EXPECT_REFUSED("outside the loaded image");
+}
+
+/* A multiboot1 header (Multiboot 0.6.96 3.1) in the first 8 KiB. */
+static void put_mb1_header(size_t off, uint32_t flags, const uint32_t *aout)
+{
+	uint32_t h[8] = {0x1BADB002u, flags, 0u - (0x1BADB002u + flags)};
+	if (aout)
+		memcpy(&h[3], aout, 5 * sizeof(uint32_t));
+	memcpy(image + off, h, sizeof h);
+}
+
+TEST(elf_multiboot1_guest_without_pvh_note)
+{
+	struct elf64_ehdr *eh = (struct elf64_ehdr *)image;
+	struct elf64_phdr *ph = build_elf();
+	ph[1].type = 0; /* no PVH note */
+	eh->entry = 0x100020;
+	put_mb1_header(0x1010, 3, NULL); /* in the loaded text, as in a real kernel */
+	struct elf_image_info info;
+	CHECK_EQ(elf_load_guest(image, sizeof image, guest, MEM, &info, err, sizeof err), 0);
+	CHECK_EQ(info.protocol, GUEST_BOOT_MULTIBOOT1);
+	CHECK_EQ(info.pvh_entry, 0x100020);
+	/* A bad checksum is no header. */
+	image[0x1018] ^= 1;
+	CHECK_EQ(elf_load_guest(image, sizeof image, NULL, MEM, &info, err, sizeof err),
+	         (uint64_t)-1);
+	/* With a PVH note the note wins. */
+	build_elf();
+	put_mb1_header(0x1010, 3, NULL);
+	CHECK_EQ(elf_load_guest(image, sizeof image, NULL, MEM, &info, err, sizeof err), 0);
+	CHECK_EQ(info.protocol, GUEST_BOOT_PVH);
+}
+
+TEST(elf_multiboot1_aout_kludge_loads_by_its_addresses)
+{
+	/* The header at file offset 0x1010 says it sits at 0x200010: the file
+	 * from offset 0x1000 goes to 0x200000, 0x200 bytes, then bss to
+	 * 0x204000; entry 0x200040. */
+	struct elf64_phdr *ph = build_elf();
+	ph[1].type = 0;
+	uint32_t aout[5] = {0x200010, 0x200000, 0x200200, 0x204000, 0x200040};
+	put_mb1_header(0x1010, 3 | (1u << 16), aout);
+	struct elf_image_info info;
+	memset(guest, 0x55, sizeof guest);
+	CHECK_EQ(elf_load_guest(image, sizeof image, guest, MEM, &info, err, sizeof err), 0);
+	CHECK_EQ(info.protocol, GUEST_BOOT_MULTIBOOT1);
+	CHECK_EQ(info.pvh_entry, 0x200040);
+	CHECK_EQ(info.load_start, 0x200000);
+	CHECK_EQ(info.load_end, 0x204000);
+	CHECK_EQ(guest[0x200000], 0xAB);
+	CHECK_EQ(guest[0x200200], 0); /* bss */
+	CHECK_EQ(guest[0x204000], 0x55);
+	/* Addresses that do not match the file, or leave guest memory: refused. */
+	uint32_t bad[5] = {0x200010, 0x100000, 0, 0, 0x100040}; /* 1 MiB before the header */
+	put_mb1_header(0x1010, 3 | (1u << 16), bad);
+	EXPECT_REFUSED("a.out-kludge addresses do not match");
+	uint32_t high[5] = {0x3FF010, 0x3FF000, 0, 0x500000, 0x3FF040};
+	put_mb1_header(0x1010, 3 | (1u << 16), high);
+	EXPECT_REFUSED("outside guest memory");
+	uint32_t past[5] = {0x200010, 0x200000, 0x900000, 0, 0x200040};
+	put_mb1_header(0x1010, 3 | (1u << 16), past);
+	EXPECT_REFUSED("runs past the file");
 }
 
 TEST(elf_refuses_overlapping_segments)
