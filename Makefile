@@ -144,7 +144,7 @@ $(BUILD)/tests/unit_tests: $(UNIT_SRCS) tests/unit/main.c tests/unit/check.h $(U
 unit: $(BUILD)/tests/unit_tests
 	$(BUILD)/tests/unit_tests
 
-test: deps all $(BUILD)/tests/unit_tests tiny-guests
+test: deps all $(BUILD)/tests/unit_tests tiny-guests linux-images
 	@tests/run-all.sh $(BUILD)
 
 format:
@@ -153,4 +153,19 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
+
+# ---- Linux guests (Debian's kernel and busybox; downloaded once) ----------
+LINUX_IMAGES := $(BUILD)/linux/vmlinux $(BUILD)/linux/initrd.cpio.gz
+$(LINUX_IMAGES) &: tools/linux-guest/build-images.sh tools/linux-guest/init tools/linux-guest/jv-exit.c tools/linux-guest/newc.py
+	$(Q)CC=$(CC) tools/linux-guest/build-images.sh $(BUILD)
+linux-images: $(LINUX_IMAGES)
+.PHONY: linux-images run-linux
+# The demo: a Linux VM beside mvb and dirty, its console up to a command's
+# output and its end.
+run-linux: deps all $(LINUX_IMAGES)
+	$(PYTHON) tools/run.py --show --emu bochs --mem 512 --timeout 600 --workdir $(BUILD)/run-linux \
+		--module $(BUILD)/linux/vmlinux 'name=lx mem=160M initrd=lxinit -- console=ttyS0 reboot=t panic=-1 cryptomgr.notests pci=off acpi=off quiet jv.run="uname -a; echo the guest has $$(nproc) CPU; cat /proc/meminfo | head -1"' \
+		--module $(BUILD)/linux/initrd.cpio.gz data=lxinit \
+		--module $(BUILD)/guest/mvb.elf "name=mvb mem=32M -- mvb 256 10" \
+		--module $(BUILD)/guest/dirty.elf "name=dirty mem=32M -- dirty --ws 4 --rate 1000 --seconds 2 --checksum"
