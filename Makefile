@@ -135,6 +135,8 @@ UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fm
 	hv/vm/vm_config.c hv/vm/elf_loader.c hv/vmx/ept.c
 # Subsystems list their own pure (host-testable) sources here.
 -include hv/net/unit.mk migrate/unit.mk hv/power/unit.mk
+# libFuzzer targets (make fuzz, make fuzz-ci): tests/fuzz/fuzz.mk
+-include tests/fuzz/fuzz.mk
 
 $(BUILD)/tests/unit_tests: $(UNIT_SRCS) tests/unit/main.c tests/unit/check.h $(UNIT_UNDER_TEST)
 	@mkdir -p $(dir $@)
@@ -144,7 +146,7 @@ $(BUILD)/tests/unit_tests: $(UNIT_SRCS) tests/unit/main.c tests/unit/check.h $(U
 unit: $(BUILD)/tests/unit_tests
 	$(BUILD)/tests/unit_tests
 
-test: deps all $(BUILD)/tests/unit_tests tiny-guests linux-images
+test: deps all $(BUILD)/tests/unit_tests tiny-guests linux-images fuzz-build
 	@tests/run-all.sh $(BUILD)
 
 format:

@@ -66,6 +66,7 @@ else
 	run_suite "boot tests (bochs, QEMU, OVMF, KVM)" env BUILD="$build" python3 tests/system/boot_tests.py
 	run_suite "VM tests (bochs)" env BUILD="$build" python3 tests/system/vm_tests.py
 	run_suite "hostile-guest battery (bochs)" env BUILD="$build" python3 tests/system/hostile_tests.py
+	run_suite "fuzzed parsers (libFuzzer, ${FUZZ_CI_SECONDS:-15} s each)" tests/fuzz/run_fuzz.sh "$build" "${FUZZ_CI_SECONDS:-15}"
 	run_suite "Linux guests (Debian's kernel under hv, bochs)" env BUILD="$build" python3 tests/system/linux_tests.py
 	run_suite "network tests (e1000, two bochs hosts through bxhub)" env BUILD="$build" python3 tests/system/net_tests.py
 	for suite in tests/system/*_suite.sh; do

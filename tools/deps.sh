@@ -11,6 +11,8 @@ packages=(
 	python3                      # runners, system tests, log tools
 	iproute2 util-linux          # private network namespaces for the two-host bochs runs
 	gnuplot-nox                  # plots of the experiments
+	clang libclang-rt-14-dev     # libFuzzer targets (make fuzz, make fuzz-ci)
+	xz-utils                     # the vmlinux inside Debian's bzImage (make linux-images)
 )
 missing=()
 for p in "${packages[@]}"; do

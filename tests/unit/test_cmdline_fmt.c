@@ -84,3 +84,33 @@ TEST(fmt_json_escape_keeps_log_lines_valid)
 	fmt_json_escape(buf, 4, "abcdef");
 	CHECK_STR(buf, "abc");
 }
+
+/* Found by tests/fuzz/fuzz_hv_cmdline: a cut in the middle of an escape
+ * left a lone backslash (or half a \u00XX) at the end, which escapes the
+ * closing quote of hv's JSON event. The cut now falls between sequences. */
+TEST(fmt_json_escape_never_cuts_an_escape)
+{
+	char buf[8];
+	fmt_json_escape(buf, 4, "ab\"c");
+	CHECK_STR(buf, "ab");
+	fmt_json_escape(buf, 5, "ab\"c");
+	CHECK_STR(buf, "ab\\\"");
+	fmt_json_escape(buf, 7,
+	                "a\x01"
+	                "b");
+	CHECK_STR(buf, "a");
+	fmt_json_escape(buf, 8,
+	                "a\x01"
+	                "b");
+	CHECK_STR(buf, "a\\u0001");
+	fmt_json_escape(buf, 1, "\"");
+	CHECK_STR(buf, "");
+	/* hv's boot event: a 1023-byte command line of control bytes, escaped
+	 * into its 2048-byte buffer (core/main.c), ends on a whole \u0001. */
+	static char line[1024], esc[2048];
+	memset(line, 1, sizeof line - 1);
+	line[0] = line[1] = 'x';
+	fmt_json_escape(esc, sizeof esc, line);
+	CHECK_EQ(strlen(esc), 2 + 340 * 6);
+	CHECK_STR(esc + strlen(esc) - 6, "\\u0001");
+}
