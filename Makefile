@@ -164,10 +164,10 @@ $(LINUX_IMAGES) &: tools/linux-guest/build-images.sh tools/linux-guest/init tool
 linux-images: $(LINUX_IMAGES)
 .PHONY: linux-images run-linux
 # The demo: a Linux VM beside mvb and dirty, its console up to a command's
-# output and its end.
+# output and its end. (GRUB reads the module lines: no $ or parentheses.)
 run-linux: deps all $(LINUX_IMAGES)
-	$(PYTHON) tools/run.py --show --emu bochs --mem 512 --timeout 600 --workdir $(BUILD)/run-linux \
-		--module $(BUILD)/linux/vmlinux 'name=lx mem=160M initrd=lxinit -- console=ttyS0 reboot=t panic=-1 cryptomgr.notests pci=off acpi=off quiet jv.run="uname -a; echo the guest has $$(nproc) CPU; cat /proc/meminfo | head -1"' \
+	$(PYTHON) tools/run.py --show --emu bochs --hv $(BUILD)/hv.elf --mem 512 --timeout 600 --workdir $(BUILD)/run-linux \
+		--module $(BUILD)/linux/vmlinux 'name=lx mem=160M initrd=lxinit -- console=ttyS0 reboot=t panic=-1 cryptomgr.notests pci=off acpi=off quiet jv.run="uname -a; grep -c processor /proc/cpuinfo; head -1 /proc/meminfo"' \
 		--module $(BUILD)/linux/initrd.cpio.gz data=lxinit \
 		--module $(BUILD)/guest/mvb.elf "name=mvb mem=32M -- mvb 256 10" \
 		--module $(BUILD)/guest/dirty.elf "name=dirty mem=32M -- dirty --ws 4 --rate 1000 --seconds 2 --checksum"
