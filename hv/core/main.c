@@ -292,9 +292,13 @@ __attribute__((noreturn)) static void run_vms(uint64_t tsc_khz, const char *opti
 	}
 	char listen[12] = "";
 	if (cmdline_get(options, "listen", listen, sizeof listen)) {
+		/* At most ~115 days: seconds * 1000 * tsc_khz stays within 64 bits
+		 * for any TSC up to 10 THz (a longer value used to wrap). */
 		uint64_t seconds = 0;
 		for (const char *p = listen; *p >= '0' && *p <= '9'; p++)
 			seconds = seconds * 10 + (uint64_t)(*p - '0');
+		if (seconds > 10000000)
+			seconds = 10000000;
 		sched_listen_until_tsc = rdtsc() + seconds * 1000 * tsc_khz;
 		kprintf("hv: listening %llu s for an incoming migration\n",
 		        (unsigned long long)seconds);
