@@ -208,8 +208,7 @@ bool vlapic_write_cr8(struct vcpu *v, uint64_t value)
  * xAPIC mode. A refused write is #GP. */
 static bool apic_base_write(struct vlapic *l, uint64_t value)
 {
-	unsigned maxphy = cpuid(0x80000008, 0).eax & 0xFF;
-	uint64_t reserved = 0x2FFull | ~((1ull << maxphy) - 1);
+	uint64_t reserved = 0x2FFull | phys_addr_reserved_bits();
 	if (value & reserved)
 		return false;
 	bool en = value & APIC_BASE_ENABLE, extd = value & APIC_BASE_X2APIC;

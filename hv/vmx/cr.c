@@ -99,9 +99,7 @@ static bool load_pdptes(struct vcpu *v)
 	const uint64_t *pdpte = vm_gpa_to_host(v->vm, cr3, 4 * sizeof(uint64_t));
 	if (!pdpte)
 		return false; /* outside guest memory: no PDPTEs to load */
-	struct cpuid_regs r = cpuid(0x80000008, 0);
-	unsigned maxphy = r.eax & 0xFF;
-	uint64_t reserved = (1ull << 1) | (1ull << 2) | (0xFull << 5) | ~((1ull << maxphy) - 1);
+	uint64_t reserved = (1ull << 1) | (1ull << 2) | (0xFull << 5) | phys_addr_reserved_bits();
 	uint64_t e[4];
 	for (unsigned i = 0; i < 4; i++) {
 		memcpy(&e[i], &pdpte[i], sizeof e[i]);
@@ -213,9 +211,9 @@ bool vcpu_write_cr4(struct vcpu *v, uint64_t value)
 
 bool vcpu_write_efer(struct vcpu *v, uint64_t value)
 {
-	(void)v;
 	uint64_t old = vmcs_read(VMCS_GUEST_IA32_EFER);
-	struct cpuid_regs ext = cpuid(0x80000001, 0);
+	struct cpuid_regs ext; /* what this guest was shown, as for CR4 */
+	vcpu_cpuid(v, 0x80000001, 0, &ext);
 	uint64_t allowed = EFER_LMA;
 	if (ext.edx & (1u << 11))
 		allowed |= EFER_SCE;

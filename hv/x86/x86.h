@@ -77,6 +77,13 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 	return r;
 }
 
+/* Bits 63..MAXPHYADDR of a physical address: reserved in PDPTEs and
+ * IA32_APIC_BASE (CPUID 0x80000008 EAX[7:0], SDM Vol. 3A 4.1.4). */
+static inline uint64_t phys_addr_reserved_bits(void)
+{
+	return ~((1ull << (cpuid(0x80000008, 0).eax & 0xFF)) - 1);
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
