@@ -158,10 +158,10 @@ clean:
 -include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 
 # ---- Linux guests (Debian's kernel and busybox; downloaded once) ----------
+# tools/linux/linux.mk: linux-images (kernel, initramfs with busybox, the
+# workloads built for Linux and the virtio/RAPL modules), linux-bare-check.
+include tools/linux/linux.mk
 LINUX_IMAGES := $(BUILD)/linux/vmlinux $(BUILD)/linux/initrd.cpio.gz
-$(LINUX_IMAGES) &: tools/linux-guest/build-images.sh tools/linux-guest/init tools/linux-guest/jv-exit.c tools/linux-guest/newc.py
-	$(Q)CC=$(CC) tools/linux-guest/build-images.sh $(BUILD)
-linux-images: $(LINUX_IMAGES)
 .PHONY: linux-images run-linux
 # The demo: a Linux VM beside mvb and dirty, its console up to a command's
 # output and its end. (GRUB reads the module lines: no $ or parentheses.)
