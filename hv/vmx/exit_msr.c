@@ -11,6 +11,12 @@
 #define MSR_IA32_BIOS_SIGN_ID 0x8B
 #define MSR_IA32_MISC_ENABLE  0x1A0
 #define MSR_IA32_PAT          0x277
+/* SYSENTER/SYSEXIT: held in the VMCS guest-state area, saved at every VM
+ * exit and loaded at every entry (SDM Vol. 3C 25.4.1, 27.3.2.1, 28.3.3), so
+ * each VM has its own without any switching by hv. */
+#define MSR_IA32_SYSENTER_CS  0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_FS_BASE           0xC0000100
 #define MSR_GS_BASE           0xC0000101
 
@@ -49,6 +55,9 @@ enum exit_action exit_rdmsr(struct vcpu *v, const struct vmx_exit *e)
 		case MSR_FS_BASE: value = vmcs_read(VMCS_GUEST_FS_BASE); break;
 		case MSR_GS_BASE: value = vmcs_read(VMCS_GUEST_GS_BASE); break;
 		case MSR_IA32_PAT: value = vmcs_read(VMCS_GUEST_IA32_PAT); break;
+		case MSR_IA32_SYSENTER_CS: value = vmcs_read(VMCS_GUEST_SYSENTER_CS); break;
+		case MSR_IA32_SYSENTER_ESP: value = vmcs_read(VMCS_GUEST_SYSENTER_ESP); break;
+		case MSR_IA32_SYSENTER_EIP: value = vmcs_read(VMCS_GUEST_SYSENTER_EIP); break;
 		case MSR_IA32_MISC_ENABLE: value = 1; break; /* fast strings */
 		case MSR_IA32_BIOS_SIGN_ID: value = 0; break;
 		case MSR_IA32_FEATURE_CONTROL: value = 1; break; /* locked, VMX off */
@@ -122,6 +131,21 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 		if (!pat_valid(value))
 			return inject_gp();
 		vmcs_write(VMCS_GUEST_IA32_PAT, value);
+		return EXIT_NEXT_INSN;
+	case MSR_IA32_SYSENTER_CS:
+		/* A 32-bit field (SDM Vol. 3C 25.4.1): the upper half is dropped,
+		 * as KVM does. */
+		vmcs_write(VMCS_GUEST_SYSENTER_CS, (uint32_t)value);
+		return EXIT_NEXT_INSN;
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		/* VM entry requires both canonical (SDM Vol. 3C 27.3.1.1); a CPU
+		 * with 64-bit support refuses a non-canonical WRMSR with #GP. */
+		if (!canonical(value))
+			return inject_gp();
+		vmcs_write(msr == MSR_IA32_SYSENTER_ESP ? VMCS_GUEST_SYSENTER_ESP
+		                                        : VMCS_GUEST_SYSENTER_EIP,
+		           value);
 		return EXIT_NEXT_INSN;
 	case MSR_IA32_MISC_ENABLE:
 	case MSR_IA32_BIOS_SIGN_ID: return EXIT_NEXT_INSN; /* accepted, no effect */

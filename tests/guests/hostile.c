@@ -638,6 +638,9 @@ MSR_MARK(kgs, 0xC0000102, 0x00007FFFFFFFFFFFull)
 MSR_MARK(tsc_aux, 0xC0000103, 0xFFFFFFFFull)
 MSR_MARK(fs, 0xC0000100, 0x00007FFFFFFFFFFFull)
 MSR_MARK(pat, 0x277, 0x0707070707070707ull)
+MSR_MARK(sysenter_cs, 0x174, 0xFFFFFFFFull)
+MSR_MARK(sysenter_esp, 0x175, 0x00007FFFFFFFFFFFull)
+MSR_MARK(sysenter_eip, 0x176, 0x00007FFFFFFFFFFFull)
 
 static const struct marked marks[] = {
     {"DR0", 0, g_dr0, s_dr0},
@@ -655,6 +658,9 @@ static const struct marked marks[] = {
     {"TSC_AUX", 0, g_tsc_aux, s_tsc_aux},
     {"FS_BASE", 0, g_fs, s_fs},
     {"PAT", 0x0007040600070406ull, g_pat, s_pat},
+    {"SYSENTER_CS", 0, g_sysenter_cs, s_sysenter_cs},
+    {"SYSENTER_ESP", 0, g_sysenter_esp, s_sysenter_esp},
+    {"SYSENTER_EIP", 0, g_sysenter_eip, s_sysenter_eip},
 };
 #define MARKS (sizeof marks / sizeof marks[0])
 
