@@ -59,7 +59,7 @@ $(LINUX_OUT)/bin/%: $(LINUX_ROOT)/guest/workloads/%.c $(LINUX_SHIM)
 		-o $@ $< $(LINUX_TOOLS)/shim/shim.c -lm
 
 $(LINUX_OUT)/initrd.cpio.gz: $(LINUX_TOOLS)/mkinitramfs.sh $(LINUX_TOOLS)/newc.py \
-		$(LINUX_TOOLS)/init $(LINUX_OUT)/jv-exit $(LINUX_WORKLOAD_BINS) \
+		$(LINUX_TOOLS)/init $(LINUX_TOOLS)/jv-counter $(LINUX_OUT)/jv-exit $(LINUX_WORKLOAD_BINS) \
 		$(LINUX_OUT)/root-busybox/bin/busybox $(LINUX_OUT)/modules/modules.dep
 	@echo "  CPIO    $@"
 	$(Q)PYTHON=$(PYTHON) $(LINUX_TOOLS)/mkinitramfs.sh $(BUILD) $@

@@ -4,6 +4,7 @@
 #   /init                 tools/linux/init (busybox sh)
 #   /bin/busybox          busybox-static, and a symlink per applet it has
 #   /bin/jv-exit          BUILD/linux/jv-exit (ends the VM with a status)
+#   /bin/jv-counter       tools/linux/jv-counter (a shell loop writing tmpfs)
 #   /bin/WORKLOAD         BUILD/linux/bin/* (the workloads built for Linux)
 #   /lib/modules/*.ko     BUILD/linux/modules/ (and its modules.dep)
 #   /dev/console          the node the kernel opens for /init's stdio
@@ -50,6 +51,7 @@ done
 [[ -L $STAGE/bin/sh ]] || die "this busybox has no sh applet"
 
 install -m 0755 "$L/jv-exit" "$STAGE/bin/jv-exit"
+install -m 0755 "$HERE/jv-counter" "$STAGE/bin/jv-counter"
 workloads=()
 if [[ -d $L/bin ]]; then
 	for program in "$L"/bin/*; do
