@@ -99,8 +99,10 @@ enum exit_action exit_vmcall(struct vcpu *v, const struct vmx_exit *e)
 		return EXIT_RESUME;
 	}
 	/* Over its hypercalls limit the vCPU sits out until a token comes,
-	 * then executes this VMCALL again (RIP not advanced); exit never
-	 * waits. */
+	 * then executes this VMCALL again: the guest-RIP field an exit saves
+	 * points at the VMCALL itself (SDM Vol. 3C 28.3.3, "Saving RIP, RSP,
+	 * RFLAGS, and SSP"), and only EXIT_NEXT_INSN adds the VM-exit
+	 * instruction length (28.2.5). JV_HC_EXIT never waits. */
 	if (nr != JV_HC_EXIT && !vm_limit_hold_vcpu(v, LIMIT_HYPERCALLS))
 		return EXIT_END_SLICE;
 	int64_t result = nr < JV_HC_COUNT ? hypercalls[nr](v, &action) : -JV_ENOSYS;
