@@ -458,12 +458,13 @@ def hv_events(text):
 
 
 def vm_table(text):
-    """The end-of-run table: each VM, how it ended, its exits and energy."""
+    """The end-of-run table: each VM, how it ended, its exits, what went over
+    its limits (hv/vm/limits.c) and its energy."""
     rows, order, sources = {}, [], set()
 
     def row(name):
         if name not in rows:
-            rows[name] = {"status": "running", "exits": "-", "energy": "-"}
+            rows[name] = {"status": "running", "exits": "-", "energy": "-", "limited": "-"}
             order.append(name)
         return rows[name]
 
@@ -479,6 +480,10 @@ def vm_table(text):
             r = row(name)
             r["status"] = "%s (status %s)" % (ev.get("reason", "?"), ev.get("status", "?"))
             r["exits"] = str(ev.get("exits_total", "-"))
+        elif kind == "vm_limits" and name in rows:
+            over = ["%s %d" % (k, v.get("refused", 0)) for k, v in ev.get("limits", {}).items()
+                    if v.get("refused")]
+            rows[name]["limited"] = ", ".join(over) if over else "0"
         elif kind == "energy" and name in rows and "uj" in ev:
             rows[name]["energy"] = "%.3f" % (ev["uj"] / 1e6)
             sources.add(ev.get("source", "?"))
@@ -488,7 +493,9 @@ def vm_table(text):
     out = ["%-*s  %8s  %10s  %s" % (width, "VM", "exits", "energy (J)", "status")]
     for name in order:
         r = rows[name]
-        out.append("%-*s  %8s  %10s  %s" % (width, name, r["exits"], r["energy"], r["status"]))
+        limited = "; over limits: %s" % r["limited"] if r["limited"] not in ("-", "0") else ""
+        out.append("%-*s  %8s  %10s  %s%s" % (width, name, r["exits"], r["energy"], r["status"],
+                                              limited))
     if sources:
         out.append("energy source: %s" % ", ".join(
             "the power model (no RAPL on this CPU)" if src == "model" else src

@@ -24,7 +24,8 @@ static void cmd_help(const char *args);
 static void cmd_vms(const char *args)
 {
 	(void)args;
-	kprintf("%-16s %-8s %8s %10s %s\n", "vm", "state", "mem MiB", "exits", "args");
+	kprintf("%-16s %-9s %8s %10s %8s %s\n", "vm", "state", "mem MiB", "exits", "limited",
+	        "args");
 	for (unsigned i = 0; i < vm_count; i++) {
 		const struct vm *vm = &vms[i];
 		uint64_t exits = vm->exits_other;
@@ -35,10 +36,26 @@ static void cmd_vms(const char *args)
 		                    : vm->vcpu.state == VCPU_PAUSED    ? "paused"
 		                    : vm->vcpu.state == VCPU_THROTTLED ? "throttled"
 		                                                       : "runnable";
-		kprintf("%-16s %-8s %8llu %10llu %s\n", vm->name, state,
+		kprintf("%-16s %-9s %8llu %10llu %8llu %s\n", vm->name, state,
 		        (unsigned long long)(vm->mem_size >> 20), (unsigned long long)exits,
-		        vm->config.args);
+		        (unsigned long long)vm_limits_refused_total(vm), vm->config.args);
 	}
+}
+
+/* The limits table, then each VM's values and what it was refused. */
+static void cmd_limits(const char *args)
+{
+	(void)args;
+	kprintf("%-20s %-9s %-8s %10s %8s  %s\n", "limit", "unit", "action", "default", "burst",
+	        "when exceeded");
+	for (unsigned i = 0; i < LIMIT_COUNT; i++) {
+		const struct vm_limit_def *d = &vm_limit_defs[i];
+		kprintf("%-20s %-9s %-8s %10llu %8llu  %s\n", d->name, d->unit,
+		        vm_limit_action_name(d->action), (unsigned long long)d->value,
+		        (unsigned long long)d->burst, d->exceeded);
+	}
+	for (unsigned i = 0; i < vm_count; i++)
+		vm_limits_report(&vms[i]);
 }
 
 static void cmd_energy(const char *args)
@@ -216,6 +233,7 @@ static const struct command commands[] = {
      cmd_batch},
     {"help", "list the commands", cmd_help},
     {"vms", "the VMs, their state and exit counts", cmd_vms},
+    {"limits", "the limits table; each VM's limits and what went over them", cmd_limits},
     {"energy", "energy per VM and account, and an energy event per VM", cmd_energy},
 };
 

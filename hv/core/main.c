@@ -31,6 +31,7 @@ static const struct cmdline_option hv_options[] = {
     {"vmx", onoff, "off: skip VMX even where it exists"},
     {"pci", onoff, "off: skip PCI enumeration"},
     {"linktest", NULL, "send:N[:SIZE[:WINDOW]] or recv:N[:DROP]: e1000 link test, then stop"},
+    {"limits", NULL, "NAME:N[/BURST],...: every VM's limits (docs/isolation.md, Limits)"},
 };
 
 static struct boot_info boot_info;
@@ -96,23 +97,27 @@ static void parse_boot_info(uint32_t magic, uint32_t info_phys, const char **opt
 	}
 }
 
+/* A bad boot option stops hv with status 5 and says why, in both forms. */
+__attribute__((noreturn)) static void bad_cmdline(const char *prefix, const char *err)
+{
+	kprintf("hv: bad command line: %s%s\n", prefix, err);
+	char esc[360];
+	fmt_json_escape(esc, sizeof esc, err);
+	log_event("{\"ev\":\"error\",\"what\":\"cmdline\",\"message\":\"%s\"}", esc);
+	hv_stop(HV_STATUS_BAD_CMDLINE, "bad command line");
+}
+
 static void check_options(const char *options)
 {
 	char err[300];
-	if (cmdline_validate(options, hv_options, ARRAY_SIZE(hv_options), err, sizeof err)) {
-		kprintf("hv: bad command line: %s\n", err);
-		char esc[360];
-		fmt_json_escape(esc, sizeof esc, err);
-		log_event("{\"ev\":\"error\",\"what\":\"cmdline\",\"message\":\"%s\"}", esc);
-		hv_stop(HV_STATUS_BAD_CMDLINE, "bad command line");
-	}
-	if (console_parse_script(options, err, sizeof err)) {
-		kprintf("hv: bad command line: %s\n", err);
-		char esc[360];
-		fmt_json_escape(esc, sizeof esc, err);
-		log_event("{\"ev\":\"error\",\"what\":\"cmdline\",\"message\":\"%s\"}", esc);
-		hv_stop(HV_STATUS_BAD_CMDLINE, "bad command line");
-	}
+	if (cmdline_validate(options, hv_options, ARRAY_SIZE(hv_options), err, sizeof err))
+		bad_cmdline("", err);
+	char limits[BOOT_CMDLINE_MAX]; /* as long as the line: never cut */
+	if (cmdline_get(options, "limits", limits, sizeof limits) &&
+	    vm_limits_set_boot(limits, err, sizeof err))
+		bad_cmdline("limits=: ", err);
+	if (console_parse_script(options, err, sizeof err))
+		bad_cmdline("", err);
 }
 
 struct cpu_report {

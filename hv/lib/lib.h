@@ -57,6 +57,22 @@ bool cmdline_get(const char *cmdline, const char *key, char *out, size_t out_len
  * there were, 0 if none or if the number does not fit in 64 bits. */
 size_t parse_decimal(const char *s, size_t len, uint64_t *out);
 
+/* limit.c: a token bucket. rate tokens a second (0: no limit), at most
+ * burst of them kept; it starts full. Times are nanoseconds of any clock
+ * that only goes forward (one that goes back earns nothing). */
+#define TOKEN_BUCKET_MAX 1000000000ull /* rate and burst are clamped to this */
+struct token_bucket {
+	uint64_t rate, burst;
+	uint64_t level; /* tokens * 10^9 */
+	uint64_t last_ns;
+};
+void token_bucket_init(struct token_bucket *b, uint64_t rate, uint64_t burst, uint64_t now_ns);
+/* Takes tokens if the bucket has them (true), else takes nothing (false).
+ * More than burst costs the whole bucket. */
+bool token_bucket_take(struct token_bucket *b, uint64_t now_ns, uint64_t tokens);
+/* How long until token_bucket_take(tokens) would succeed: 0 if now. */
+uint64_t token_bucket_wait_ns(struct token_bucket *b, uint64_t now_ns, uint64_t tokens);
+
 #ifndef HOSTED_TEST
 /* log.c: console output to COM1 and the debug port. */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

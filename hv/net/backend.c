@@ -18,6 +18,7 @@ struct vnic_counters {
 	uint64_t drops[NET_ERR_COUNT];
 	uint64_t drops_no_buffer, drops_too_small, drops_not_attached;
 	uint64_t drops_paused; /* arrived while a migration had the VM paused */
+	uint64_t tx_held;      /* times TX stopped at the packets limit (limits.c) */
 };
 
 struct vnic {
@@ -30,6 +31,9 @@ struct vnic {
 	 * copies in shared memory are only read for the other side. */
 	uint32_t tx_cons, rx_prod;
 	uint32_t tx_cons_at_flush, rx_prod_at_flush;
+	/* Frames left in the TX ring at the packets limit: taken by
+	 * net_poll_timers when the bucket has refilled. */
+	bool tx_waiting;
 	struct vnic_counters c; /* travel with a migration as they are */
 };
 
@@ -161,10 +165,12 @@ int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
 		build_announce(hello, n->mac);
 		uplink_send(hello, sizeof hello);
 	}
-	kprintf("hv: %s: pvnet attached, MAC %02x:%02x:%02x:%02x:%02x:%02x, vector 0x%x, batching "
-	        "%s\n",
-	        vm->name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
-	        n->vector, p.policy->name);
+	if (vm_limit_take(vm, LIMIT_HV_LINES, 1)) /* a guest may attach in a loop */
+		kprintf("hv: %s: pvnet attached, MAC %02x:%02x:%02x:%02x:%02x:%02x, vector 0x%x, "
+		        "batching "
+		        "%s\n",
+		        vm->name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+		        n->vector, p.policy->name);
 	return 0;
 }
 
@@ -236,7 +242,15 @@ static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
 	pvnet_compiler_barrier();
 	struct pvnet_desc *ring = ring_of(vm, n, PVNET_TX_OFFSET);
 	uint32_t old_cons = n->tx_cons;
+	n->tx_waiting = false;
 	while (n->tx_cons != prod) {
+		/* Over the packets limit the rest wait in the ring, as behind a
+		 * slow NIC (Firecracker's TX rate limiter does the same). */
+		if (!vm_limit_take(vm, LIMIT_PACKETS, 1)) {
+			n->tx_waiting = true;
+			n->c.tx_held++;
+			break;
+		}
 		struct pvnet_desc d = ring[ring_slot(n->tx_cons)];
 		pvnet_compiler_barrier();
 		n->tx_cons++;
@@ -290,7 +304,8 @@ int64_t net_set_batching(struct vm *vm, const char *text)
 		char quoted[200], why[200];
 		fmt_json_escape(quoted, sizeof quoted, text);
 		fmt_json_escape(why, sizeof why, err);
-		kprintf("hv: %s: batching \"%s\" refused: %s\n", vm->name, quoted, why);
+		if (vm_limit_take(vm, LIMIT_HV_LINES, 1))
+			kprintf("hv: %s: batching \"%s\" refused: %s\n", vm->name, quoted, why);
 		return -JV_EINVAL;
 	}
 	if (!n->attached)
@@ -300,7 +315,8 @@ int64_t net_set_batching(struct vm *vm, const char *text)
 	n->rx_prod_at_flush = n->rx_prod;
 	char fmt[160];
 	batch_params_format(&p, fmt, sizeof fmt);
-	kprintf("hv: %s: batching now %s\n", vm->name, fmt);
+	if (vm_limit_take(vm, LIMIT_HV_LINES, 1))
+		kprintf("hv: %s: batching now %s\n", vm->name, fmt);
 	return 0;
 }
 
@@ -312,6 +328,12 @@ void net_poll_timers(void)
 		struct vm *vm = &vms[i];
 		if (!n->attached || vm->stopped)
 			continue;
+		if (n->tx_waiting && vm->vcpu.state != VCPU_PAUSED &&
+		    !vm_limit_wait_ns(vm, LIMIT_PACKETS, 1)) {
+			power_switch_to(ACCOUNT_NET_ID);
+			tx_process(vm, n, host_now_ns());
+			power_switch_to(ACCOUNT_HV_OTHER_ID);
+		}
 		uint64_t deadline = batch_next_deadline(&n->batch);
 		if (!deadline)
 			continue;
@@ -337,6 +359,12 @@ uint64_t net_next_deadline_tsc(void)
 		if (!vnics[i].attached || vms[i].stopped)
 			continue;
 		uint64_t d = batch_next_deadline(&vnics[i].batch);
+		if (vnics[i].tx_waiting) { /* when the packets limit lets it go on */
+			uint64_t now = host_now_ns();
+			uint64_t at = now + vm_limit_wait_ns(&vms[i], LIMIT_PACKETS, 1);
+			if (!d || at < d)
+				d = at;
+		}
 		if (d && (!earliest || d < earliest))
 			earliest = d;
 	}
@@ -369,7 +397,8 @@ void net_report(struct vm *vm)
 	    "\"interrupts\":%llu,\"exits\":%llu,\"drops\":{\"ring_corrupt\":%llu,"
 	    "\"desc_len\":%llu,\"desc_addr\":%llu,\"no_buffer\":%llu,\"too_small\":%llu,"
 	    "\"not_attached\":%llu,\"paused\":%llu},\"rx_flushes\":{\"policy\":%llu,\"timer\":%llu,"
-	    "\"half_full\":%llu},\"rx_added_latency_ns\":%llu,\"vm_uj_per_packet\":%llu,"
+	    "\"half_full\":%llu},\"tx_held\":%llu,\"rx_added_latency_ns\":%llu,\"vm_uj_per_"
+	    "packet\":%llu,"
 	    "\"net_backend_uj\":%llu}",
 	    vm->name, params, (unsigned long long)n->c.tx_packets,
 	    (unsigned long long)n->c.tx_bytes, (unsigned long long)n->c.rx_packets,
@@ -381,7 +410,7 @@ void net_report(struct vm *vm)
 	    (unsigned long long)n->c.drops_no_buffer, (unsigned long long)n->c.drops_too_small,
 	    (unsigned long long)n->c.drops_not_attached, (unsigned long long)n->c.drops_paused,
 	    (unsigned long long)rx->flushes_policy, (unsigned long long)rx->flushes_timer,
-	    (unsigned long long)rx->flushes_half_full,
+	    (unsigned long long)rx->flushes_half_full, (unsigned long long)n->c.tx_held,
 	    (unsigned long long)(rx->packets ? rx->added_latency_ns / rx->packets : 0),
 	    (unsigned long long)(packets ? vm_nj / 1000 / packets : 0),
 	    (unsigned long long)(power_account_nj(ACCOUNT_NET_ID) / 1000));
@@ -573,6 +602,7 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 		b->added_latency_ns = s->dir[d].added_latency_ns;
 	}
 	n->c = s->c;
+	n->tx_waiting = true; /* frames a packets limit held on the old host */
 	vswitch_attach(&vswitch, vm->id);
 	/* Tell the switches the MAC moved here, as a hypervisor sends a
 	 * gratuitous ARP after a migration: this host's learns the new port

@@ -73,9 +73,11 @@ static uint64_t wake_due_vcpus(uint64_t now)
 	for (unsigned i = 0; i < vm_count; i++) {
 		struct vcpu *v = &vms[i].vcpu;
 		if (v->state == VCPU_THROTTLED) {
-			if (now >= v->throttled_until_tsc || !v->throttle_percent)
+			if (now >= v->throttled_until_tsc ||
+			    (!v->throttle_percent && !v->limit_held)) {
 				v->state = VCPU_RUNNABLE;
-			else if (!earliest || v->throttled_until_tsc < earliest)
+				v->limit_held = false;
+			} else if (!earliest || v->throttled_until_tsc < earliest)
 				earliest = v->throttled_until_tsc;
 			continue;
 		}
@@ -107,6 +109,8 @@ static void throttle_after_run(struct vcpu *v, uint64_t ran_ticks)
 	if (!p || p >= 100 || v->vm->stopped)
 		return;
 	uint64_t hold = ran_ticks * p / (100 - p);
+	if (v->limit_held && v->throttled_until_tsc > rdtsc() + hold)
+		return; /* a limit holds it longer already */
 	v->throttled_until_tsc = rdtsc() + hold;
 	v->throttled_ticks += hold;
 	if (v->state == VCPU_RUNNABLE)

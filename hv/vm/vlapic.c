@@ -230,15 +230,13 @@ static bool apic_base_write(struct vlapic *l, uint64_t value)
 	return true;
 }
 
-/* A periodic timer fires at most once per this many microseconds: a
- * period of one tick would keep the VMX-preemption timer at zero and the
- * vCPU from ever running an instruction (KVM's min_timer_period_us is the
- * same bound). */
-#define VLAPIC_MIN_PERIOD_US 200
-
-static uint64_t min_period_ticks(void)
+/* A periodic timer fires at most once per timer_period_us (the limits
+ * table, default 200 us): a period of one tick would keep the
+ * VMX-preemption timer at zero and the vCPU from ever running an
+ * instruction (KVM's min_timer_period_us is the same bound). */
+static uint64_t min_period_ticks(const struct vcpu *v)
 {
-	return host_tsc_khz * VLAPIC_MIN_PERIOD_US / 1000;
+	return host_tsc_khz * vm_limit(v->vm, LIMIT_TIMER_PERIOD_US) / 1000;
 }
 
 enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
@@ -303,8 +301,11 @@ enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 		if (LVT_MODE(l->lvt_timer) < 2) {
 			l->initial_count = v32;
 			uint64_t ticks = (uint64_t)v32 << divide_shift(l->divide_config);
-			if (LVT_MODE(l->lvt_timer) == 1 && ticks < min_period_ticks())
-				ticks = min_period_ticks();
+			if (LVT_MODE(l->lvt_timer) == 1 && ticks < min_period_ticks(v)) {
+				vm_limit_exceeded(v->vm, LIMIT_TIMER_PERIOD_US,
+				                  ticks * 1000 / (host_tsc_khz ? host_tsc_khz : 1));
+				ticks = min_period_ticks(v);
+			}
 			l->timer_deadline = v32 ? now + ticks : 0;
 			l->timer_period = LVT_MODE(l->lvt_timer) == 1 ? ticks : 0;
 		}

@@ -192,6 +192,14 @@ struct vm *vm_create_from_module(const struct boot_module *mod, const struct boo
 		return NULL;
 	}
 	memcpy(vm->name, vm->config.name, sizeof vm->name);
+	vm_limits_init(vm);
+	if (vm->config.mem_bytes > vm_limit(vm, LIMIT_MEM_MIB) << 20) {
+		fmt_snprintf(err, sizeof err, "mem=%llu MiB is over its mem_mib limit (%llu MiB)",
+		             (unsigned long long)(vm->config.mem_bytes >> 20),
+		             (unsigned long long)vm_limit(vm, LIMIT_MEM_MIB));
+		report_error(vm->name, "not started", err);
+		return NULL;
+	}
 	for (unsigned i = 0; i < vm_count; i++)
 		if (!strcmp(vms[i].name, vm->name)) {
 			report_error(vm->name, "not started", "another VM already has this name");
@@ -300,6 +308,7 @@ void vm_stop(struct vm *vm, int status, const char *fmt, ...)
 	vm->exit_status = status;
 	vm->vcpu.state = VCPU_STOPPED;
 	vm_report_exit(vm);
+	vm_limits_report(vm);
 	net_report(vm);
 	net_vm_stopped(vm);
 	power_report_vm(vm->id, vm->name);
@@ -379,6 +388,7 @@ struct vm *vm_create_empty(const struct vm_config *config, const char *name)
 	vm->id = vm_count;
 	vm->config = *config;
 	fmt_snprintf(vm->name, sizeof vm->name, "%s", name);
+	vm_limits_init(vm);
 	vm->mem_size = config->mem_bytes;
 	vm->mem_hpa = frames_alloc_contig(&host_frames, vm->mem_size / PAGE_SIZE, 512);
 	if (!vm->mem_hpa) {

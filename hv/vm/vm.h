@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lib.h"
+
 #define VM_MAX          8
 #define VM_NAME_MAX     16
 #define VM_ARGS_MAX     2304 /* a Linux command line (2 KiB) and what hv adds */
@@ -26,10 +28,55 @@
 #define VM_MP_FLOATING_GPA 0x200u
 #define VM_MP_CONFIG_GPA   0x210u
 
+/* ---- limits.c (pure): what a guest may consume, in one table ---- */
+enum vm_limit {
+	LIMIT_MEM_MIB,
+	LIMIT_CONSOLE_LINES,
+	LIMIT_CONSOLE_LINE_BYTES,
+	LIMIT_HV_LINES,
+	LIMIT_HYPERCALLS,
+	LIMIT_PACKETS,
+	LIMIT_TIMER_PERIOD_US,
+	LIMIT_NO_PROGRESS,
+	LIMIT_COUNT
+};
+/* A rate is a token bucket (value a second, burst deep); a ceiling is a
+ * value never exceeded, a floor one never gone under. */
+enum limit_kind { LIMIT_RATE, LIMIT_CEILING, LIMIT_FLOOR };
+/* What hv does to a guest over the limit. */
+enum limit_action {
+	LIMIT_HOLD,   /* the vCPU (or its TX ring) waits until the bucket refills */
+	LIMIT_DROP,   /* the line is not printed, only counted */
+	LIMIT_SPLIT,  /* cut into pieces within the limit */
+	LIMIT_RAISE,  /* raised to the floor */
+	LIMIT_STOP,   /* the VM is stopped with the reason */
+	LIMIT_REFUSE, /* the VM is not started */
+};
+struct vm_limit_def {
+	const char *name, *unit;
+	enum limit_kind kind;
+	uint64_t value, burst; /* defaults (burst: rates only) */
+	uint64_t min, max;     /* what limits= may set value to */
+	enum limit_action action;
+	const char *exceeded; /* what happens, in words */
+};
+extern const struct vm_limit_def vm_limit_defs[LIMIT_COUNT];
+struct vm_limit_setting {
+	uint64_t value, burst;
+};
+#define VM_LIMITS_SPEC_MAX 200
+void vm_limits_defaults(struct vm_limit_setting set[LIMIT_COUNT]);
+/* Applies "NAME:N[/BURST],..." (limits= of hv's line or a module line)
+ * over set; 0, or -1 with a one-line reason (set may be half changed). */
+int vm_limits_parse(const char *spec, struct vm_limit_setting set[LIMIT_COUNT], char *err,
+                    size_t err_len);
+const char *vm_limit_action_name(enum limit_action a);
+
 /* ---- vm_config.c (pure): "name=vm0 mem=32M -- mvb 512" ---- */
 struct vm_config {
 	char name[VM_NAME_MAX];
-	char initrd[VM_NAME_MAX]; /* initrd=NAME: the module whose line is data=NAME */
+	char initrd[VM_NAME_MAX];        /* initrd=NAME: the module whose line is data=NAME */
+	char limits[VM_LIMITS_SPEC_MAX]; /* limits=...: this VM's own, over hv's */
 	uint64_t mem_bytes;
 	char args[VM_ARGS_MAX]; /* what the guest's main() gets: "mvb 512" */
 };
@@ -141,6 +188,15 @@ enum {
 	VCPU_SWAPPED_MSRS
 };
 
+/* One limit of one VM at run time (limits_vm.c). */
+struct vm_limit_state {
+	struct vm_limit_setting set;
+	struct token_bucket bucket;
+	uint64_t refused;        /* uses refused, held, dropped, cut or raised */
+	uint64_t reported;       /* refused as of the last report line */
+	uint64_t last_report_ns; /* at most one report a second */
+};
+
 struct vm;
 struct vcpu {
 	struct vm *vm;
@@ -164,6 +220,7 @@ struct vcpu {
 	unsigned throttle_percent;
 	uint64_t throttled_until_tsc;
 	uint64_t throttled_ticks; /* total time held out, for the reports */
+	bool limit_held;          /* held out by a limit (limits_vm.c), not the policy */
 	/* VT-x state (vmx/vcpu.c) */
 	uint64_t vmcs_pa;
 	bool launched;
@@ -199,6 +256,7 @@ struct vm {
 	uint64_t guest_tsc, hv_tsc; /* host ticks spent in the guest, in hv for it */
 	unsigned unknown_msr_reports;
 	struct dirty_log dirty;
+	struct vm_limit_state limits[LIMIT_COUNT];
 };
 
 extern struct vm vms[VM_MAX];
@@ -236,6 +294,27 @@ uint64_t vm_time_ns(const struct vm *vm);
 /* The host TSC in nanoseconds (the clock of the network and migration
  * engines, which take time as an argument). */
 uint64_t host_now_ns(void);
+
+/* limits_vm.c: applying the limits table to a running VM. */
+/* hv's own limits= (boot): checked at boot, applied to every VM after. */
+int vm_limits_set_boot(const char *spec, char *err, size_t err_len);
+/* The table, hv's limits= and the VM's own, in that order; buckets full. */
+void vm_limits_init(struct vm *vm);
+uint64_t vm_limit(const struct vm *vm, enum vm_limit id);
+/* A use of a rate limit: true if within it; false if over (counted, and
+ * said in one line at first and at most once a second after). */
+bool vm_limit_take(struct vm *vm, enum vm_limit id, uint64_t uses);
+/* ns until vm_limit_take would succeed (0: now). */
+uint64_t vm_limit_wait_ns(struct vm *vm, enum vm_limit id, uint64_t uses);
+/* A ceiling or floor was applied (cut, raised, stopped): counted and said
+ * as vm_limit_take says it; seen is the value the guest asked for. */
+void vm_limit_exceeded(struct vm *vm, enum vm_limit id, uint64_t seen);
+/* A hypercall: true to run it now; false: over the limit, the vCPU is held
+ * out of the CPU until a token comes, then runs the same VMCALL again. */
+bool vm_limit_hold_vcpu(struct vcpu *v, enum vm_limit id);
+/* The vm_limits event and a human line (also the console's limits). */
+void vm_limits_report(const struct vm *vm);
+uint64_t vm_limits_refused_total(const struct vm *vm);
 
 /* vuart.c */
 void vuart_reset(struct vuart *u);

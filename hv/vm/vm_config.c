@@ -111,8 +111,22 @@ static int parse_line(const char *line, struct vm_config *out, char *err, size_t
 				FAIL("memory size %.*s out of range (2M..1G, a multiple of 2M)",
 				     (int)vlen, value);
 			out->mem_bytes = bytes;
+		} else if (klen == 6 && !strncmp(word, "limits", 6) && eq) {
+			/* Checked here so a bad one refuses the VM; applied at its
+			 * start (limits_vm.c). */
+			struct vm_limit_setting set[LIMIT_COUNT];
+			char why[160];
+			vm_limits_defaults(set);
+			if (vlen >= sizeof out->limits)
+				FAIL("limits= is %zu bytes long; at most %zu", vlen,
+				     sizeof out->limits - 1);
+			memcpy(out->limits, value, vlen);
+			out->limits[vlen] = '\0';
+			if (vm_limits_parse(out->limits, set, why, sizeof why))
+				FAIL("%s", why);
 		} else {
-			FAIL("unknown VM option '%.*s' (known: name= mem= initrd=; the guest's "
+			FAIL("unknown VM option '%.*s' (known: name= mem= initrd= limits=; the "
+			     "guest's "
 			     "arguments go after --)",
 			     (int)len, word);
 		}

@@ -18,8 +18,10 @@ void vm_console_flush(struct vm *vm)
 	if (!u->line_len)
 		return;
 	u->line[u->line_len] = '\0';
-	kprintf("[%s] %s\n", vm->name, u->line);
 	u->line_len = 0;
+	/* The host's log is everyone's: a flood is dropped and counted. */
+	if (vm_limit_take(vm, LIMIT_CONSOLE_LINES, 1))
+		kprintf("[%s] %s\n", vm->name, u->line);
 }
 
 void vm_console_putc(struct vm *vm, char c)
@@ -31,10 +33,14 @@ void vm_console_putc(struct vm *vm, char c)
 		vm_console_flush(vm);
 		return;
 	}
+	/* A line over console_line_bytes goes on in a new line. */
+	if (u->line_len >= vm_limit(vm, LIMIT_CONSOLE_LINE_BYTES) ||
+	    u->line_len == sizeof u->line - 1) {
+		vm_limit_exceeded(vm, LIMIT_CONSOLE_LINE_BYTES, u->line_len + 1);
+		vm_console_flush(vm);
+	}
 	/* Keep the host log printable: control bytes become '?'. */
 	u->line[u->line_len++] = (c >= 0x20 && c < 0x7f) || c == '\t' ? c : '?';
-	if (u->line_len == sizeof u->line - 1)
-		vm_console_flush(vm);
 }
 
 /* The interrupt the UART asks for, as its IIR says it (PC16550D table 4):

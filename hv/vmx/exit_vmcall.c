@@ -73,7 +73,8 @@ static int64_t hc_net_batch(struct vcpu *v, enum exit_action *action)
 static int64_t hc_net_stats(struct vcpu *v, enum exit_action *action)
 {
 	(void)action;
-	net_report(v->vm);
+	if (vm_limit_take(v->vm, LIMIT_HV_LINES, 1)) /* an event per call: bounded */
+		net_report(v->vm);
 	return 0;
 }
 
@@ -97,6 +98,13 @@ enum exit_action exit_vmcall(struct vcpu *v, const struct vmx_exit *e)
 		vmx_inject_exception(6, false, 0);
 		return EXIT_RESUME;
 	}
+	/* Over its hypercalls limit the vCPU sits out until a token comes,
+	 * then executes this VMCALL again: the guest-RIP field an exit saves
+	 * points at the VMCALL itself (SDM Vol. 3C 28.3.3, "Saving RIP, RSP,
+	 * RFLAGS, and SSP"), and only EXIT_NEXT_INSN adds the VM-exit
+	 * instruction length (28.2.5). JV_HC_EXIT never waits. */
+	if (nr != JV_HC_EXIT && !vm_limit_hold_vcpu(v, LIMIT_HYPERCALLS))
+		return EXIT_END_SLICE;
 	int64_t result = nr < JV_HC_COUNT ? hypercalls[nr](v, &action) : -JV_ENOSYS;
 	v->regs.rax = (uint64_t)result;
 	if (action == EXIT_END_SLICE) /* yield: done with VMCALL, then give way */

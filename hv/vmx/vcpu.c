@@ -450,10 +450,6 @@ bool vcpu_interrupt_pending(const struct vcpu *v)
 
 extern const exit_handler_fn exit_handlers[VM_EXIT_REASONS];
 
-/* See arch_vcpu_run: a vCPU that cannot run one instruction in this many
- * entries in a row is stopped. */
-#define VCPU_MAX_ENTRIES_WITHOUT_PROGRESS 100000u
-
 void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc)
 {
 	struct vm *vm = v->vm;
@@ -520,7 +516,9 @@ void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc)
 		 * entry would never run again: vlapic.c bounds timer periods,
 		 * and this bounds what is left (SDM 26.7.4). */
 		if (ticks == 0 && e.reason == EXIT_PREEMPTION_TIMER && !entry_failed) {
-			if (++v->entries_without_progress >= VCPU_MAX_ENTRIES_WITHOUT_PROGRESS) {
+			if (++v->entries_without_progress >= vm_limit(vm, LIMIT_NO_PROGRESS)) {
+				vm_limit_exceeded(vm, LIMIT_NO_PROGRESS,
+				                  v->entries_without_progress);
 				vm_stop(vm, 255,
 				        "made no progress in %u entries in a row (its timer is "
 				        "due at every entry)",

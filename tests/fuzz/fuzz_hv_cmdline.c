@@ -9,6 +9,7 @@
 #include "boot/boot.h"
 #include "fuzz_common.h"
 #include "lib/lib.h"
+#include "vm/vm.h"
 
 static const char *const inject_choices[] = {"ud",   "pf",          "gp", "badmb",
                                              "hang", "triplefault", NULL};
@@ -25,6 +26,7 @@ static const struct cmdline_option hv_options[] = {
     {"vmx", onoff, "off: skip VMX even where it exists"},
     {"pci", onoff, "off: skip PCI enumeration"},
     {"linktest", NULL, "send:N[:SIZE[:WINDOW]] or recv:N[:DROP]: e1000 link test, then stop"},
+    {"limits", NULL, "NAME:N[/BURST],...: every VM's limits (docs/isolation.md, Limits)"},
 };
 
 /* The buffer each reader of an option gives cmdline_get. */
@@ -36,6 +38,8 @@ static size_t reader_size(const char *key)
 		return 8; /* power/power.c */
 	if (!strcmp(key, "linktest"))
 		return 48; /* dev/e1000.c */
+	if (!strcmp(key, "limits"))
+		return BOOT_CMDLINE_MAX; /* core/main.c */
 	return 16;
 }
 
@@ -114,6 +118,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0 && opt->choices)
 			FUZZ_ASSERT(in_choices(value, opt->choices));
 		check_parse_decimal(value, strlen(value));
+		if (!strcmp(opt->key, "limits")) { /* vm/limits.c, as check_options */
+			struct vm_limit_setting set[LIMIT_COUNT];
+			char why[160];
+			vm_limits_defaults(set);
+			if (vm_limits_parse(value, set, why, sizeof why)) {
+				FUZZ_ASSERT(fuzz_terminated(why, sizeof why) && why[0]);
+			} else {
+				for (unsigned l = 0; l < LIMIT_COUNT; l++)
+					FUZZ_ASSERT(set[l].value >= vm_limit_defs[l].min &&
+					            set[l].value <= vm_limit_defs[l].max &&
+					            set[l].burst <= TOKEN_BUCKET_MAX);
+			}
+		}
 		free(value);
 	}
 

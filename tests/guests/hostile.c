@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock/clock.h"
 #include "hyper/hyper.h"
+#include "joulevisor/pvnet.h"
+#include "net/net.h"
 #include "x86/x86.h"
 
 #define GP   13
@@ -715,6 +718,130 @@ static void group_leak(unsigned who)
 	s_cr8(0);
 }
 
+/* ---- floods: a guest over one of its limits (hv/vm/limits.c) ----
+ * tests/system/hostile_tests.py gives each its limits= on the module line
+ * (the constants below) and checks hv's side: the limit event and line,
+ * the counts, the good VM beside it. A flood that is held must still get
+ * everything done, only later; a dropped one must not mute the VM for
+ * good. */
+#define FLOOD_LINES        3000
+#define FLOOD_LONG_LINE    2000 /* bytes with no newline: cut at 511 */
+#define FLOOD_CALLS        3000
+#define FLOOD_CALLS_RATE   1000 /* limits=hypercalls:1000/100 */
+#define FLOOD_CALLS_BURST  100
+#define FLOOD_FRAMES       1500
+#define FLOOD_FRAMES_RATE  500 /* limits=packets:500/64 */
+#define FLOOD_FRAMES_BURST 64
+#define FLOOD_STATS        2000
+
+static uint64_t hv_now_ns(void)
+{
+	return (uint64_t)hyper_call(JV_HC_TIME_NS, 0, 0, 0);
+}
+
+static void pause_ms(uint64_t ms)
+{
+	sleep_until_tsc(rdtsc() + ns_to_tsc_ticks(ms * 1000000ull));
+}
+
+/* At least (uses - burst) / rate seconds, less 5% for clock granularity. */
+static bool took_long_enough(uint64_t ns, unsigned uses, unsigned rate, unsigned burst)
+{
+	uint64_t min_ns = (uint64_t)(uses - burst) * 1000000000ull / rate;
+	return ns >= min_ns - min_ns / 20;
+}
+
+static void group_console_flood(void)
+{
+	static char line[FLOOD_LONG_LINE + 1];
+	memset(line, 'L', FLOOD_LONG_LINE);
+	fputs(line, stdout); /* no newline: hv cuts it into lines */
+	putchar('\n');
+	uint64_t start = hv_now_ns();
+	for (unsigned i = 0; i < FLOOD_LINES; i++)
+		printf("flood line %u\n", i);
+	fflush(stdout);
+	uint64_t ns = hv_now_ns() - start;
+	/* Dropped lines cost the guest nothing: it was not slowed. The
+	 * bucket refills (limits=console_lines:20/50): after 3 s these lines
+	 * get through again. */
+	pause_ms(3000);
+	printf("@ {\"ev\":\"console_flood\",\"lines\":%u,\"ns\":%llu}\n", FLOOD_LINES,
+	       (unsigned long long)ns);
+	report("console_flood_then_heard_again", true);
+}
+
+static void group_hypercall_flood(void)
+{
+	uint64_t first = hv_now_ns(), last = first;
+	bool monotonic = true;
+	for (unsigned i = 1; i < FLOOD_CALLS; i++) {
+		uint64_t t = hv_now_ns();
+		monotonic &= (int64_t)t >= 0 && t >= last;
+		last = t;
+	}
+	uint64_t ns = last - first;
+	snprintf(why, sizeof why, "a time_ns result went back or was an error");
+	report("hypercall_flood_every_call_answered", monotonic);
+	snprintf(why, sizeof why, "%u calls in %llu ns: over %u calls/s, burst %u", FLOOD_CALLS,
+	         (unsigned long long)ns, FLOOD_CALLS_RATE, FLOOD_CALLS_BURST);
+	report("hypercall_flood_held_to_its_rate",
+	       took_long_enough(ns, FLOOD_CALLS - 1, FLOOD_CALLS_RATE, FLOOD_CALLS_BURST));
+	printf("@ {\"ev\":\"hypercall_flood\",\"calls\":%u,\"ns\":%llu}\n", FLOOD_CALLS,
+	       (unsigned long long)ns);
+}
+
+static void group_packet_flood(void)
+{
+	if (!net_attach()) {
+		snprintf(why, sizeof why, "no pvnet");
+		report("packet_flood_attached", false);
+		return;
+	}
+	static uint8_t frame[64];
+	memset(frame, 0xFF, NET_MAC_LEN); /* broadcast: the switch floods it */
+	memcpy(frame + NET_MAC_LEN, net_mac(), NET_MAC_LEN);
+	frame[12] = 0x88; /* a local experimental EtherType */
+	frame[13] = 0xB5;
+	uint64_t start = hv_now_ns();
+	unsigned sent = 0;
+	for (unsigned i = 0; i < FLOOD_FRAMES; i++) {
+		frame[14] = (uint8_t)i;
+		sent += net_send(frame, sizeof frame);
+	}
+	net_flush();
+	/* The last send returned when the ring had room for it: hv had taken
+	 * all but a ring's worth (PVNET_RING_SIZE) by then. */
+	uint64_t ns = hv_now_ns() - start;
+	/* A ring's worth still waits for hv (500 frames/s: half a second);
+	 * frames in the ring when a VM exits are lost, as on a NIC. */
+	pause_ms(1500);
+	snprintf(why, sizeof why, "net_send refused %u of %u frames", FLOOD_FRAMES - sent,
+	         FLOOD_FRAMES);
+	report("packet_flood_no_frame_refused", sent == FLOOD_FRAMES);
+	snprintf(why, sizeof why, "%u frames in %llu ns: over %u frames/s, burst %u", FLOOD_FRAMES,
+	         (unsigned long long)ns, FLOOD_FRAMES_RATE, FLOOD_FRAMES_BURST);
+	report("packet_flood_held_to_its_rate",
+	       took_long_enough(ns, FLOOD_FRAMES - PVNET_RING_SIZE, FLOOD_FRAMES_RATE,
+	                        FLOOD_FRAMES_BURST));
+	printf("@ {\"ev\":\"packet_flood\",\"frames\":%u,\"ns\":%llu,\"tx_full_waits\":%llu}\n",
+	       FLOOD_FRAMES, (unsigned long long)ns,
+	       (unsigned long long)net_counters()->tx_full_waits);
+}
+
+static void group_hv_line_flood(void)
+{
+	/* Each call asks hv for a net_stats event: hv's log, not ours. */
+	bool attached = net_attach();
+	snprintf(why, sizeof why, "no pvnet");
+	report("hv_line_flood_attached", attached);
+	long bad = 0;
+	for (unsigned i = 0; i < FLOOD_STATS; i++)
+		bad += hyper_call(JV_HC_NET_STATS, 0, 0, 0) != 0;
+	snprintf(why, sizeof why, "%ld of %u net_stats calls failed", bad, FLOOD_STATS);
+	report("hv_line_flood_calls_answered", bad == 0);
+}
+
 /* ---- groups that end the VM on purpose ---- */
 static void end_triple_fault(void)
 {
@@ -767,9 +894,17 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		void (*run)(void);
-	} groups[] = {{"cr", group_cr},       {"msr", group_msr}, {"insn", group_insn},
-	              {"debug", group_debug}, {"io", group_io},   {"hypercall", group_hypercall},
-	              {"apic", group_apic}};
+	} groups[] = {{"cr", group_cr},
+	              {"msr", group_msr},
+	              {"insn", group_insn},
+	              {"debug", group_debug},
+	              {"io", group_io},
+	              {"hypercall", group_hypercall},
+	              {"apic", group_apic},
+	              {"console_flood", group_console_flood},
+	              {"hypercall_flood", group_hypercall_flood},
+	              {"packet_flood", group_packet_flood},
+	              {"hv_line_flood", group_hv_line_flood}};
 	static const struct {
 		const char *name;
 		void (*run)(void);
@@ -799,6 +934,7 @@ int main(int argc, char **argv)
 		if (!found) {
 			fprintf(stderr,
 			        "usage: hostile cr|msr|insn|debug|io|hypercall|apic|leak 1|leak 2"
+			        "|console_flood|hypercall_flood|packet_flood|hv_line_flood"
 			        "|triple_fault|double_fault|hlt_with_interrupts_off|cr8_then_exit"
 			        "|spin_with_interrupts_off|outside_memory\n");
 			return 2;

@@ -127,6 +127,10 @@ def test_bad_command_line():
     r2 = Run("bad_value", "qemu-kernel", cmdline="vmx=maybe", timeout=60)
     r2.expect_status(5)
     r2.expect_line(r"bad value 'maybe' for option 'vmx' \(allowed: on\|off\)")
+    r3 = Run("bad_limits", "qemu-kernel", cmdline="limits=console_lines:50,frames:10", timeout=60)
+    r3.expect_status(5)
+    r3.expect_line(r"^hv: bad command line: limits=: unknown limit 'frames' \(known: mem_mib "
+                   r"console_lines .*no_progress_entries\)$")
 
 
 def test_runner_calls_a_hang_a_failure():

@@ -139,5 +139,73 @@ def test_long_module_line_is_refused_not_cut():
                    for e in r.events), "a VM started with its line cut")
 
 
+def test_limits_floods_are_throttled_beside_a_good_vm():
+    """Limits said out loud (hv/vm/limits.c): each flood, with small limits
+    on its module line, is held or dropped with the limit event and a human
+    line; held work still gets done; hv's limits= refuses a VM over
+    mem_mib; the good VM beside them finishes with its checksum."""
+    hello = os.path.join(BUILD, "guest", "hello.elf")
+    floods = {  # VM -> (group, limits=)
+        "cflood": ("console_flood", "console_lines:20/50"),
+        "hcflood": ("hypercall_flood", "hypercalls:1000/100"),
+        "pflood": ("packet_flood", "packets:500/64"),
+        "lflood": ("hv_line_flood", "hv_lines:5/10"),
+    }
+    mods = [GOOD] + [(HOSTILE, "name=%s mem=8M limits=%s -- hostile %s" % (vm, lim, g))
+                     for vm, (g, lim) in floods.items()]
+    mods.append((hello, "name=bigmem mem=32M -- hello"))
+    r = Run("hostile_limits", "bochs", timeout=400, modules=mods,
+            cmdline="limits=mem_mib:16 at=200:vms at=200:limits")
+    r.expect_status(1)  # bigmem was refused
+    check_boot(r, list(floods))
+    err = r.event("vm_error", vm="bigmem")
+    expect("mem=32 MiB is over its mem_mib limit (16 MiB)" in err["message"], "bigmem: %r" % err)
+    expect(not any(e.get("ev") == "vm_start" and e.get("vm") == "bigmem" for e in r.events),
+           "bigmem started over its mem_mib limit")
+    limits = {vm: r.event("vm_limits", vm=vm)["limits"] for vm in list(floods) + ["good"]}
+    expect(all(v["refused"] == 0 for v in limits["good"].values()),
+           "the good VM hit a limit: %r" % limits["good"])
+
+    def said(vm, limit, unit_line):
+        ev = [e for e in r.events if e.get("ev") == "limit" and e.get("vm") == vm
+              and e.get("limit") == limit]
+        expect(ev and ev[0]["first"] is True, "%s: no first limit event for %s" % (vm, limit))
+        # The report itself is bounded: one, then at most one a second.
+        expect(len(ev) <= 20, "%s: %d limit events for %s" % (vm, len(ev), limit))
+        r.expect_line(r"^hv: %s: over its %s limit \(%s\): " % (vm, limit, unit_line))
+
+    # Console: lines over 20/s (burst 50) dropped and counted; the long line
+    # cut at 511 bytes; after a quiet spell the VM is heard again.
+    said("cflood", "console_lines", r"20 lines/s, burst 50")
+    said("cflood", "console_line_bytes", r"511 bytes; it asked for 512")
+    printed = len(re.findall(r"^\[cflood\] flood line \d+$", r.log, re.M))
+    flood = r.guest_event("cflood", "console_flood")
+    allowed = 50 + 20 * (flood["ns"] / 1e9 + 1)
+    expect(printed <= allowed, "cflood: %d flood lines printed, at most %d allowed" % (printed, allowed))
+    refused = limits["cflood"]["console_lines"]["refused"]
+    expect(refused >= 3000 - printed, "cflood: %d printed + %d refused < 3000" % (printed, refused))
+    expect(limits["cflood"]["console_line_bytes"]["refused"] >= 3, "the 2000-byte line was not cut")
+    expect(re.search(r"^\[cflood\] L{511}$", r.log, re.M), "no 511-byte piece of the long line")
+    # Hypercalls: held (the guest measured the rate), never refused.
+    said("hcflood", "hypercalls", r"1000 calls/s, burst 100")
+    expect(limits["hcflood"]["hypercalls"]["refused"] > 0, "hcflood: no hypercall held")
+    # Packets: held in the ring, every frame sent, none lost.
+    said("pflood", "packets", r"500 frames/s, burst 64")
+    stats = r.event("net_stats", vm="pflood")
+    expect(stats["tx_packets"] == 1500 and stats["tx_held"] > 0,
+           "pflood: %r" % {k: stats[k] for k in ("tx_packets", "tx_held")})
+    # hv's own lines on request: 2000 net_stats asked, a handful printed.
+    said("lflood", "hv_lines", r"5 lines/s, burst 10")
+    shown = len([e for e in r.events if e.get("ev") == "net_stats" and e.get("vm") == "lflood"])
+    expect(shown <= 40, "lflood: %d net_stats events for 2000 requests" % shown)
+    expect(limits["lflood"]["hv_lines"]["refused"] >= 2000 - shown, "lflood: refusals not counted")
+    # The console commands show the counters.
+    r.expect_line(r"^vm +state +mem MiB +exits +limited +args$")
+    r.expect_line(r"^limit +unit +action +default +burst +when exceeded$")
+    for vm, (g, _) in floods.items():
+        print("  %s: %s" % (vm, ", ".join("%s %d" % (k, v["refused"])
+                                        for k, v in limits[vm].items() if v["refused"])))
+
+
 if __name__ == "__main__":
     sys.exit(main(globals()))
