@@ -7,11 +7,40 @@
 #   tools/mkiso.sh --bare OUT.iso GUEST.elf "ARGS"
 # boots a guest ELF alone, with no hypervisor (multiboot1): the native
 # baseline.
+#   tools/mkiso.sh --linux OUT.iso BZIMAGE "KERNEL ARGS" INITRD
+# boots a Linux bzImage alone through GRUB's linux and initrd commands (the
+# 64-bit boot protocol and its decompressor): bare Linux, the baseline of
+# the Linux guests.
 set -euo pipefail
 bare=0
 if [ "${1:-}" = "--bare" ]; then
 	bare=1
 	shift
+elif [ "${1:-}" = "--linux" ]; then
+	[ $# -eq 5 ] || { echo "usage: $0 --linux OUT.iso BZIMAGE \"KERNEL ARGS\" INITRD" >&2; exit 2; }
+	for f in "$3" "$5"; do
+		[ -f "$f" ] || { echo "mkiso: $f: no such file (run make linux-images)" >&2; exit 2; }
+	done
+	stage=$(mktemp -d)
+	log=$(mktemp)
+	trap 'rm -rf "$stage" "$log"' EXIT
+	mkdir -p "$stage/boot/grub"
+	cp "$3" "$stage/boot/bzImage"
+	cp "$5" "$stage/boot/initrd"
+	cat >"$stage/boot/grub/grub.cfg" <<CFG
+set timeout=0
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+menuentry "bare Linux" {
+  linux /boot/bzImage $4
+  initrd /boot/initrd
+  boot
+}
+CFG
+	mkdir -p "$(dirname "$2")"
+	grub-mkrescue -o "$2" "$stage" >"$log" 2>&1 || { echo "mkiso: grub-mkrescue failed:" >&2; cat "$log" >&2; exit 1; }
+	exit 0
 fi
 if [ $# -lt 3 ] || [ $(( ($# - 3) % 2 )) -ne 0 ]; then
 	echo "usage: $0 OUT.iso HV.elf \"HV OPTIONS\" [GUEST.elf \"MODULE ARGS\"]..." >&2
