@@ -131,7 +131,7 @@ UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit
 	-fsanitize=address,undefined -fno-sanitize-recover=all -DHOSTED_TEST -D_DEFAULT_SOURCE
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 # Pure hv code that the unit tests exercise on the host.
-UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c \
+UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c hv/lib/knobs.c \
 	hv/vm/vm_config.c hv/vm/elf_loader.c hv/vmx/ept.c
 # Subsystems list their own pure (host-testable) sources here.
 -include hv/net/unit.mk migrate/unit.mk hv/power/unit.mk
