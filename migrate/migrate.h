@@ -377,7 +377,8 @@ struct migrate_policy {
 	X(migrate_policy_default)                                                                  \
 	X(migrate_policy_xen_legacy)                                                               \
 	X(migrate_policy_xen_v2)                                                                   \
-	X(migrate_policy_qemu)
+	X(migrate_policy_qemu)                                                                     \
+	/* one line per policy above this one */
 
 #define MIGRATE_POLICY_DECLARE(sym) extern const struct migrate_policy sym;
 MIGRATE_POLICY_TABLE(MIGRATE_POLICY_DECLARE)

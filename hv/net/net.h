@@ -182,7 +182,8 @@ struct batch_policy {
 	X(batch_fixed_time)                                                                        \
 	X(batch_fixed_count)                                                                       \
 	X(batch_qemu_timer)                                                                        \
-	X(batch_adaptive)
+	X(batch_adaptive)                                                                          \
+	/* one line per policy above this one */
 
 #define BATCH_POLICY_DECLARE(sym) extern const struct batch_policy sym;
 BATCH_POLICY_TABLE(BATCH_POLICY_DECLARE)
