@@ -183,6 +183,7 @@ struct batch_policy {
 	X(batch_fixed_count)                                                                       \
 	X(batch_qemu_timer)                                                                        \
 	X(batch_adaptive)                                                                          \
+	X(batch_idle)                                                                              \
 	/* one line per policy above this one */
 
 #define BATCH_POLICY_DECLARE(sym) extern const struct batch_policy sym;
