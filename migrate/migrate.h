@@ -378,6 +378,7 @@ struct migrate_policy {
 	X(migrate_policy_xen_legacy)                                                               \
 	X(migrate_policy_xen_v2)                                                                   \
 	X(migrate_policy_qemu)                                                                     \
+	X(migrate_policy_shrink)                                                                   \
 	/* one line per policy above this one */
 
 #define MIGRATE_POLICY_DECLARE(sym) extern const struct migrate_policy sym;
