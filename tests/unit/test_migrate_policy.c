@@ -255,3 +255,51 @@ TEST(migrate_every_policys_knobs_format_and_parse_back)
 		}
 	}
 }
+
+/* ---- the example policy of docs/policies.md: shrink ---- */
+
+static bool shrink_stops(const char *text, struct migrate_round_stats s)
+{
+	const struct migrate_policy *policy = NULL;
+	struct migrate_params p = {0};
+	char err[300];
+	if (migrate_params_parse(text, &policy, &p, err, sizeof err)) {
+		printf("  %s: %s\n", text, err);
+		return false;
+	}
+	return policy == &migrate_policy_shrink && policy->should_stop(&s, &p);
+}
+
+TEST(migrate_policy_shrink_stops_when_a_round_shrinks_too_little)
+{
+	struct migrate_round_stats s = scripted();         /* 200 dirty pages sent, 100 left: 50% */
+	CHECK(!shrink_stops("policy=shrink", s));          /* ratio 10% */
+	CHECK(!shrink_stops("policy=shrink ratio=50", s)); /* exactly 50% is enough */
+	CHECK(shrink_stops("policy=shrink ratio=51", s));
+	s.dirty_pages = 190; /* 5% */
+	CHECK(shrink_stops("policy=shrink", s));
+	CHECK(!shrink_stops("policy=shrink ratio=0", s));
+	s.dirty_pages = 200; /* no progress at all */
+	CHECK(shrink_stops("policy=shrink ratio=0", s));
+	s.dirty_pages = 0;
+	CHECK(shrink_stops("policy=shrink ratio=0", s));
+}
+
+TEST(migrate_policy_shrink_knob_parses_and_is_refused_when_bad)
+{
+	const struct migrate_policy *policy = NULL;
+	struct migrate_params p = {0};
+	char err[300] = "", text[MIGRATE_TEXT_MAX];
+	CHECK_EQ(migrate_params_parse("policy=shrink ratio=25 round_limit=12", &policy, &p, err,
+	                              sizeof err),
+	         0);
+	migrate_params_format(policy, &p, text, sizeof text);
+	CHECK_STR(text, "policy=shrink ratio=25 round_limit=12");
+	CHECK_EQ(migrate_params_parse("policy=shrink ratio=101", &policy, &p, err, sizeof err), -1);
+	CHECK_STR(err, "ratio=101 out of range (0 to 100 %)");
+	CHECK_EQ(migrate_params_parse("policy=shrink ratio=ten", &policy, &p, err, sizeof err), -1);
+	CHECK_STR(err, "ratio=ten: not a whole number of %");
+	CHECK_EQ(migrate_params_parse("policy=shrink downtime=1s", &policy, &p, err, sizeof err),
+	         -1);
+	CHECK_STR(err, "unknown knob 'downtime' (knobs: shrink: ratio; engine: round_limit)");
+}

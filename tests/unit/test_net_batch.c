@@ -663,3 +663,61 @@ TEST(net_batch_policy_table_and_lookup)
 	CHECK(batch_policy_find("fixed") == NULL);
 	CHECK(batch_policy_find("") == NULL);
 }
+
+/* ---- the example policy of docs/policies.md: idle ---- */
+
+TEST(net_batch_idle_notifies_at_count_or_when_the_burst_ends)
+{
+	static const struct packet_event bursts[] = {
+	    {0, NET_RX},        {10 * US, NET_RX},  {20 * US, NET_RX}, /* 3 < count, then quiet */
+	    {500 * US, NET_RX}, {510 * US, NET_RX}, {520 * US, NET_RX}, {530 * US, NET_RX},
+	};
+	struct batch_state s;
+	struct trace_result r;
+	CHECK(start_policy(&s, "policy=idle count=4 idle=100us tbuf=1ms"));
+	run_trace(&s, bursts, sizeof bursts / sizeof bursts[0], 2 * MS, &r);
+	CHECK_EQ(r.flush_count, 2);
+	CHECK_FLUSH(r, 0, 120 * US, 3); /* 100 us after the last packet of the burst */
+	CHECK_FLUSH(r, 1, 530 * US, 4); /* the fourth packet */
+	CHECK_EQ(s.dir[NET_RX].flushes_timer, 1);
+	CHECK_EQ(s.dir[NET_RX].flushes_policy, 1);
+}
+
+TEST(net_batch_idle_never_waits_longer_than_tbuf)
+{
+	/* A packet every 90 us is never idle for 100 us: tbuf ends each batch. */
+	static struct packet_event stream[23];
+	for (size_t i = 0; i < 23; i++)
+		stream[i] = (struct packet_event){i * 90 * US, NET_RX};
+	struct batch_state s;
+	struct trace_result r;
+	CHECK(start_policy(&s, "policy=idle count=64 idle=100us tbuf=1ms"));
+	run_trace(&s, stream, 23, 3 * MS, &r);
+	CHECK_EQ(r.flush_count, 2);
+	CHECK_FLUSH(r, 0, 1000 * US, 12); /* 0..990 us */
+	CHECK_FLUSH(r, 1, 2080 * US, 11); /* from 1080 us: tbuf and idle agree */
+}
+
+TEST(net_batch_idle_knobs_parse_refuse_and_survive_the_blob)
+{
+	struct batch_params p;
+	char err[300] = "", text[BATCH_TEXT_MAX];
+	CHECK_EQ(batch_params_parse("policy=idle", &p, err, sizeof err), 0);
+	batch_params_format(&p, text, sizeof text);
+	CHECK_STR(text, "policy=idle count=16 idle=100us tbuf=1ms"); /* its defaults */
+	CHECK_EQ(batch_params_parse("policy=idle idle=0us", &p, err, sizeof err), -1);
+	CHECK_STR(err, "idle=0us out of range (1us to 1s)");
+	CHECK_EQ(batch_params_parse("policy=idle count=300", &p, err, sizeof err), -1);
+	CHECK_STR(err, "count=300 out of range (1 to 256 packets)");
+	CHECK_EQ(batch_params_parse("policy=idle alpha=5", &p, err, sizeof err), -1);
+	CHECK_STR(err, "unknown knob 'alpha' (knobs: idle: count idle tbuf)");
+	/* A vNIC set to idle with its own knobs migrates with them. */
+	struct batch_state src, dst;
+	CHECK(start_policy(&src, "policy=idle count=5 idle=50us tbuf=2ms"));
+	struct batch_saved blob;
+	batch_save(&src, &blob);
+	CHECK_STR(blob.text, "policy=idle count=5 idle=50us tbuf=2ms");
+	CHECK_EQ(batch_restore(&dst, &blob, err, sizeof err), 0);
+	CHECK(dst.policy == &batch_idle);
+	CHECK(batch_params_equal(&src.params, &dst.params));
+}
