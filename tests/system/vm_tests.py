@@ -505,15 +505,23 @@ def test_networked_vm_migrates_and_keeps_answering():
     # keeps the MAC, its rings and counters, the switch learns its new
     # port, and it goes on answering. Pings that arrive while the VM is
     # paused are lost, as on a real NIC (hv counts them as drops "paused"):
-    # no more than the downtime holds, plus two.
+    # no more than the downtime holds, plus two. The echo's vNIC runs the
+    # example batching policy idle with knobs of its own, and the example
+    # stop policy shrink migrates it: both arrive with their knobs intact.
     count = 300
-    r = Run("migrate_networked", "bochs", timeout=300, cmdline="at=1000:migrate,echo,local,pml",
-            modules=[(GUEST % "netping", "name=echo mem=16M -- netping --echo --count %d --timeout 10" % count),
+    batching = "policy=idle count=4 idle=200us tbuf=2ms"
+    r = Run("migrate_networked", "bochs", timeout=300,
+            cmdline="at=1000:migrate,echo,local,pml,shrink,ratio=20",
+            modules=[(GUEST % "netping", "name=echo mem=16M -- netping --echo --count %d --timeout 10 --batch %s"
+                      % (count, batching.replace(" ", ","))),
                      (GUEST % "netping", "name=probe mem=16M -- netping --to %s --count %d --interval-us 10000 "
                       "--reply-timeout-ms 3000 --timeout 60" % (FIRST_VM_MAC, count))])
     done = r.event("migrate_done", vm="echo")
     expect(done["status"] == "committed", "not committed: %r" % done)
-    r.expect_line(r"^hv: echo-mig: pvnet resumed, MAC %s, batching " % FIRST_VM_MAC)
+    expect(done["knobs"] == "policy=shrink ratio=20 round_limit=50" and done["stopped_by"] == "policy",
+           "the migration did not run shrink with its knob: %r" % done)
+    r.expect_line(r"^hv: echo: batching now %s$" % batching)
+    r.expect_line(r"^hv: echo-mig: pvnet resumed, MAC %s, batching %s$" % (FIRST_VM_MAC, batching))
     probe = r.guest_event("probe", "netping")
     most = done["downtime_us"] // 10000 + 2
     expect(probe["bad"] == 0 and probe["replies"] + probe["lost"] == count and probe["lost"] <= most,
