@@ -487,7 +487,7 @@ def test_bad_migrate_commands_are_refused_and_the_vm_runs_on():
            "round_limit=0": "round_limit=0 out of range (1 to 1000 rounds): not started"}
     script = " ".join("at=%d:migrate,d,local,pml,default,%s" % (300 + 100 * i, opt)
                       for i, opt in enumerate(bad))
-    script += " at=900:migrate,d,moon at=1000:migrate,d,local,pml,default,cut=1,payload=100,x"
+    script += " at=900:migrate,d,moon at=1000:migrate,d,local,pml,default,cut=1,payload=100,x at=1100:policies"
     r = Run("migrate_bad_commands", "bochs", timeout=200, cmdline=script,
             modules=[(GUEST % "dirty", "name=d mem=16M -- dirty --ws 1 --rate 100 --seconds 2")])
     r.expect_status(0)
@@ -495,6 +495,13 @@ def test_bad_migrate_commands_are_refused_and_the_vm_runs_on():
         r.expect_line(r"^hv: migrate: .*%s" % re.escape(why))
     r.expect_line(r"^hv: migrate: destination 'moon' unknown")
     r.expect_line(r"^hv: migrate: too many words at 'x'")
+    # `policies` lists every policy with its knobs from the tables, the
+    # examples included; the same listing `make policies` prints.
+    listed = {(e["family"], e["name"]): e["defaults"] for e in r.events if e.get("ev") == "policy"}
+    expect(listed.get(("batch", "idle")) == ["count=16", "idle=100us", "tbuf=1ms"]
+           and listed.get(("stop", "shrink")) == ["ratio=10"]
+           and listed.get(("stop", "(engine)")) == ["round_limit=50"], "policies listed: %r" % listed)
+    r.expect_line(r"^ +tbuf=DURATION \(default 1ms, 1us\.\.1s\): at the latest this long after the first packet$")
     expect(not [e for e in r.events if e.get("ev") == "migrate_start"], "a migration started")
     expect(r.event("vm_exit", vm="d")["reason"] == "exited", "the VM did not run on to its end")
 
