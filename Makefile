@@ -25,7 +25,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 HV_SRCS := $(shell find hv migrate -name '*.c' -o -name '*.S' | sort)
 HV_OBJS := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
-.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy exp-net exp-migrate
+.PHONY: all hv iso guests deps run debug test unit systest format clean tiny-guests exp-overhead exp-energy exp-net exp-migrate policies
 all: hv guests iso
 
 hv: $(BUILD)/hv.elf
@@ -113,25 +113,44 @@ run:
 debug: all
 	$(PYTHON) tools/run.py --show --emu qemu --gdb --iso $(BUILD)/joulevisor.iso
 
+# ---- policies: the tables hv is built with, listed on the host ----------
+# `make policies` prints every batching and migration policy with its knobs
+# (one JSON line each); the experiments read the same listing.
+POLICY_LIST := $(BUILD)/tools/policies
+$(POLICY_LIST): tools/policies.c hv/lib/knobs.c hv/lib/fmt.c hv/lib/cmdline.c hv/lib/lib.h \
+		hv/net/net.h migrate/migrate.h $(wildcard hv/net/batch*.c migrate/policy*.c)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (host)"
+	$(Q)$(CC) -std=c11 -O1 -Wall -Wextra -Werror -Iinclude -Ihv -I. -DHOSTED_TEST \
+		-D_DEFAULT_SOURCE -o $@ tools/policies.c hv/lib/knobs.c hv/lib/fmt.c hv/lib/cmdline.c \
+		$(wildcard hv/net/batch*.c migrate/policy*.c)
+policies: $(POLICY_LIST)
+	@$(POLICY_LIST)
+
 # ---- experiments (figures, not tests) ----
+# POLICIES="none fixed-time:tbuf=1ms" (exp-net) or "default qemu shrink:ratio=25"
+# (exp-migrate) runs those instead of the default sweep; QUICK=1 a short run.
+EXP_ENV = $(if $(POLICIES),POLICIES="$(POLICIES)") $(if $(QUICK),QUICK=$(QUICK)) \
+	$(if $(WORKLOADS),WORKLOADS="$(WORKLOADS)") $(if $(TRACKERS),TRACKERS="$(TRACKERS)") \
+	POLICY_LIST=$(POLICY_LIST)
 exp-overhead: deps all
 	$(PYTHON) tools/exp_overhead.py
 
 exp-energy: deps all
 	$(PYTHON) tools/exp_energy.py
 
-exp-net: deps all
-	$(PYTHON) tools/exp_net.py
+exp-net: deps all $(POLICY_LIST)
+	$(EXP_ENV) $(PYTHON) tools/exp_net.py
 
-exp-migrate: deps all
-	$(PYTHON) tools/exp_migrate.py
+exp-migrate: deps all $(POLICY_LIST)
+	$(EXP_ENV) $(PYTHON) tools/exp_migrate.py
 
 # ---- tests ----------------------------------------------------------------
 UNIT_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Iinclude -Ihv -Itests/unit \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -DHOSTED_TEST -D_DEFAULT_SOURCE
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 # Pure hv code that the unit tests exercise on the host.
-UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c \
+UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c hv/lib/knobs.c \
 	hv/vm/vm_config.c hv/vm/limits.c hv/lib/limit.c hv/vm/elf_loader.c hv/vmx/ept.c
 # Subsystems list their own pure (host-testable) sources here.
 -include hv/net/unit.mk migrate/unit.mk hv/power/unit.mk

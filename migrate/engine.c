@@ -224,7 +224,11 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 	s->predicted_downtime_us = migrate_predict_downtime_us(s, &src->cfg.params);
 	record_round(src);
 	uint64_t dirty = s->dirty_pages;
-	if (src->cfg.policy->should_stop(s, &src->cfg.params)) {
+	/* The engine's limit comes first: a policy that never says stop (a
+	 * bug, or a VM that dirties faster than the link) still ends. */
+	bool limit = s->round >= src->cfg.params.engine[MIGRATE_ROUND_LIMIT];
+	if (limit || src->cfg.policy->should_stop(s, &src->cfg.params)) {
+		src->report.stopped_by_round_limit = limit;
 		src->report.predicted_downtime_us = s->predicted_downtime_us;
 		src->list_len = dirty; /* sent once the vCPU is stopped */
 		src->phase = SRC_WAIT_PAUSE;
@@ -281,14 +285,21 @@ bool migrate_source_start(struct migrate_source *src, const struct migrate_sourc
 	if (!cfg->memory || cfg->nr_pages == 0 || !cfg->tracker || !cfg->tracker->start ||
 	    !cfg->tracker->harvest || !cfg->tracker->stop || !cfg->pfn_buf ||
 	    cfg->pfn_buf_len == 0 || !cfg->policy || !cfg->policy->should_stop ||
+	    cfg->policy->knob_count > MIGRATE_KNOBS_MAX ||
+	    cfg->policy->state_size > MIGRATE_POLICY_STATE_MAX ||
 	    cfg->state_max > MIGRATE_STATE_MAX || cfg->link.session == 0)
 		return false;
 	memset(src, 0, sizeof *src);
 	if (!migrate_transport_init(&src->link, &cfg->link, now_ns))
 		return false;
 	src->cfg = *cfg;
-	if (src->cfg.params.downtime_target_us == 0)
-		src->cfg.params.downtime_target_us = MIGRATE_DOWNTIME_TARGET_DEFAULT_US;
+	for (unsigned i = 0; i < MIGRATE_ENGINE_KNOBS; i++)
+		if (src->cfg.params.engine[i] == 0)
+			src->cfg.params.engine[i] = migrate_engine_knobs[i].def;
+	/* The policy's state lives here; it starts zeroed (memset above). */
+	src->cfg.params.state = src->policy_state;
+	if (src->cfg.policy->init)
+		src->cfg.policy->init(&src->cfg.params);
 	src->start_ns = now_ns;
 	src->phase = SRC_HANDSHAKE;
 	src->report.status = MIGRATE_RUNNING;

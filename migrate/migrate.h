@@ -10,8 +10,8 @@
  *   wire.c       the frame format: header, payload layouts, checksums
  *   transport.c  a reliable, windowed stream over a lossy datagram link
  *   engine.c     the pre-copy state machines of the source and destination
- *   policy.c     the table of stop/throttle policies, one file each
- *                (policy_default.c is the one to copy for a new policy)
+ *   policy.c     the table of stop/throttle policies (one file each,
+ *                policy_*.c), their knobs as text, the engine's knobs
  *
  * How a migration runs, seen from the caller on each host:
  *   source: migrate_source_start(); then, forever: feed every received
@@ -31,6 +31,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "lib/lib.h"
 
 /* ======================= wire.c: the frame format ======================== */
 
@@ -319,28 +321,82 @@ struct migrate_round_stats {
 	unsigned throttle_percent;      /* how much the vCPU is slowed down now */
 	uint64_t predicted_downtime_us; /* migrate_predict_downtime_us() of this round */
 };
-/* What the user asked for. */
-struct migrate_params {
-	uint64_t downtime_target_us; /* QEMU's downtime limit and our target */
-	uint64_t state_bytes;        /* expected size of the vCPU/device state */
-};
-#define MIGRATE_DOWNTIME_TARGET_DEFAULT_US 300000 /* QEMU's default: 300 ms */
+/* What the user asked for, and where a policy keeps its state.
+ *
+ * The contract between the engine (engine.c) and a stop policy:
+ * - A policy is a `struct migrate_policy`: a name, its knobs (a table of
+ *   struct knob, lib.h) and the size of its private state. Its knobs are
+ *   set as text, `migrate VM DEST [TRACKER] policy=NAME knob=value ...`,
+ *   and read by the policy as p->knob[i], i its table's index.
+ * - The engine owns the storage of the state (p->state, state_size bytes,
+ *   at most MIGRATE_POLICY_STATE_MAX, zeroed); init() is called once at
+ *   migrate_source_start, should_stop() after every live round (the first
+ *   one sends every page) with that round's figures, and throttle_percent()
+ *   after every round that goes on.
+ * - Whatever the policy says, the engine stops after its own round_limit
+ *   (an engine knob, given in the same text): the report says so
+ *   (stopped_by_round_limit), and a policy that never stops still ends.
+ * The reference policy is policy_default.c; a small one with a knob to
+ * copy is policy_shrink.c (docs/policies.md walks through it). */
+#define MIGRATE_KNOBS_MAX        KNOBS_MAX
+#define MIGRATE_POLICY_STATE_MAX 64
+#define MIGRATE_TEXT_MAX         256 /* a policy and its knobs as text fit this */
 
-/* A policy is a table; see policy_default.c for how to write one, and add
- * it to migrate_policies[] in policy.c. */
+/* The engine's own knobs, index into migrate_params.engine. */
+enum migrate_engine_knob { MIGRATE_ROUND_LIMIT, MIGRATE_ENGINE_KNOBS };
+extern const struct knob migrate_engine_knobs[MIGRATE_ENGINE_KNOBS];
+
+struct migrate_params {
+	uint64_t state_bytes;                  /* expected size of the vCPU/device state */
+	uint64_t knob[MIGRATE_KNOBS_MAX];      /* the policy's, in its table's order */
+	uint64_t engine[MIGRATE_ENGINE_KNOBS]; /* 0: the engine's default */
+	void *state;                           /* the policy's state (set by the engine) */
+};
+
+/* A policy is a table; see the contract above. Any hook but should_stop
+ * may be NULL, knobs too (knob_count 0). */
 struct migrate_policy {
 	const char *name;
+	const char *summary; /* one line, for help texts */
+	const struct knob *knobs;
+	size_t knob_count; /* at most MIGRATE_KNOBS_MAX */
+	size_t state_size; /* at most MIGRATE_POLICY_STATE_MAX */
+	void (*init)(const struct migrate_params *p);
 	/* true: stop the VM now and copy what is left. */
 	bool (*should_stop)(const struct migrate_round_stats *s, const struct migrate_params *p);
 	/* How much to slow the vCPU for the next round, 0..99 (NULL: never). */
 	unsigned (*throttle_percent)(const struct migrate_round_stats *s,
 	                             const struct migrate_params *p);
 };
-extern const struct migrate_policy migrate_policy_default, migrate_policy_xen_legacy,
-    migrate_policy_xen_v2, migrate_policy_qemu;
+
+/* The table of policies, one line each: adding a policy is its file
+ * migrate/policy_NAME.c (the build and the unit tests take every .c file
+ * of migrate/) and its line here. Everything that lists policies reads
+ * migrate_policies[]. */
+#define MIGRATE_POLICY_TABLE(X)                                                                    \
+	X(migrate_policy_default)                                                                  \
+	X(migrate_policy_xen_legacy)                                                               \
+	X(migrate_policy_xen_v2)                                                                   \
+	X(migrate_policy_qemu)                                                                     \
+	X(migrate_policy_shrink)                                                                   \
+	/* one line per policy above this one */
+
+#define MIGRATE_POLICY_DECLARE(sym) extern const struct migrate_policy sym;
+MIGRATE_POLICY_TABLE(MIGRATE_POLICY_DECLARE)
 extern const struct migrate_policy *const migrate_policies[];
 extern const size_t migrate_policy_count;
 const struct migrate_policy *migrate_policy_find(const char *name); /* NULL if unknown */
+
+/* "policy=qemu downtime=100ms round_limit=20": the policy (default
+ * "default"), its knobs and the engine's; what is not given keeps its
+ * default. *policy and p->knob, p->engine are set (p->state_bytes and
+ * p->state are left alone); -1 with a one-line reason in err (an unknown
+ * policy or knob names the valid ones) and nothing set. */
+int migrate_params_parse(const char *text, const struct migrate_policy **policy,
+                         struct migrate_params *p, char *err, size_t err_len);
+/* The same text back, every knob given; returns what fmt_snprintf returns. */
+int migrate_params_format(const struct migrate_policy *policy, const struct migrate_params *p,
+                          char *buf, size_t size);
 
 /* value * mul / div in 64-bit integers, saturating at UINT64_MAX (exact as
  * long as div * mul < 2^64, as for every rate here); div 0 gives UINT64_MAX. */
@@ -390,6 +446,7 @@ struct migrate_report {
 	uint64_t total_ns;              /* start to COMMIT_ACK */
 	uint64_t downtime_ns;           /* migrate_source_paused() to COMMIT_ACK */
 	uint64_t predicted_downtime_us; /* the model's figure when the policy stopped */
+	bool stopped_by_round_limit;    /* the engine stopped it, not the policy */
 	struct migrate_link_stats link; /* retransmits etc. */
 };
 
@@ -431,6 +488,7 @@ struct migrate_source {
 	struct migrate_round_stats cur; /* the round being measured */
 	unsigned throttle_percent;      /* apply this to the vCPU while it runs */
 	struct migrate_report report;
+	_Alignas(8) uint8_t policy_state[MIGRATE_POLICY_STATE_MAX];
 	uint8_t scratch[MIGRATE_PAYLOAD_MAX];
 };
 

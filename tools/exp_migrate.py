@@ -25,6 +25,16 @@ All times are emulated (bochs). Each row also has the link's measured rate
 seeds' GbE figures. Writes build/exp/migrate.csv and, with gnuplot,
 build/exp/migrate.png (total time, downtime, bytes by packet size).
 
+Policies by name: `make exp-migrate POLICIES="default qemu shrink:ratio=25"
+WORKLOADS="dirty-100 dirty-1000" TRACKERS="pml"` runs every combination
+locally at 1500-byte packets instead of the sweep above (each given list
+replaces its default: all workloads, pml, default). A policy is NAME or
+NAME:KNOB=VALUE,... with any policy of hv's table and the engine's
+round_limit (tools/policy_list.py checks them before anything boots). Every
+knob of a run (hv's own text of it, in migrate_done) is in the CSV, and
+build/exp/migrate_policies.png plots every policy that ran. QUICK=1: 5 s
+workloads and, unless given, only dirty-100 with pml.
+
 Seeds (004: Xen, OpenVZ, KVM; 180 MB application, GbE): downtime 3-81 ms,
 total 2-25 s, growing sharply as packets shrink to 32 bytes (KVM-FV never
 finished at 32 B); seed 000: a KVM Apache VM of 316-508 MB took 31-155 s.
@@ -40,27 +50,67 @@ import sys
 import threading
 import time
 
+import policy_list
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 RUN = os.path.join(ROOT, "tools", "run.py")
 
+QUICK = os.environ.get("QUICK", "") not in ("", "0")
+SECONDS = 5 if QUICK else 25
 WORKLOADS = {
-    "idle": ("energy.elf", "energy --busy 0 --idle 25"),
-    "mvb": ("mvb.elf", "mvb 256 2500"),
-    "dirty-100": ("dirty.elf", "dirty --ws 2 --rate 100 --seconds 25 --checksum"),
-    "dirty-1000": ("dirty.elf", "dirty --ws 4 --rate 1000 --seconds 25 --checksum"),
+    "idle": ("energy.elf", "energy --busy 0 --idle %d" % SECONDS),
+    "mvb": ("mvb.elf", "mvb 256 %d" % (SECONDS * 100)),
+    "dirty-100": ("dirty.elf", "dirty --ws 2 --rate 100 --seconds %d --checksum" % SECONDS),
+    "dirty-1000": ("dirty.elf", "dirty --ws 4 --rate 1000 --seconds %d --checksum" % SECONDS),
 }
 SETTINGS = [("wp", 1482), ("ad", 1482), ("pml", 1482), ("pml", 982), ("pml", 32)]
-# (workload, tracker, payload, link, policy)
-CASES = ([(w, t, p, "local", "default") for w in WORKLOADS for t, p in SETTINGS]
-         + [("dirty-1000", "pml", 1482, "local", "qemu")]
-         + [("idle", "pml", 1482, "e1000", "default"),
-            ("dirty-100", "pml", 1482, "e1000", "default"),
-            ("dirty-100", "pml", 982, "e1000", "default"),
-            ("idle", "pml", 32, "e1000", "default")])
-TIMEOUT = 900
 
-FIELDS = ["workload", "tracker", "payload", "link", "policy", "total_ms", "downtime_us",
+
+def chosen(var, default, known):
+    given = os.environ.get(var, "").split()
+    for g in given:
+        if g not in known:
+            sys.exit("exp-migrate: %s: unknown '%s' (known: %s)" % (var, g, " ".join(known)))
+    return given or default
+
+
+def plan():
+    """(workload, tracker, payload, link, policy spec) of every run."""
+    if not any(os.environ.get(v) for v in ("POLICIES", "WORKLOADS", "TRACKERS")) and not QUICK:
+        return ([(w, t, p, "local", "default") for w in WORKLOADS for t, p in SETTINGS]
+                + [("dirty-1000", "pml", 1482, "local", "qemu")]
+                + [("idle", "pml", 1482, "e1000", "default"),
+                   ("dirty-100", "pml", 1482, "e1000", "default"),
+                   ("dirty-100", "pml", 982, "e1000", "default"),
+                   ("idle", "pml", 32, "e1000", "default")])
+    policies = os.environ.get("POLICIES", "").split() or ["default"]
+    for p in policies:
+        policy_spec(p)  # refused here, before anything boots
+    workloads = chosen("WORKLOADS", ["dirty-100"] if QUICK else list(WORKLOADS), list(WORKLOADS))
+    trackers = chosen("TRACKERS", ["pml"], ["wp", "ad", "pml"])
+    return [(w, t, 1482, "local", p) for w in workloads for t in trackers for p in policies]
+
+
+def policy_spec(text):
+    """hv's words for a policy spec: "shrink:ratio=25" -> "policy=shrink,ratio=25";
+    round_limit= is the engine's and goes with any policy."""
+    name, _, rest = text.partition(":")
+    words = [w for w in rest.split(",") if w]
+    engine = [w for w in words if w.partition("=")[0] in policy_list.knob_names("migrate-engine")]
+    own = [w for w in words if w not in engine]
+    _, _, hv_text = policy_list.spec("migrate", ":".join([name, ",".join(own)]))
+    for w in engine:
+        policy_list.spec("migrate-engine", "engine:" + w)
+    return ",".join(hv_text.split() + engine)
+
+
+CASES = plan()
+TIMEOUT = 900
+KNOB_COLS = ["knob_" + k for k in policy_list.knob_names("migrate") + policy_list.knob_names("migrate-engine")]
+
+FIELDS = ["workload", "tracker", "payload", "link", "policy", "knobs"] + KNOB_COLS + [
+          "stopped_by", "total_ms", "downtime_us",
           "predicted_downtime_us", "rounds", "bytes", "zero_pages", "stop_copy_pages",
           "tracker_exits", "retransmits", "max_throttle", "throttled_ms", "link_Bps",
           "total_ms_at_1gbps", "downtime_us_at_1gbps", "energy_j"]
@@ -70,7 +120,8 @@ progress = {"done": 0}
 
 
 def case_name(wl, tracker, payload, link, policy):
-    return "%s-%s-%d-%s%s" % (wl, tracker, payload, link, "" if policy == "default" else "-" + policy)
+    return "%s-%s-%d-%s%s" % (wl, tracker, payload, link,
+                              "" if policy == "default" else "-" + re.sub(r"[^\w.-]", "_", policy))
 
 
 def done_event(log):
@@ -91,14 +142,14 @@ def run(case):
         log = os.path.join(work, "serial.log")
         cmd = [sys.executable, RUN, "--emu", "bochs", "--workdir", work, "--log", log,
                "--timeout", str(TIMEOUT),
-               "--cmdline", "at=1000:migrate,v,local,%s,%s,payload=%d" % (tracker, policy, payload),
+               "--cmdline", "at=1000:migrate,v,local,%s,%s,payload=%d" % (tracker, policy_spec(policy), payload),
                "--module"] + module
     else:
         # B boots first and waits for A's VM; A migrates it at 1 s.
         log = os.path.join(work, "serial-a.log")
         cmd = [sys.executable, RUN, "--pair", "--workdir", work, "--timeout", str(TIMEOUT),
                "--log-a", log, "--log-b", os.path.join(work, "serial-b.log"), "--delay-a", "5",
-               "--cmdline-a", "at=1000:migrate,v,peer,%s,%s,payload=%d" % (tracker, policy, payload),
+               "--cmdline-a", "at=1000:migrate,v,peer,%s,%s,payload=%d" % (tracker, policy_spec(policy), payload),
                "--cmdline-b", "listen=120", "--module-a"] + module
     start = time.time()
     try:
@@ -128,7 +179,9 @@ def energy(d):
 
 def row(case, d):
     wl, tracker, payload, link, policy = case
-    return [wl, tracker, payload, link, policy, d["total_ms"], d["downtime_us"], d["predicted_downtime_us"],
+    knobs = dict(w.split("=", 1) for w in d.get("knobs", "").split()[1:])
+    return [wl, tracker, payload, link, d["policy"], d.get("knobs", "")] + [
+            knobs.get(c[len("knob_"):], "") for c in KNOB_COLS] + [d.get("stopped_by", ""), d["total_ms"], d["downtime_us"], d["predicted_downtime_us"],
             d["rounds"], d["bytes"], d["zero_pages"], d["stop_copy_pages"], d["tracker_exits"],
             d["retransmits"], max(d.get("throttle") or [0]), d["throttled_ms"], d["link_Bps"],
             d["total_ms_at_1gbps"], d["downtime_us_at_1gbps"], "%.1f" % energy(d)]
@@ -157,6 +210,38 @@ def plot(out_dir, rows):
     script = ("set terminal png size 1400,520\nset output '%s'\nset multiplot layout 1,3\n"
               "set logscale xy\nset key below font ',8'\nset xlabel 'packet bytes (pml)'\n"
               % png + panel(3, "total ms (emulated)") + panel(4, "downtime ms (emulated)")
+              + panel(5, "bytes sent") + "unset multiplot\n")
+    subprocess.run(["gnuplot"], input=script, text=True, check=False)
+    return png
+
+
+def plot_policies(out_dir, rows):
+    """Every policy that ran (local, 1500-byte packets): one series per
+    policy and knobs, total time, downtime and bytes by workload."""
+    series, names = {}, [w for w in WORKLOADS]
+    for (wl, t, p, link, policy), d in rows:
+        if d and link == "local" and p == 1482:
+            label = "%s %s" % (t, " ".join(d.get("knobs", d["policy"]).split()))
+            series.setdefault(label, []).append((names.index(wl), wl, d))
+    if not series:
+        return None
+    files = []
+    for n, (label, got) in enumerate(sorted(series.items())):
+        dat = os.path.join(out_dir, "migrate_policy%d.dat" % n)
+        with open(dat, "w") as f:
+            for i, wl, d in sorted(got, key=lambda g: g[0]):
+                f.write("%d %s %d %.3f %d\n" % (i, wl, d["total_ms"], d["downtime_us"] / 1000.0, d["bytes"]))
+        files.append((label, dat))
+    png = os.path.join(out_dir, "migrate_policies.png")
+    tics = ", ".join("'%s' %d" % (w, i) for i, w in enumerate(names))
+
+    def panel(col, ylabel):
+        return ("set ylabel '%s'\nplot " % ylabel + ", ".join(
+            "'%s' using 1:%d with linespoints title '%s'" % (dat, col, label) for label, dat in files) + "\n")
+
+    script = ("set terminal png size 1400,560 noenhanced\nset output '%s'\nset multiplot layout 1,3\n"
+              "set key below font ',7'\nset xtics (%s)\nset xrange [-0.5:%d.5]\n" % (png, tics, len(names) - 1)
+              + panel(3, "total ms (emulated)") + panel(4, "downtime ms (emulated)")
               + panel(5, "bytes sent") + "unset multiplot\n")
     subprocess.run(["gnuplot"], input=script, text=True, check=False)
     return png
@@ -198,6 +283,9 @@ def main():
           "much longer at 32-byte packets")
     if shutil.which("gnuplot"):
         print("plot: %s" % plot(out_dir, rows))
+        png = plot_policies(out_dir, rows)
+        if png:
+            print("plot: %s" % png)
     print("csv: %s" % os.path.join(out_dir, "migrate.csv"))
     failed = [case_name(*c) for c, d in rows if not d]
     if failed:

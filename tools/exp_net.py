@@ -3,9 +3,14 @@
 bare, as VMs on one host, and as VMs on two hosts.
 
 Policies (hv's RX batching of the receiving VM: the sink of a stream, the
-echo of a ping-pong): none, fixed-time with T_buf 0.1, 0.25, 0.5 and 1 ms,
-and adaptive (T_buf 1 ms). Each (where, policy, T_buf) is one CSV row made
-of three runs:
+echo of a ping-pong): by default none, fixed-time with T_buf 0.1, 0.25, 0.5
+and 1 ms, and adaptive (T_buf 1 ms); POLICIES="none idle:count=8
+fixed-time:tbuf=1ms" (make exp-net POLICIES=...) runs any policy of hv's
+table by name, with its knobs (tools/policy_list.py checks them first).
+Every knob of a run is in the CSV (the knobs column and one column per
+knob name) and in the plot's legend. QUICK=1 runs a short version for an
+edit-run loop: one host, fewer frames, two policies unless POLICIES says.
+Each (where, policy, knobs) is one CSV row made of three runs:
 
 - stream: netsrc sends 64-byte frames to netsink. One host: 2000 frames at
   10 kpps through hv's virtual switch, bochs at ips=200M so the emulated CPU
@@ -46,27 +51,30 @@ import subprocess
 import sys
 import time
 
+import policy_list
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 RUN = os.path.join(ROOT, "tools", "run.py")
 GUESTS = os.path.join(BUILD, "guest")
 
-ONE_HOST = dict(count=2000, size=64, rate=10000, window=0, ips=200000000)
-LINK = dict(count=1000, size=64, rate=500, window=64, ips=50000000)
-PING = dict(count=100, size=64)
-RR = dict(requests=200, request_bytes=128, reply_bytes=1000, concurrency=4)
+QUICK = os.environ.get("QUICK", "") not in ("", "0")
+ONE_HOST = dict(count=500 if QUICK else 2000, size=64, rate=10000, window=0, ips=200000000)
+LINK = dict(count=200 if QUICK else 1000, size=64, rate=500, window=64, ips=50000000)
+PING = dict(count=20 if QUICK else 100, size=64)
+RR = dict(requests=40 if QUICK else 200, request_bytes=128, reply_bytes=1000, concurrency=4)
 MAC_B = "b0:c4:20:00:00:0b"            # run.py's default MAC of host B
 ECHO_ON_B = "02:4a:56:00:0b:01"        # hv's MAC for B's first VM (02:4a:56 + MAC[4:6] + 1)
 ECHO_ONE_HOST = "02:4a:56:00:00:01"    # first VM of a host without a NIC
 
-POLICIES = [("none", 0, "policy=none"),
-            ("fixed-time", 100, "policy=fixed-time,tbuf=100us"),
-            ("fixed-time", 250, "policy=fixed-time,tbuf=250us"),
-            ("fixed-time", 500, "policy=fixed-time,tbuf=500us"),
-            ("fixed-time", 1000, "policy=fixed-time,tbuf=1ms"),
-            ("adaptive", 1000, "policy=adaptive,tbuf=1ms")]
+DEFAULT_POLICIES = (["none", "fixed-time:tbuf=1ms"] if QUICK else
+                    ["none", "fixed-time:tbuf=100us", "fixed-time:tbuf=250us", "fixed-time:tbuf=500us",
+                     "fixed-time:tbuf=1ms", "adaptive:tbuf=1ms"])
+# One column per knob of any batching policy: a row fills those of its own.
+KNOB_COLS = ["knob_" + k for k in policy_list.knob_names("batch")]
 
-COLS = ["where", "emu", "time", "ips", "policy", "tbuf_us", "frames", "size_bytes", "offered_pps",
+COLS = ["where", "emu", "time", "ips", "policy", "knobs"] + KNOB_COLS + [
+        "frames", "size_bytes", "offered_pps",
         "received", "lost", "throughput_pps", "irq_per_packet", "exits_per_packet",
         "hv_cycles_per_packet", "batch_delay_us", "rtt_p50_us", "rtt_p99_us", "rtt_lost",
         "rr_p50_us", "rr_p99_us", "rr_per_s", "uj_per_packet"]
@@ -251,34 +259,38 @@ def case_bare(row, emu, name):
 
 
 def plan():
-    only = set(filter(None, os.environ.get("EXP_NET_ONLY", "bare,one-host,two-hosts").split(",")))
+    default_only = "one-host" if QUICK else "bare,one-host,two-hosts"
+    only = set(filter(None, os.environ.get("EXP_NET_ONLY", default_only).split(",")))
+    policies = policy_list.specs("batch", DEFAULT_POLICIES)  # checked before anything boots
     cases = []
     if "bare" in only:
-        cases.append((dict(where="bare", emu="bochs", time="emulated", ips=LINK["ips"], policy="-", tbuf_us=0),
+        cases.append((dict(where="bare", emu="bochs", time="emulated", ips=LINK["ips"], policy="-", knobs=""),
                       lambda row, name: case_bare(row, "bochs", name), "bare-bochs"))
-        if os.environ.get("EXP_NET_QEMU", "1") != "0":
-            cases.append((dict(where="bare", emu="qemu-tcg", time="host-tsc", ips="", policy="-", tbuf_us=0),
+        if os.environ.get("EXP_NET_QEMU", "0" if QUICK else "1") != "0":
+            cases.append((dict(where="bare", emu="qemu-tcg", time="host-tsc", ips="", policy="-", knobs=""),
                           lambda row, name: case_bare(row, "qemu-kernel", name), "bare-qemu"))
     for where, p, fn in (("one-host", ONE_HOST, case_one_host), ("two-hosts", LINK, case_two_hosts)):
         if where not in only:
             continue
-        for policy, tbuf, batch in POLICIES:
-            row = dict(where=where, emu="bochs", time="emulated", ips=p["ips"], policy=policy, tbuf_us=tbuf)
-            cases.append((row, lambda row, name, fn=fn, batch=batch: fn(row, batch, name),
-                          "%s-%s-%d" % (where, policy, tbuf)))
+        for policy, values, text in policies:
+            row = dict(where=where, emu="bochs", time="emulated", ips=p["ips"], policy=policy, knobs=text)
+            row.update(("knob_" + k, v) for k, v in values.items())
+            batch = text.replace(" ", ",")  # module command lines have no quoting: commas for spaces
+            name = "-".join([where] + [re.sub(r"[^\w.-]", "_", w) for w in text.split()]).replace("policy_", "")
+            cases.append((row, lambda row, name, fn=fn, batch=batch: fn(row, batch, name), name))
     return cases
 
 
 def show(rows):
-    print("\n%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %8s %8s %6s %7s" % (
-        "where", "emu", "policy", "T_buf", "recv", "lost", "pkt/s", "irq/pkt", "exits/pkt", "hvcyc/pkt",
+    print("\n%-9s %-8s %-10s %-16s %5s %5s %8s %8s %9s %10s %8s %8s %8s %8s %8s %6s %7s" % (
+        "where", "emu", "policy", "knobs", "recv", "lost", "pkt/s", "irq/pkt", "exits/pkt", "hvcyc/pkt",
         "delay us", "p50 us", "p99 us", "rr p50", "rr p99", "req/s", "uJ/pkt"))
     for r in rows:
         def f(key, fmt):
             v = r.get(key, "")
             return fmt % v if v != "" else "-"
-        print("%-9s %-8s %-10s %5s %5s %5s %8s %8s %9s %10s %8s %8s %8s %8s %8s %6s %7s%s" % (
-            r["where"], r["emu"], r["policy"], "%dus" % r["tbuf_us"] if r["tbuf_us"] else "-",
+        print("%-9s %-8s %-10s %-16s %5s %5s %8s %8s %9s %10s %8s %8s %8s %8s %8s %6s %7s%s" % (
+            r["where"], r["emu"], r["policy"], " ".join(r["knobs"].split()[1:]) or "-",
             f("received", "%d"), f("lost", "%d"), f("throughput_pps", "%.0f"), f("irq_per_packet", "%.3f"),
             f("exits_per_packet", "%.2f"), f("hv_cycles_per_packet", "%d"), f("batch_delay_us", "%.1f"),
             f("rtt_p50_us", "%.1f"), f("rtt_p99_us", "%.1f"), f("rr_p50_us", "%.0f"),
@@ -286,39 +298,52 @@ def show(rows):
             "  FAILED: " + r["failed"] if r.get("failed") else ""))
 
 
+def tbuf_us(row):
+    """The row's T_buf in us (0 for a policy without one): the plots' x axis."""
+    v = row.get("knob_tbuf") or "0us"
+    m = re.fullmatch(r"(\d+)(ns|us|ms|s)", v)
+    return int(m.group(1)) * {"ns": 0.001, "us": 1, "ms": 1000, "s": 10**6}[m.group(2)] if m else 0
+
+
 def plot(rows, out_dir):
+    """Every policy that ran: one series per (where, policy, knobs other
+    than tbuf), against T_buf; a policy without tbuf is a point at 0."""
     if not shutil.which("gnuplot"):
         print("plot: gnuplot not found, no plot")
         return
-    files = []
-    for where in ("one-host", "two-hosts"):
-        good = [r for r in rows if r["where"] == where and r["policy"] in ("none", "fixed-time")
-                and not r.get("failed")]
-        if not good:
+    series = {}
+    for r in rows:
+        if r["where"] == "bare" or r.get("failed"):
             continue
-        dat = os.path.join(out_dir, "net_%s.dat" % where)
+        others = " ".join(w for w in r["knobs"].split()[1:] if not w.startswith("tbuf="))
+        label = " ".join(filter(None, [r["where"], r["policy"], others]))
+        series.setdefault(label, []).append(r)
+    if not series:
+        return
+    files = []
+    for n, (label, got) in enumerate(sorted(series.items())):
+        dat = os.path.join(out_dir, "net_series%d.dat" % n)
         with open(dat, "w") as f:
-            f.write("# T_buf_us pkt/s irq/pkt exits/pkt hv_kcycles/pkt rtt_p50_us rtt_p99_us (none at 0)\n")
-            for r in sorted(good, key=lambda r: r["tbuf_us"]):
-                f.write("%d %s %s %s %s %s %s\n" % (r["tbuf_us"], r["throughput_pps"], r["irq_per_packet"],
+            f.write("# %s: T_buf_us pkt/s irq/pkt exits/pkt hv_kcycles/pkt rtt_p50_us rtt_p99_us\n" % label)
+            for r in sorted(got, key=tbuf_us):
+                f.write("%s %s %s %s %s %s %s\n" % (tbuf_us(r), r["throughput_pps"], r["irq_per_packet"],
                                                    r["exits_per_packet"], r["hv_cycles_per_packet"] / 1000.0,
                                                    r["rtt_p50_us"], r["rtt_p99_us"]))
-        files.append((where, dat))
-    if not files:
-        return
-    panels = [(2, "throughput (frames/s)", ""), (3, "interrupts per packet", ""), (4, "exits per packet", ""),
-              (5, "hv kcycles per packet", ""), (6, "RTT p50 (us)", ""), (7, "RTT p99 (us)", "")]
+        files.append((label, dat))
+    panels = [(2, "throughput (frames/s)"), (3, "interrupts per packet"), (4, "exits per packet"),
+              (5, "hv kcycles per packet"), (6, "RTT p50 (us)"), (7, "RTT p99 (us)")]
     png = os.path.join(out_dir, "net.png")
     script = ["set terminal png size 1200,800 noenhanced", "set output '%s'" % png,
-              "set multiplot layout 2,3 title 'exp-net: fixed-time T_buf (0 = policy none); bochs, emulated time'",
-              "set xlabel 'T_buf (us)'", "set key top left font ',8'"]
-    for col, title, _ in panels:
+              "set multiplot layout 2,3 title 'exp-net: every policy run, against its T_buf "
+              "(0: none); bochs, emulated time'",
+              "set xlabel 'T_buf (us)'", "set key top left font ',7'"]
+    for col, title in panels:
         script.append("set title '%s'" % title)
-        script.append("plot " + ", ".join("'%s' using 1:%d with linespoints title '%s'" % (dat, col, where)
-                                          for where, dat in files))
+        script.append("plot " + ", ".join("'%s' using 1:%d with linespoints title '%s'" % (dat, col, label)
+                                          for label, dat in files))
     script.append("unset multiplot")
     r = subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, capture_output=True)
-    if r.returncode != 0:
+    if r.returncode:
         print("plot: gnuplot failed: %s" % r.stderr.strip()[-300:])
     else:
         print("plot: %s" % png)

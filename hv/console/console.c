@@ -10,7 +10,7 @@
 #include "x86/x86.h"
 
 #define SCRIPT_MAX 32
-#define LINE_MAX   80
+#define LINE_MAX   160 /* a policy and its knobs fit */
 #define COM1       0x3F8
 
 struct command {
@@ -95,9 +95,10 @@ static void cmd_batch(const char *args)
 		name_len++;
 	struct vm *vm = vm_named(line, name_len);
 	if (!vm) {
-		kprintf("hv: batch: no VM named '%.*s' (usage: batch VM policy=NAME [tbuf=..] "
-		        "[alpha=..])\n",
-		        (int)name_len, line);
+		kprintf(
+		    "hv: batch: no VM named '%.*s' (usage: batch VM policy=NAME [knob=value ...]; "
+		    "`policies` lists them)\n",
+		    (int)name_len, line);
 		return;
 	}
 	const char *params = line[name_len] ? line + name_len + 1 : "";
@@ -169,68 +170,132 @@ static void cmd_untrack(const char *args)
 		arch_dirty_tracker(vm->dirty.tracker)->stop(vm);
 }
 
-/* migrate VM local|peer [TRACKER] [POLICY] [cut=N] [payload=BYTES] */
+/* Every policy of a family with its knobs, from the policies' own tables,
+ * as human lines and one machine line each (what `make policies` prints
+ * from the same tables on the host). */
+static void list_policy(const char *family, const char *name, const char *summary,
+                        const struct knob *knobs, size_t count)
+{
+	kprintf("  %-6s %-12s %s\n", family, name, summary);
+	char json[LINE_MAX * 4];
+	size_t used = 0;
+	json[0] = '\0';
+	for (size_t i = 0; i < count; i++) {
+		char line[LINE_MAX], def[32];
+		knob_describe(&knobs[i], line, sizeof line);
+		kprintf("           %s\n", line);
+		knob_format_value(&knobs[i], knobs[i].def, def, sizeof def);
+		used += (size_t)fmt_snprintf(json + MIN(used, sizeof json),
+		                             sizeof json - MIN(used, sizeof json), "%s\"%s=%s\"",
+		                             i ? "," : "", knobs[i].name, def);
+	}
+	log_event("{\"ev\":\"policy\",\"family\":\"%s\",\"name\":\"%s\",\"defaults\":[%s]}", family,
+	          name, json);
+}
+
+static void cmd_policies(const char *args)
+{
+	(void)args;
+	for (size_t i = 0; i < batch_policy_count; i++) {
+		const struct batch_policy *p = batch_policies[i];
+		list_policy("batch", p->name, p->summary, p->knobs, p->knob_count);
+	}
+	for (size_t i = 0; i < migrate_policy_count; i++) {
+		const struct migrate_policy *p = migrate_policies[i];
+		list_policy("stop", p->name, p->summary, p->knobs, p->knob_count);
+	}
+	list_policy("stop", "(engine)", "the migration engine's own knobs, with any policy",
+	            migrate_engine_knobs, MIGRATE_ENGINE_KNOBS);
+}
+
+/* migrate VM local|peer [TRACKER] [POLICY] [knob=value ...]: the policy
+ * by name or as policy=NAME, the knobs of the policy and of the engine,
+ * and the link's cut=N and payload=BYTES. */
 static void cmd_migrate(const char *args)
 {
 	const char *rest;
 	struct vm *vm = vm_arg(args, &rest);
 	if (!vm)
 		return;
-	char words[5][24] = {"", "", "", "", ""};
-	for (int w = 0; w < 5 && *rest; w++) {
+	char words[3][24] = {"", "", ""}; /* dest, tracker, policy: the words without '=' */
+	char knobs[LINE_MAX] = "";
+	size_t knobs_used = 0;
+	uint64_t cut = 0, payload = 0;
+	for (int w = 0; *rest;) { /* w: the positional words so far */
 		size_t n = 0;
 		while (rest[n] && rest[n] != ' ' && rest[n] != ',')
 			n++;
-		if (n >= sizeof words[w]) {
-			kprintf("hv: migrate: '%.*s' is too long: not started\n", (int)n, rest);
+		const char *word = rest;
+		rest += n + (rest[n] ? 1 : 0);
+		if (!n)
+			continue;
+		const char *eq = memchr(word, '=', n);
+		if (!eq) {
+			if (w >= 3 || words[2][0]) {
+				kprintf("hv: migrate: too many words at '%.*s': not started\n",
+				        (int)n, word);
+				return;
+			}
+			if (n >= sizeof words[w]) {
+				kprintf("hv: migrate: '%.*s' is too long: not started\n", (int)n,
+				        word);
+				return;
+			}
+			fmt_snprintf(words[w], sizeof words[w], "%.*s", (int)n, word);
+			if (w == 2) /* the policy by name: the same as policy=NAME */
+				knobs_used += (size_t)fmt_snprintf(knobs + knobs_used,
+				                                   sizeof knobs - knobs_used,
+				                                   " policy=%.*s", (int)n, word);
+			w++;
+			continue;
+		}
+		/* cut=N (fault injection: the link dies after N frames each way) and
+		 * payload=BYTES (the seeds compare 1500, 1000 and 32-byte packets)
+		 * are the link's; every other knob=value goes to the policy and the
+		 * engine, which refuse what they do not know. */
+		size_t klen = (size_t)(eq - word), vlen = n - klen - 1;
+		uint64_t *target = klen == 3 && !strncmp(word, "cut", 3)       ? &cut
+		                   : klen == 7 && !strncmp(word, "payload", 7) ? &payload
+		                                                               : NULL;
+		if (target) {
+			if (!vlen || parse_decimal(eq + 1, vlen, target) != vlen ||
+			    *target > UINT32_MAX) {
+				/* Refused whole: a migration with an option ignored is not
+				 * the one that was asked for. */
+				kprintf(
+				    "hv: migrate: bad option '%.*s' (cut=FRAMES, payload=BYTES, "
+				    "decimal): not started\n",
+				    (int)n, word);
+				return;
+			}
+			continue;
+		}
+		if (knobs_used + n + 2 >= sizeof knobs) {
+			kprintf("hv: migrate: too many knobs at '%.*s': not started\n", (int)n,
+			        word);
 			return;
 		}
-		fmt_snprintf(words[w], sizeof words[w], "%.*s", (int)n, rest);
-		rest += n + (rest[n] ? 1 : 0);
-	}
-	if (*rest) {
-		kprintf("hv: migrate: too many words at '%s': not started\n", rest);
-		return;
+		knobs_used += (size_t)fmt_snprintf(knobs + knobs_used, sizeof knobs - knobs_used,
+		                                   " %.*s", (int)n, word);
 	}
 	if (!words[0][0]) {
-		kprintf(
-		    "hv: usage: migrate VM local [wp|ad|pml] [default|xen-legacy|xen-v2|qemu]\n");
+		kprintf("hv: usage: migrate VM local|peer [wp|ad|pml] [POLICY] [knob=value ...] "
+		        "(`policies` lists the policies and their knobs)\n");
 		return;
 	}
-	/* cut=N (fault injection: the link dies after N frames each way) and
-	 * payload=BYTES (the seeds compare 1500, 1000 and 32-byte packets). */
-	uint64_t cut = 0, payload = 0;
-	for (int w = 3; w < 5; w++) {
-		if (!words[w][0])
-			continue;
-		uint64_t *target = !strncmp(words[w], "cut=", 4)       ? &cut
-		                   : !strncmp(words[w], "payload=", 8) ? &payload
-		                                                       : NULL;
-		const char *value = target ? strchr(words[w], '=') + 1 : "";
-		size_t len = strlen(value);
-		if (!target || !len || parse_decimal(value, len, target) != len ||
-		    *target > UINT32_MAX) {
-			/* Refused whole: a migration with an option ignored is not the
-			 * one that was asked for. */
-			kprintf(
-			    "hv: migrate: bad option '%s' (cut=FRAMES, payload=BYTES, decimal): "
-			    "not started\n",
-			    words[w]);
-			return;
-		}
-	}
-	migration_start(vm, words[0], words[1], words[2], cut, (unsigned)payload);
+	migration_start(vm, words[0], words[1], knobs, cut, (unsigned)payload);
 }
 
 static const struct command commands[] = {
-    {"migrate", "migrate VM local|peer [TRACKER] [POLICY] [cut=N] [payload=B]: live-migrate a VM",
+    {"migrate",
+     "migrate VM local|peer [TRACKER] [POLICY] [knob=value] [cut=N] [payload=B]: live-migrate",
      cmd_migrate},
     {"track", "track VM [wp|ad|pml]: log the pages it writes", cmd_track},
     {"harvest", "harvest VM: pages written since the last harvest", cmd_harvest},
     {"untrack", "untrack VM: stop logging", cmd_untrack},
     {"net", "net_stats of every vNIC", cmd_net},
-    {"batch", "batch VM policy=NAME [tbuf=T] [count=N] [alpha=A]: set a vNIC's batching",
-     cmd_batch},
+    {"batch", "batch VM policy=NAME [knob=value ...]: set a vNIC's batching", cmd_batch},
+    {"policies", "the batching and migration policies, their knobs and defaults", cmd_policies},
     {"help", "list the commands", cmd_help},
     {"vms", "the VMs, their state and exit counts", cmd_vms},
     {"limits", "the limits table; each VM's limits and what went over them", cmd_limits},

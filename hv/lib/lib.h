@@ -1,7 +1,7 @@
 /* lib: the small C library hv is built with: string functions, a
  * printf-style formatter, the command-line parser and the console log.
  * Runs anywhere in hv (boot, VM-exit context). The pure parts (fmt.c,
- * cmdline.c) are also built for the host by the unit tests. */
+ * cmdline.c, knobs.c) are also built for the host by the unit tests. */
 #ifndef HV_LIB_H
 #define HV_LIB_H
 
@@ -72,6 +72,65 @@ void token_bucket_init(struct token_bucket *b, uint64_t rate, uint64_t burst, ui
 bool token_bucket_take(struct token_bucket *b, uint64_t now_ns, uint64_t tokens);
 /* How long until token_bucket_take(tokens) would succeed: 0 if now. */
 uint64_t token_bucket_wait_ns(struct token_bucket *b, uint64_t now_ns, uint64_t tokens);
+
+/* knobs.c: the knobs of a policy (batching, migration), declared by the
+ * policy as a table and handled by its mechanism as text: "tbuf=500us
+ * count=8". The mechanism never names a knob; the policy never parses.
+ * A knob's value is a uint64_t: a count, a duration in ns, or the index of
+ * a choice. */
+#define NS_PER_US 1000ull
+#define NS_PER_MS 1000000ull
+#define NS_PER_S  1000000000ull
+
+enum knob_kind {
+	KNOB_NUMBER,   /* a whole number of .unit ("packets", "%", "per mille") */
+	KNOB_DURATION, /* ns, written with a unit: 750ns 500us 1ms 2s */
+	KNOB_CHOICE,   /* the index into .choices, written as the word */
+};
+
+struct knob {
+	const char *name;
+	enum knob_kind kind;
+	const char *unit; /* KNOB_NUMBER: what it counts, for help texts */
+	uint64_t def, min, max;
+	const char *const *choices; /* KNOB_CHOICE: NULL-terminated words */
+	const char *help;           /* one line: what it changes */
+};
+
+/* The most knobs one policy may declare (the mechanisms store this many). */
+#define KNOBS_MAX 8
+
+/* One owner's knobs and where their values go, for knobs_parse: a policy,
+ * or the mechanism's own (the migration engine's round limit). */
+struct knob_group {
+	const char *owner; /* for messages: "fixed-time", "engine" */
+	const struct knob *knobs;
+	size_t count;
+	uint64_t *values; /* count of them, in the table's order */
+};
+
+void knobs_default(const struct knob *knobs, size_t count, uint64_t *values);
+/* Every "name=value" word of text (spaces or tabs between words) into the
+ * groups' values, which hold their defaults or earlier settings. Words
+ * whose name is skip_key (e.g. "policy") are left to the caller. Refused
+ * with a one-line reason in err, naming what is allowed: a word without
+ * '=', a knob no group has, a value out of range, a duration without its
+ * unit, a knob given twice. On refusal some values may have changed:
+ * parse into a copy. */
+int knobs_parse(const struct knob_group *groups, size_t group_count, const char *text,
+                const char *skip_key, char *err, size_t err_len);
+/* "name=value name=value" in the table's order, each value as it parses
+ * back; returns what fmt_snprintf returns. */
+int knobs_format(const struct knob *knobs, size_t count, const uint64_t *values, char *buf,
+                 size_t size);
+/* One knob's value as text ("500us", "8", "paper"). */
+int knob_format_value(const struct knob *k, uint64_t value, char *buf, size_t size);
+/* "tbuf=DURATION (default 500us, 0ns..1s): ...": the help line of a knob. */
+int knob_describe(const struct knob *k, char *buf, size_t size);
+/* The value of the word "key=value" in text: true and *value, *value_len
+ * when key appears exactly once; *times says how often it appeared. */
+bool knob_text_find(const char *text, const char *key, const char **value, size_t *value_len,
+                    unsigned *times);
 
 #ifndef HOSTED_TEST
 /* log.c: console output to COM1 and the debug port. */

@@ -313,7 +313,7 @@ int64_t net_set_batching(struct vm *vm, const char *text)
 	if (batch_set_params(&n->batch, &p, host_now_ns()))
 		inject(vm, n); /* what was pending is flushed now */
 	n->rx_prod_at_flush = n->rx_prod;
-	char fmt[160];
+	char fmt[BATCH_TEXT_MAX];
 	batch_params_format(&p, fmt, sizeof fmt);
 	if (vm_limit_take(vm, LIMIT_HV_LINES, 1))
 		kprintf("hv: %s: batching now %s\n", vm->name, fmt);
@@ -380,10 +380,8 @@ void net_report(struct vm *vm)
 	struct vnic *n = &vnics[vm->id];
 	if (!n->attached)
 		return;
-	char params[160];
-	struct batch_params p = n->batch.params;
-	p.policy = n->batch.policy;
-	batch_params_format(&p, params, sizeof params);
+	char params[BATCH_TEXT_MAX];
+	batch_params_format(&n->batch.params, params, sizeof params);
 	uint64_t packets = n->c.tx_packets + n->c.rx_packets;
 	uint64_t exits = vm->exits_other;
 	for (unsigned r = 0; r < VM_EXIT_REASONS; r++)
@@ -473,25 +471,21 @@ bool net_uplink_present(void)
 
 /* ---- live migration: what a vNIC carries to its new host ---- */
 
-/* No pointers and no host times: the policy travels by name, the batch
- * timers are not carried (frames waiting for a flush get one interrupt at
- * resume, which a guest must take anyway: it re-reads its rings). The ring
- * area itself is guest memory and moves with it. */
+/* No pointers and no host times: the batching travels as its text, the
+ * policy and every knob (batch_save, net.h), the batch timers are not
+ * carried (frames waiting for a flush get one interrupt at resume, which a
+ * guest must take anyway: it re-reads its rings). The ring area itself is
+ * guest memory and moves with it. */
 struct vnic_state {
-	uint32_t magic, attached;
+	uint32_t magic, version, attached, pad;
 	uint64_t area_gpa;
-	uint8_t vector, mac[ETH_ADDR_LEN], pad;
+	uint8_t vector, mac[ETH_ADDR_LEN], pad1;
 	uint32_t tx_cons, rx_prod;
-	char policy[24];
-	uint64_t tbuf_ns, period_ns;
-	uint32_t count, alpha_permille, paper_variant, pad2;
-	struct {
-		uint64_t packets, flushes_policy, flushes_timer, flushes_half_full,
-		    added_latency_ns;
-	} dir[NET_DIRS];
+	struct batch_saved batch;
 	struct vnic_counters c;
 };
-#define VNIC_STATE_MAGIC 0x4E56534Au /* "JSVN" */
+#define VNIC_STATE_MAGIC   0x4E56534Au /* "JSVN" */
+#define VNIC_STATE_VERSION 2           /* 1: the knobs as fixed fields */
 
 size_t net_state_size(void)
 {
@@ -506,6 +500,7 @@ bool net_save(const struct vm *vm, void *out, size_t cap)
 		return false;
 	memset(s, 0, sizeof *s);
 	s->magic = VNIC_STATE_MAGIC;
+	s->version = VNIC_STATE_VERSION;
 	s->attached = n->attached;
 	if (!n->attached)
 		return true;
@@ -516,71 +511,48 @@ bool net_save(const struct vm *vm, void *out, size_t cap)
 	 * the guest's event indices stay as they are in its memory. */
 	s->tx_cons = n->tx_cons;
 	s->rx_prod = n->rx_prod;
-	fmt_snprintf(s->policy, sizeof s->policy, "%s", n->batch.policy->name);
-	s->tbuf_ns = n->batch.params.tbuf_ns;
-	s->period_ns = n->batch.params.period_ns;
-	s->count = n->batch.params.count;
-	s->alpha_permille = n->batch.params.alpha_permille;
-	s->paper_variant = n->batch.params.paper_variant;
-	for (unsigned d = 0; d < NET_DIRS; d++) {
-		const struct batch_dir *b = &n->batch.dir[d];
-		s->dir[d].packets = b->packets;
-		s->dir[d].flushes_policy = b->flushes_policy;
-		s->dir[d].flushes_timer = b->flushes_timer;
-		s->dir[d].flushes_half_full = b->flushes_half_full;
-		s->dir[d].added_latency_ns = b->added_latency_ns;
-	}
+	batch_save(&n->batch, &s->batch);
 	s->c = n->c;
 	return true;
 }
 
-/* Checked as at attach: the blob crossed a wire. Fills p when attached. */
-static bool vnic_state_usable(struct vm *vm, const struct vnic_state *s, size_t len,
-                              struct batch_params *out)
+/* Checked as at attach: the blob crossed a wire. */
+static bool vnic_state_usable(struct vm *vm, const struct vnic_state *s, size_t len)
 {
 	if (len != sizeof *s || s->magic != VNIC_STATE_MAGIC)
 		return false;
-	if (!s->attached)
-		return true;
-	struct batch_params p;
-	batch_params_default(&p);
-	char name[sizeof s->policy + 1];
-	memcpy(name, s->policy, sizeof s->policy);
-	name[sizeof s->policy] = '\0';
-	p.policy = batch_policy_find(name);
-	if (!p.policy || s->area_gpa & (PVNET_PAGE_SIZE - 1) ||
-	    !vm_gpa_to_host(vm, s->area_gpa, PVNET_AREA_SIZE) || s->vector < 32 || s->vector > 254)
-		return false;
-	p.tbuf_ns = s->tbuf_ns;
-	p.period_ns = s->period_ns;
-	p.count = s->count;
-	p.alpha_permille = s->alpha_permille;
-	p.paper_variant = s->paper_variant != 0;
-	/* The parameters get the checks a control message gets: written out
-	 * as its text and parsed back (the ranges live in one place). */
-	char text[160], err[160];
-	batch_params_format(&p, text, sizeof text);
-	if (batch_params_parse(text, &p, err, sizeof err) || s->mac[0] & 1) {
-		kprintf("hv: %s: migrated vNIC refused: %s\n", vm->name,
-		        s->mac[0] & 1 ? "a group MAC" : err);
+	if (s->version != VNIC_STATE_VERSION) {
+		kprintf("hv: %s: migrated vNIC refused: saved in version %u, this hv reads %u\n",
+		        vm->name, s->version, VNIC_STATE_VERSION);
 		return false;
 	}
-	*out = p;
+	if (!s->attached)
+		return true;
+	if (s->area_gpa & (PVNET_PAGE_SIZE - 1) ||
+	    !vm_gpa_to_host(vm, s->area_gpa, PVNET_AREA_SIZE) || s->vector < 32 || s->vector > 254)
+		return false;
+	/* The batching text gets the checks a control message gets. */
+	struct batch_params p;
+	char err[160];
+	if (batch_saved_check(&s->batch, &p, err, sizeof err) || s->mac[0] & 1) {
+		char why[200];
+		fmt_json_escape(why, sizeof why, s->mac[0] & 1 ? "a group MAC" : err);
+		kprintf("hv: %s: migrated vNIC refused: %s\n", vm->name, why);
+		return false;
+	}
 	return true;
 }
 
 bool net_state_valid(struct vm *vm, const void *in, size_t len)
 {
-	struct batch_params p;
-	return vnic_state_usable(vm, in, len, &p);
+	return vnic_state_usable(vm, in, len);
 }
 
 bool net_restore(struct vm *vm, const void *in, size_t len)
 {
 	const struct vnic_state *s = in;
 	struct vnic *n = &vnics[vm->id];
-	struct batch_params p;
-	if (!vnic_state_usable(vm, s, len, &p))
+	if (!vnic_state_usable(vm, s, len))
 		return false;
 	memset(n, 0, sizeof *n);
 	if (!s->attached)
@@ -592,15 +564,9 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 	memcpy(n->mac, s->mac, ETH_ADDR_LEN); /* the guest knows its MAC: it keeps it */
 	n->tx_cons = n->tx_cons_at_flush = s->tx_cons;
 	n->rx_prod = n->rx_prod_at_flush = s->rx_prod;
-	batch_init(&n->batch, &p);
-	for (unsigned d = 0; d < NET_DIRS; d++) {
-		struct batch_dir *b = &n->batch.dir[d];
-		b->packets = s->dir[d].packets;
-		b->flushes_policy = s->dir[d].flushes_policy;
-		b->flushes_timer = s->dir[d].flushes_timer;
-		b->flushes_half_full = s->dir[d].flushes_half_full;
-		b->added_latency_ns = s->dir[d].added_latency_ns;
-	}
+	char err[160];
+	if (batch_restore(&n->batch, &s->batch, err, sizeof err))
+		return false; /* checked above: cannot happen */
 	n->c = s->c;
 	n->tx_waiting = true; /* frames a packets limit held on the old host */
 	vswitch_attach(&vswitch, vm->id);
@@ -616,6 +582,6 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 			uplink_send(hello, sizeof hello);
 	inject(vm, n); /* what waited for a flush on the old host */
 	kprintf("hv: %s: pvnet resumed, MAC %02x:%02x:%02x:%02x:%02x:%02x, batching %s\n", vm->name,
-	        n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], p.policy->name);
+	        n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], s->batch.text);
 	return true;
 }

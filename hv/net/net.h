@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "joulevisor/pvnet.h"
+#include "lib/lib.h"
 
 /* What the caller counts when it refuses something a guest wrote. */
 enum net_error {
@@ -69,20 +70,49 @@ enum net_error ring_check_desc(const struct pvnet_desc *desc, uint64_t guest_mem
  * lost. */
 bool ring_consumer_rearm(struct pvnet_ring_indices *ring, uint32_t cons);
 
-/* ---- batch.c: when to notify ---- */
+/* ---- batch.c: when to notify ----
+ *
+ * The contract between the mechanism (batch.c) and a policy (batch_*.c):
+ *
+ * - A policy is a `struct batch_policy`: a name, its knobs (a table of
+ *   struct knob, lib.h: name, unit, default, range, one line of help) and
+ *   the size of its private state. The mechanism parses, checks, formats,
+ *   documents and migrates the knobs from that table; the policy reads the
+ *   values as s->params.knob[i], i its table's index (batch_knob()).
+ * - Its private state is state_size bytes (at most BATCH_STATE_MAX) in
+ *   the mechanism's storage, batch_private(s); zeroed, then init() is
+ *   called, at attach, at every change of policy or knobs at run time
+ *   (`batch`, JV_HC_NET_BATCH: what was pending is flushed first) and on
+ *   the destination of a migration (which carries the knobs, not the
+ *   state). A policy keeps nothing anywhere else.
+ * - on_packet() is called for every packet, after it is counted in
+ *   s->dir[dir] (pending, oldest_ns): true notifies now.
+ * - deadline() is called only while packets are pending, after every
+ *   packet and whenever the caller arms its timer: the ns by which the
+ *   batch must go out (0: no deadline). hv's timer is polled from the
+ *   scheduler loop: a deadline fires late by up to a scheduler pass (tens
+ *   of us in bochs), never early; a late timer flushes at the next packet.
+ * - on_period() is called every s->period_ns (set it in init; 0: never),
+ *   before the packet or timer that ends the period.
+ * - The mechanism always flushes a ring that is more than half full,
+ *   whatever the policy says, and does all the counting.
+ * The reference policy is batch_none.c (notify every packet, no knobs); a
+ * policy with knobs and state to copy is batch_idle.c (docs/policies.md
+ * walks through it). */
 
 enum net_dir { NET_TX = 0, NET_RX = 1, NET_DIRS = 2 };
 
 struct batch_policy;
 
-/* The knobs, set by batch_params_parse() or by hand. */
+#define BATCH_KNOBS_MAX KNOBS_MAX
+#define BATCH_STATE_MAX 64 /* bytes of private state a policy may declare */
+/* The text form of a policy and its knobs, as formatted, fits this. */
+#define BATCH_TEXT_MAX 256
+
+/* A policy and the values of its knobs, set by batch_params_parse(). */
 struct batch_params {
 	const struct batch_policy *policy;
-	uint64_t tbuf_ns;        /* T_buf: fixed-time, adaptive, fixed-count's safety net */
-	uint32_t count;          /* fixed-count: flush every count packets */
-	uint32_t alpha_permille; /* adaptive: weight of the history in the EWMA, 0..1000 */
-	uint64_t period_ns;      /* adaptive: how often the send ratio is sampled */
-	bool paper_variant;      /* adaptive: smooth the previous raw sample, not the estimate */
+	uint64_t knob[BATCH_KNOBS_MAX]; /* in the order of policy->knobs */
 };
 
 /* One direction: the packets not yet notified and the counters. */
@@ -100,54 +130,82 @@ struct batch_dir {
 
 struct batch_state {
 	const struct batch_policy *policy;
-	struct batch_params params; /* the policy's init may adjust them */
+	struct batch_params params;
 	struct batch_dir dir[NET_DIRS];
+	uint64_t period_ns;     /* set by the policy's init for on_period calls; 0: none */
 	uint64_t period_end_ns; /* next on_period call; 0 until the first packet */
 	uint64_t periods;
-	/* Used by the adaptive policy only. */
-	struct {
-		uint32_t period_packets[NET_DIRS]; /* n_s, n_r this period */
-		uint32_t last_sample;              /* p_s(t_{i-1}), per mille */
-		uint32_t send_share;               /* the estimate p_s*, per mille */
-	} adaptive;
+	/* The policy's private state (state_size bytes of it): storage here so
+	 * that a policy needs no edit of this struct. */
+	_Alignas(8) unsigned char policy_state[BATCH_STATE_MAX];
 };
 
+static inline void *batch_private(struct batch_state *s)
+{
+	return s->policy_state;
+}
+static inline const void *batch_private_const(const struct batch_state *s)
+{
+	return s->policy_state;
+}
+static inline uint64_t batch_knob(const struct batch_state *s, unsigned i)
+{
+	return s->params.knob[i];
+}
+
 /* A batching policy acts only by saying "notify now" or by giving a
- * deadline; the mechanism does the rest (see "how to add a policy" in
- * batch.c). Any hook but on_packet may be NULL. */
+ * deadline; the mechanism does the rest (the contract above). Any hook but
+ * on_packet may be NULL, knobs too (knob_count 0). */
 struct batch_policy {
 	const char *name;
 	const char *summary; /* one line, for help texts */
 	/* false: every flush notifies (the baseline); true: the consumer's event
 	 * index may suppress it (it is polling). */
 	bool uses_event_index;
+	const struct knob *knobs;
+	size_t knob_count; /* at most BATCH_KNOBS_MAX */
+	size_t state_size; /* at most BATCH_STATE_MAX */
 	void (*init)(struct batch_state *s);
-	/* A packet was produced on dir (already counted in s->dir[dir]);
-	 * returns whether to notify now. */
 	bool (*on_packet)(struct batch_state *s, enum net_dir dir, uint64_t now_ns);
-	/* When the pending packets of dir must be flushed, in ns, or 0. */
 	uint64_t (*deadline)(const struct batch_state *s, enum net_dir dir);
-	/* Once per params.period_ns, before the packet that ends the period. */
 	void (*on_period)(struct batch_state *s);
 };
 
-extern const struct batch_policy batch_none, batch_napi, batch_fixed_time, batch_fixed_count,
-    batch_qemu_timer, batch_adaptive;
+/* The table of policies, one line each: adding a policy is its file
+ * hv/net/batch_NAME.c (the build and the unit tests take every
+ * hv/net/batch*.c) and its line here. Everything that lists policies (the
+ * console, error messages, tests, `make policies`, the experiments) reads
+ * batch_policies[]. */
+#define BATCH_POLICY_TABLE(X)                                                                      \
+	X(batch_none)                                                                              \
+	X(batch_napi)                                                                              \
+	X(batch_fixed_time)                                                                        \
+	X(batch_fixed_count)                                                                       \
+	X(batch_qemu_timer)                                                                        \
+	X(batch_adaptive)                                                                          \
+	X(batch_idle)                                                                              \
+	/* one line per policy above this one */
+
+#define BATCH_POLICY_DECLARE(sym) extern const struct batch_policy sym;
+BATCH_POLICY_TABLE(BATCH_POLICY_DECLARE)
 extern const struct batch_policy *const batch_policies[];
 extern const size_t batch_policy_count;
 /* NULL when no policy has that name. */
 const struct batch_policy *batch_policy_find(const char *name);
 
-/* Defaults: policy none, tbuf 500us, count 32, alpha 750 (the study's 0.75),
- * period 10ms, true EWMA. */
+/* Policy none (which has no knobs). */
 void batch_params_default(struct batch_params *p);
-/* "policy=fixed-time tbuf=500us alpha=700": keys policy, tbuf, count, alpha
- * (per mille), period, variant (ewma|paper); durations need a unit (ns, us,
- * ms, s). Unnamed keys keep their defaults. Returns 0, or -1 with a
- * one-line reason in err and *out untouched. */
+/* "policy=fixed-time tbuf=500us": the policy (default none), then that
+ * policy's knobs; knobs not given keep the policy's defaults. Returns 0, or
+ * -1 with a one-line reason in err (an unknown policy or knob names the
+ * valid ones) and *out untouched. */
 int batch_params_parse(const char *text, struct batch_params *out, char *err, size_t err_len);
-/* The same text back, every key given; returns what fmt_snprintf returns. */
+/* The same text back, every knob of the policy given; returns what
+ * fmt_snprintf returns (< BATCH_TEXT_MAX for every policy's values). */
 int batch_params_format(const struct batch_params *p, char *buf, size_t size);
+
+/* The same policy with the same value of each of its knobs. */
+bool batch_params_equal(const struct batch_params *a, const struct batch_params *b);
 
 void batch_init(struct batch_state *s, const struct batch_params *p);
 /* Changes the knobs at run time, keeping the counters. Returns true when
@@ -162,8 +220,32 @@ uint64_t batch_deadline(const struct batch_state *s, enum net_dir dir);
 /* The earliest of both directions' deadlines, or 0: when to arm the timer. */
 uint64_t batch_next_deadline(const struct batch_state *s);
 /* The caller's timer: returns true when dir's deadline has passed (the batch
- * is flushed, notify). Also runs the adaptive period. */
+ * is flushed, notify). Also runs the policy's period. */
 bool batch_timer(struct batch_state *s, enum net_dir dir, uint64_t now_ns);
+
+/* What a vNIC's batching carries through a live migration: the policy and
+ * every knob as text (parsed on the destination by batch_params_parse, so
+ * a knob is never lost or copied by hand) and the counters. Not the timers
+ * nor the policy's state: the destination re-initialises the policy, and
+ * packets that waited get one interrupt at resume. */
+#define BATCH_SAVED_VERSION 2 /* 1 carried fixed fields, before per-policy knobs */
+struct batch_saved {
+	uint32_t version;
+	uint32_t pad;
+	char text[BATCH_TEXT_MAX]; /* NUL-terminated */
+	struct {
+		uint64_t packets, flushes_policy, flushes_timer, flushes_half_full,
+		    added_latency_ns;
+	} dir[NET_DIRS];
+};
+void batch_save(const struct batch_state *s, struct batch_saved *out);
+/* Checks in as a control message would be and fills params; -1 with the
+ * reason in err (another version, an unknown policy or knob, a value out
+ * of range). */
+int batch_saved_check(const struct batch_saved *in, struct batch_params *params, char *err,
+                      size_t err_len);
+/* batch_saved_check, then batch_init with the knobs and the counters back. */
+int batch_restore(struct batch_state *s, const struct batch_saved *in, char *err, size_t err_len);
 
 /* "Interrupt (or kick) the other side now?": the one decision, like bhyve's
  * vq_endchains. flush is what batch_packet or batch_timer returned; event is

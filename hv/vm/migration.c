@@ -68,6 +68,7 @@ static struct {
 	struct vm *src_vm, *dst_vm;
 	const struct dirty_tracker_ops *tracker;
 	const struct migrate_policy *policy;
+	char knobs[MIGRATE_TEXT_MAX]; /* the policy and every knob, as run */
 	struct migrate_source src;
 	struct migrate_dest dst;
 	enum migrate_status src_status, dst_status;
@@ -191,7 +192,7 @@ bool migration_active(void)
 	return job.active;
 }
 
-bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *policy,
+bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *knobs,
                      uint64_t cut_after, unsigned payload_size)
 {
 	if (payload_size &&
@@ -222,12 +223,21 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	}
 	memset(&job, 0, sizeof job);
 	job.tracker = arch_dirty_tracker(tracker && *tracker ? tracker : NULL);
-	job.policy = migrate_policy_find(policy && *policy ? policy : "default");
-	if (!job.tracker || !job.policy) {
-		kprintf("hv: migrate: unknown tracker '%s' or policy '%s'\n",
-		        tracker ? tracker : "", policy ? policy : "");
+	if (!job.tracker) {
+		kprintf("hv: migrate: unknown tracker '%s' (wp, ad or pml)\n",
+		        tracker ? tracker : "");
 		return false;
 	}
+	/* The policy and its knobs, and the engine's: refused whole, like
+	 * every other option. */
+	struct migrate_params params = {.state_bytes = arch_vcpu_state_size() + net_state_size() +
+	                                               sizeof(struct device_state)};
+	char err[200];
+	if (migrate_params_parse(knobs ? knobs : "", &job.policy, &params, err, sizeof err)) {
+		kprintf("hv: migrate: %s: not started\n", err);
+		return false;
+	}
+	migrate_params_format(job.policy, &params, job.knobs, sizeof job.knobs);
 	job.role = remote ? ROLE_SOURCE : ROLE_LOCAL;
 	job.src_vm = vm;
 	job.to_dst.cut_after = job.to_src.cut_after = cut_after;
@@ -257,8 +267,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	    .pfn_buf = job.pfn_buf,
 	    .pfn_buf_len = pages,
 	    .policy = job.policy,
-	    .params = {MIGRATE_DOWNTIME_TARGET_DEFAULT_US,
-	               arch_vcpu_state_size() + net_state_size() + sizeof(struct device_state)},
+	    .params = params,
 	    .state_max = STATE_CAP,
 	};
 	migrate_link_defaults(&sc.link);
@@ -283,12 +292,12 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	job.src_status = MIGRATE_RUNNING;
 	job.dst_status = remote ? MIGRATE_ABORTED : MIGRATE_RUNNING; /* no local destination */
 	const char *to = remote ? "peer" : job.dst_vm->name;
-	kprintf("hv: migrating %s to %s (%s), tracker %s, policy %s\n", vm->name, to,
-	        remote ? "e1000" : "local", job.tracker->name, job.policy->name);
+	kprintf("hv: migrating %s to %s (%s), tracker %s, %s\n", vm->name, to,
+	        remote ? "e1000" : "local", job.tracker->name, job.knobs);
 	log_event("{\"ev\":\"migrate_start\",\"vm\":\"%s\",\"to\":\"%s\",\"link\":\"%s\","
-	          "\"tracker\":\"%s\",\"policy\":\"%s\",\"mem_mib\":%llu}",
+	          "\"tracker\":\"%s\",\"policy\":\"%s\",\"knobs\":\"%s\",\"mem_mib\":%llu}",
 	          vm->name, to, remote ? "e1000" : "local", job.tracker->name, job.policy->name,
-	          (unsigned long long)(vm->mem_size >> 20));
+	          job.knobs, (unsigned long long)(vm->mem_size >> 20));
 	return true;
 }
 
@@ -438,6 +447,11 @@ static void report(void)
 	 * seeds' figures (the bochs link is far slower than its CPU). */
 	uint64_t link_Bps =
 	    r->total_ns ? migrate_scale(r->bytes_sent, 1000000000ull, r->total_ns) : 0;
+	if (r->stopped_by_round_limit)
+		kprintf(
+		    "hv: migrate: %s: the engine's round limit (%u rounds) stopped the pre-copy: "
+		    "policy %s had not said stop\n",
+		    job.src_vm->name, r->rounds, job.policy->name);
 	log_event(
 	    "{\"ev\":\"migrate_done\",\"vm\":\"%s\",\"to\":\"%s\",\"status\":\"%s\","
 	    "\"reason\":\"%s\",\"total_ms\":%llu,\"downtime_us\":%llu,"
@@ -446,7 +460,7 @@ static void report(void)
 	    "\"link_Bps\":%llu,\"total_ms_at_1gbps\":%llu,\"downtime_us_at_1gbps\":%llu,"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
 	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"tracker_scan_us\":%"
-	    "llu,\"policy\":\"%s\","
+	    "llu,\"policy\":\"%s\",\"knobs\":\"%s\",\"stopped_by\":\"%s\","
 	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
 	    "source\":\"%s\","
 	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
@@ -467,6 +481,7 @@ static void report(void)
 	    (unsigned long long)r->link.retransmits, job.tracker->name,
 	    (unsigned long long)job.src_vm->dirty.exits,
 	    (unsigned long long)(job.src_vm->dirty.scan_cycles * 1000 / khz), job.policy->name,
+	    job.knobs, r->stopped_by_round_limit ? "round_limit" : "policy",
 	    job.src.cfg.link.payload_size,
 	    (unsigned long long)(((job.energy_pause_nj ? job.energy_pause_nj : energy_now) -
 	                          job.energy_start_nj) /

@@ -272,8 +272,10 @@ struct vm *vm_create_from_module(const struct boot_module *mod, const struct boo
 struct vm *vm_create_empty(const struct vm_config *config, const char *name);
 /* migration.c: live migration driven from the scheduler loop. */
 /* Starts migrating vm to dest ("local": a new VM on this host, over an
- * in-memory lossy-free link); tracker NULL = the best; policy NULL = ours. */
-bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *policy,
+ * in-memory lossy-free link); tracker NULL = the best; knobs: "policy=NAME
+ * knob=value ..." with the engine's knobs (migrate_params_parse), NULL or
+ * "" = policy default with its defaults. */
+bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *knobs,
                      uint64_t cut_after_frames, unsigned payload_size);
 /* Moves frames and steps the engines; call from the scheduler loop. */
 void migration_poll(void);

@@ -3,18 +3,11 @@
  * is the text, up to its first NUL: what a guest passes with the
  * JV_HC_NET_BATCH hypercall (at most 159 bytes there) or the console's
  * batch command. A refusal leaves the parameters untouched; an accepted text
- * gives parameters inside the documented ranges, which format into hv's
- * 160-byte buffer whole and parse back to the same values. */
+ * gives knobs inside the ranges the policy's table declares, which format
+ * into BATCH_TEXT_MAX whole and parse back to the same values. */
 #include "fuzz_common.h"
 #include "lib/lib.h"
 #include "net/net.h"
-
-static bool params_equal(const struct batch_params *a, const struct batch_params *b)
-{
-	return a->policy == b->policy && a->tbuf_ns == b->tbuf_ns && a->count == b->count &&
-	       a->alpha_permille == b->alpha_permille && a->period_ns == b->period_ns &&
-	       a->paper_variant == b->paper_variant;
-}
 
 static bool known_policy(const struct batch_policy *p)
 {
@@ -42,18 +35,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(fuzz_terminated(err, sizeof err) && err[0]);
 	} else {
 		FUZZ_ASSERT(known_policy(p.policy));
-		FUZZ_ASSERT(p.tbuf_ns <= 1000000000ull);
-		FUZZ_ASSERT(p.period_ns >= 100000ull && p.period_ns <= 60000000000ull);
-		FUZZ_ASSERT(p.count >= 1 && p.count <= PVNET_RING_SIZE);
-		FUZZ_ASSERT(p.alpha_permille <= 1000);
-		FUZZ_ASSERT(p.policy != &batch_fixed_count || p.tbuf_ns > 0);
+		for (size_t k = 0; k < p.policy->knob_count; k++) {
+			const struct knob *knob = &p.policy->knobs[k];
+			if (knob->kind == KNOB_CHOICE) /* an index into its choices */
+				for (uint64_t c = 0; c <= p.knob[k]; c++)
+					FUZZ_ASSERT(knob->choices[c]);
+			else
+				FUZZ_ASSERT(p.knob[k] >= knob->min && p.knob[k] <= knob->max);
+		}
 
-		char fmt[160]; /* backend.c's size */
+		char fmt[BATCH_TEXT_MAX];
 		int n = batch_params_format(&p, fmt, sizeof fmt);
 		FUZZ_ASSERT(n > 0 && (size_t)n < sizeof fmt);
 		struct batch_params back;
 		FUZZ_ASSERT(batch_params_parse(fmt, &back, err, sizeof err) == 0);
-		FUZZ_ASSERT(params_equal(&p, &back));
+		FUZZ_ASSERT(batch_params_equal(&p, &back));
 
 		/* What hv does with them next must hold up too. */
 		struct batch_state s;

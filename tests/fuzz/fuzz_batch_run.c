@@ -1,25 +1,17 @@
 /* libFuzzer target: the batching knobs as a struct, and the mechanism
  * driven by them (hv/net/batch*.c).
  *
- * Input: the knobs (policy index, tbuf, count, alpha, period, variant) as
- * a migrated vNIC carries them, then a stream of events. The knobs get the
- * check backend.c's vnic_state_usable gives a blob from the wire: written
- * out as text and parsed back; refused ones end the run, accepted ones must
- * come back unchanged. Then, one op byte each: a packet (direction, time
- * step, ring fill), a timer call, the caller's timer loop up to a time, or
+ * Input: the policy index and raw values for its knobs (in its table's
+ * order), then a stream of events. The knobs get the check a migrated
+ * vNIC's blob gets (batch_saved_check): written out as text and parsed
+ * back; refused ones end the run, accepted ones must come back unchanged. Then, one op byte each: a
+ * packet (direction, time step, ring fill), a timer call, the caller's timer loop up to a time, or
  * new knobs at run time. Checked throughout: a batch never outlives its
  * deadline once hv has looked, a flush empties the batch, the counters add
- * up, the adaptive share stays a per-mille. */
+ * up. */
 #include "fuzz_common.h"
 #include "lib/lib.h"
 #include "net/net.h"
-
-static bool params_equal(const struct batch_params *a, const struct batch_params *b)
-{
-	return a->policy == b->policy && a->tbuf_ns == b->tbuf_ns && a->count == b->count &&
-	       a->alpha_permille == b->alpha_permille && a->period_ns == b->period_ns &&
-	       a->paper_variant == b->paper_variant;
-}
 
 /* Knobs from the input through the text round trip; false if refused. */
 static bool read_params(struct fuzz_in *in, struct batch_params *out)
@@ -28,21 +20,16 @@ static bool read_params(struct fuzz_in *in, struct batch_params *out)
 	batch_params_default(&p);
 	unsigned index = fuzz_u8(in) % batch_policy_count;
 	p.policy = batch_policies[index];
+	knobs_default(p.policy->knobs, p.policy->knob_count, p.knob);
 	uint8_t which = fuzz_u8(in); /* which knobs the input sets; the rest keep defaults */
-	if (which & 1)
-		p.tbuf_ns = fuzz_u64(in);
-	if (which & 2)
-		p.count = fuzz_u32(in);
-	if (which & 4)
-		p.alpha_permille = fuzz_u32(in);
-	if (which & 8)
-		p.period_ns = fuzz_u64(in);
-	if (which & 16)
-		p.paper_variant = fuzz_u8(in) & 1;
-	if (which & 32) /* small values, where the interesting ranges are */
-		p.tbuf_ns = fuzz_u16(in) * 1000ull;
+	uint8_t small = fuzz_u8(in); /* of those, which get small values (in us) */
+	for (size_t k = 0; k < p.policy->knob_count && k < 8; k++) {
+		if (!(which & (1u << k)))
+			continue;
+		p.knob[k] = small & (1u << k) ? fuzz_u16(in) * 1000ull : fuzz_u64(in);
+	}
 
-	char text[160], err[160]; /* backend.c's sizes */
+	char text[BATCH_TEXT_MAX], err[160];
 	int n = batch_params_format(&p, text, sizeof text);
 	FUZZ_ASSERT(n > 0 && (size_t)n < sizeof text);
 	struct batch_params back;
@@ -50,7 +37,7 @@ static bool read_params(struct fuzz_in *in, struct batch_params *out)
 		FUZZ_ASSERT(fuzz_terminated(err, sizeof err));
 		return false;
 	}
-	FUZZ_ASSERT(params_equal(&p, &back));
+	FUZZ_ASSERT(batch_params_equal(&p, &back));
 	*out = back;
 	return true;
 }
@@ -63,8 +50,6 @@ struct model {
 
 static void check_state(const struct batch_state *s, const struct model *m)
 {
-	FUZZ_ASSERT(s->adaptive.send_share <= 1000);
-	FUZZ_ASSERT(s->adaptive.last_sample <= 1000);
 	uint64_t next = batch_next_deadline(s);
 	for (int d = 0; d < NET_DIRS; d++) {
 		const struct batch_dir *b = &s->dir[d];

@@ -237,10 +237,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .pfn_buf = w.pfn_buf,
 	    .pfn_buf_len = w.nr_pages + 2,
 	    .policy = policy < migrate_policy_count ? migrate_policies[policy] : &harness_policy,
-	    .params = {.downtime_target_us = fuzz_u32(&in), .state_bytes = fuzz_u16(&in)},
+	    .params = {.state_bytes = fuzz_u16(&in)},
 	    .state_max = fuzz_u16(&in) % (8 * 1024 + 1),
 	    .link = w.peer.cfg,
 	};
+	/* The policy's knobs anywhere in their ranges, the engine's round limit
+	 * small or at its default (0). */
+	for (size_t k = 0; k < cfg.policy->knob_count; k++) {
+		const struct knob *knob = &cfg.policy->knobs[k];
+		cfg.params.knob[k] = knob->min + fuzz_u32(&in) % (knob->max - knob->min + 1);
+	}
+	cfg.params.engine[MIGRATE_ROUND_LIMIT] = fuzz_u8(&in) % 8;
 	FUZZ_ASSERT(migrate_source_start(&w.src, &cfg, w.peer.now));
 
 	for (unsigned ops = 0; !fuzz_empty(&in) && ops < 4096; ops++) {

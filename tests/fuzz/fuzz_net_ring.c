@@ -228,6 +228,7 @@ static void setup(struct fuzz_in *in)
 		struct batch_params p;
 		batch_params_default(&p);
 		p.policy = batch_policies[fuzz_u8(in) % batch_policy_count];
+		knobs_default(p.policy->knobs, p.policy->knob_count, p.knob);
 		batch_init(&v->batch, &p);
 		/* What the guest driver writes before attaching. */
 		struct pvnet_header *h = header_of(v);

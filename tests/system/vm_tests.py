@@ -263,7 +263,8 @@ def test_fixed_time_batching_cuts_interrupts_tenfold():
     # buffered for T_buf = 1 ms.
     runs = {}
     for policy in ("none", "fixed-time"):
-        r = _stream("net_batch_" + policy, "--expect 2000 --batch policy=%s,tbuf=1ms" % policy,
+        batch = "policy=none" if policy == "none" else "policy=%s,tbuf=1ms" % policy  # none has no knobs
+        r = _stream("net_batch_" + policy, "--expect 2000 --batch " + batch,
                     "--count 2000 --size 64 --rate 10000", extra=["--ips", "200000000"])
         r.expect_status(0)
         sink = _check_stream(r, 2000)
@@ -482,10 +483,11 @@ def test_bad_migrate_commands_are_refused_and_the_vm_runs_on():
            "payload=12x": "bad option 'payload=12x'",
            "payload=99999999999999999999": "bad option",
            "cut=-1": "bad option 'cut=-1'",
-           "speed=9": "bad option 'speed=9'"}
+           "speed=9": "unknown knob 'speed' (knobs: default: downtime; engine: round_limit): not started",
+           "round_limit=0": "round_limit=0 out of range (1 to 1000 rounds): not started"}
     script = " ".join("at=%d:migrate,d,local,pml,default,%s" % (300 + 100 * i, opt)
                       for i, opt in enumerate(bad))
-    script += " at=900:migrate,d,moon at=1000:migrate,d,local,pml,default,cut=1,payload=100,x"
+    script += " at=900:migrate,d,moon at=1000:migrate,d,local,pml,default,cut=1,payload=100,x at=1100:policies"
     r = Run("migrate_bad_commands", "bochs", timeout=200, cmdline=script,
             modules=[(GUEST % "dirty", "name=d mem=16M -- dirty --ws 1 --rate 100 --seconds 2")])
     r.expect_status(0)
@@ -493,6 +495,13 @@ def test_bad_migrate_commands_are_refused_and_the_vm_runs_on():
         r.expect_line(r"^hv: migrate: .*%s" % re.escape(why))
     r.expect_line(r"^hv: migrate: destination 'moon' unknown")
     r.expect_line(r"^hv: migrate: too many words at 'x'")
+    # `policies` lists every policy with its knobs from the tables, the
+    # examples included; the same listing `make policies` prints.
+    listed = {(e["family"], e["name"]): e["defaults"] for e in r.events if e.get("ev") == "policy"}
+    expect(listed.get(("batch", "idle")) == ["count=16", "idle=100us", "tbuf=1ms"]
+           and listed.get(("stop", "shrink")) == ["ratio=10"]
+           and listed.get(("stop", "(engine)")) == ["round_limit=50"], "policies listed: %r" % listed)
+    r.expect_line(r"^ +tbuf=DURATION \(default 1ms, 1us\.\.1s\): at the latest this long after the first packet$")
     expect(not [e for e in r.events if e.get("ev") == "migrate_start"], "a migration started")
     expect(r.event("vm_exit", vm="d")["reason"] == "exited", "the VM did not run on to its end")
 
@@ -503,15 +512,23 @@ def test_networked_vm_migrates_and_keeps_answering():
     # keeps the MAC, its rings and counters, the switch learns its new
     # port, and it goes on answering. Pings that arrive while the VM is
     # paused are lost, as on a real NIC (hv counts them as drops "paused"):
-    # no more than the downtime holds, plus two.
+    # no more than the downtime holds, plus two. The echo's vNIC runs the
+    # example batching policy idle with knobs of its own, and the example
+    # stop policy shrink migrates it: both arrive with their knobs intact.
     count = 300
-    r = Run("migrate_networked", "bochs", timeout=300, cmdline="at=1000:migrate,echo,local,pml",
-            modules=[(GUEST % "netping", "name=echo mem=16M -- netping --echo --count %d --timeout 10" % count),
+    batching = "policy=idle count=4 idle=200us tbuf=2ms"
+    r = Run("migrate_networked", "bochs", timeout=300,
+            cmdline="at=1000:migrate,echo,local,pml,shrink,ratio=20",
+            modules=[(GUEST % "netping", "name=echo mem=16M -- netping --echo --count %d --timeout 10 --batch %s"
+                      % (count, batching.replace(" ", ","))),
                      (GUEST % "netping", "name=probe mem=16M -- netping --to %s --count %d --interval-us 10000 "
                       "--reply-timeout-ms 3000 --timeout 60" % (FIRST_VM_MAC, count))])
     done = r.event("migrate_done", vm="echo")
     expect(done["status"] == "committed", "not committed: %r" % done)
-    r.expect_line(r"^hv: echo-mig: pvnet resumed, MAC %s, batching " % FIRST_VM_MAC)
+    expect(done["knobs"] == "policy=shrink ratio=20 round_limit=50" and done["stopped_by"] == "policy",
+           "the migration did not run shrink with its knob: %r" % done)
+    r.expect_line(r"^hv: echo: batching now %s$" % batching)
+    r.expect_line(r"^hv: echo-mig: pvnet resumed, MAC %s, batching %s$" % (FIRST_VM_MAC, batching))
     probe = r.guest_event("probe", "netping")
     most = done["downtime_us"] // 10000 + 2
     expect(probe["bad"] == 0 and probe["replies"] + probe["lost"] == count and probe["lost"] <= most,

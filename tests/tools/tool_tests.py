@@ -116,6 +116,43 @@ def test_kvm_boot_test_skipped_with_reason_without_vtx():
     expect(r.stdout.strip().endswith("0 passed, 0 failed, 1 skipped"), "summary %r" % r.stdout)
 
 
+# ---- the policies the experiments take by name -------------------------------
+
+def _policy_specs(env_policies, script):
+    """Runs script (Python) with tools/ on the path and POLICIES set; returns
+    (status, stdout + stderr)."""
+    env = dict(os.environ, BUILD=BUILD, POLICIES=env_policies)
+    r = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, %r)\n" % os.path.join(ROOT, "tools")
+                        + script], env=env, capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_experiments_take_every_policy_of_hvs_tables_by_name():
+    # The listing comes from hv's own tables (make policies): the two example
+    # policies are in it without any list in the experiments naming them.
+    status, out = _policy_specs("", "import policy_list as p\n"
+                                    "print(sorted(p.names('batch')), sorted(p.names('migrate')))")
+    expect(status == 0 and "'idle'" in out and "'shrink'" in out and "'none'" in out
+           and "'default'" in out, "listing: %s" % out[-400:])
+    # exp-net: a policy with knobs of its own; every knob of it in the row.
+    status, out = _policy_specs("none idle:count=8,idle=50us", "import exp_net\n"
+                                "for row, fn, name in exp_net.plan(): print(name, row.get('knobs'),"
+                                " row.get('knob_count'), row.get('knob_tbuf'))\n"
+                                "print('knob_idle' in exp_net.COLS)")
+    expect(status == 0 and "policy=idle count=8 idle=50us tbuf=1ms 8 1ms" in out and out.strip().endswith("True"),
+           "exp-net plan: %s" % out[-600:])
+    # exp-migrate: the example stop policy with its knob and the engine's.
+    status, out = _policy_specs("shrink:ratio=25,round_limit=9", "import exp_migrate as e\n"
+                                "print([e.policy_spec(c[4]) for c in e.CASES][:1])")
+    expect(status == 0 and "policy=shrink,ratio=25,round_limit=9" in out, "exp-migrate plan: %s" % out[-400:])
+    # Refused before anything boots, naming what is valid.
+    for policies, why in (("turbo", "unknown batch policy 'turbo' (known: none napi"),
+                          ("none:tbuf=1ms", "policy none: unknown knob 'tbuf' (its knobs: none)"),
+                          ("idle:idle=0us", "policy idle: idle=0us out of range (1us to 1s)")):
+        status, out = _policy_specs(policies, "import exp_net\nexp_net.plan()")
+        expect(status != 0 and why in out, "POLICIES=%s: %s" % (policies, out[-300:]))
+
+
 # ---- the demo's console -------------------------------------------------------
 
 def test_run_show_prints_human_console_and_table():

@@ -104,6 +104,7 @@ struct setup {
 	size_t state_cap;
 	struct sim_faults faults;
 	const struct migrate_policy *policy;
+	uint64_t round_limit; /* the engine's knob; 0: its default */
 	uint64_t latency_ns, rto_ns, idle_ns;
 	bool dest_zeroed; /* the destination starts all zero and says so */
 	bool (*state_check)(void *ctx, const uint8_t *state, size_t len);
@@ -194,6 +195,8 @@ static bool start(const struct setup *s, uint64_t seed)
 	                                   .policy = s->policy,
 	                                   .params = {.state_bytes = STATE_LEN},
 	                                   .state_max = s->state_max};
+	knobs_default(s->policy->knobs, s->policy->knob_count, sc.params.knob);
+	sc.params.engine[MIGRATE_ROUND_LIMIT] = s->round_limit;
 	link_config(&sc.link, s, &w.a2b);
 	sc.link.session = 0x5e55 + (uint32_t)seed;
 	return migrate_source_start(&w.src, &sc, 0);
@@ -433,6 +436,39 @@ TEST(migrate_engine_every_policy_commits)
 		CHECK(images_equal());
 		CHECK(w.src.report.rounds >= 1);
 	}
+}
+
+static bool never_stop(const struct migrate_round_stats *s, const struct migrate_params *p)
+{
+	(void)s, (void)p;
+	return false;
+}
+static const struct migrate_policy buggy_never_stops = {.name = "never", .should_stop = never_stop};
+
+/* A policy that never says stop: the engine's own limit ends the pre-copy,
+ * the migration commits, and the report says who stopped it. */
+TEST(migrate_engine_round_limit_stops_a_policy_that_never_does)
+{
+	struct setup s = defaults();
+	s.policy = &buggy_never_stops;
+	s.round_limit = 7;
+	CHECK(start(&s, 21));
+	CHECK(run(60000 * MS));
+	CHECK_EQ(w.s, MIGRATE_COMMITTED);
+	CHECK(images_equal());
+	CHECK_EQ(w.src.report.rounds, 7);
+	CHECK(w.src.report.stopped_by_round_limit);
+	/* The default limit too, and a policy that stops is not flagged. */
+	s.round_limit = 0;
+	CHECK(start(&s, 22));
+	CHECK(run(200000 * MS));
+	CHECK_EQ(w.s, MIGRATE_COMMITTED);
+	CHECK_EQ(w.src.report.rounds, migrate_engine_knobs[MIGRATE_ROUND_LIMIT].def);
+	s.policy = &fixed_rounds;
+	CHECK(start(&s, 23));
+	CHECK(run(60000 * MS));
+	CHECK_EQ(w.s, MIGRATE_COMMITTED);
+	CHECK(!w.src.report.stopped_by_round_limit);
 }
 
 TEST(migrate_engine_throttle_from_policy_reaches_caller)

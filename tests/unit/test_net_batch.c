@@ -85,11 +85,42 @@ static bool start_policy(struct batch_state *s, const char *text)
 	return true;
 }
 
-static bool params_equal(const struct batch_params *a, const struct batch_params *b)
+/* policy with those of the knobs in wishes ("tbuf=1s count=256") that it
+ * has: for the tests that run every policy of the table alike. */
+static struct batch_params params_for(const struct batch_policy *policy, const char *wishes)
 {
-	return a->policy == b->policy && a->tbuf_ns == b->tbuf_ns && a->count == b->count &&
-	       a->alpha_permille == b->alpha_permille && a->period_ns == b->period_ns &&
-	       a->paper_variant == b->paper_variant;
+	char text[BATCH_TEXT_MAX], word[64], err[200];
+	size_t used = (size_t)snprintf(text, sizeof text, "policy=%s", policy->name);
+	for (const char *w = wishes; *w;) {
+		size_t n = strcspn(w, " ");
+		snprintf(word, sizeof word, "%.*s", (int)n, w);
+		for (size_t k = 0; k < policy->knob_count; k++) {
+			size_t klen = strlen(policy->knobs[k].name);
+			if (!strncmp(word, policy->knobs[k].name, klen) && word[klen] == '=')
+				used +=
+				    (size_t)snprintf(text + used, sizeof text - used, " %s", word);
+		}
+		w += n + (w[n] == ' ');
+	}
+	struct batch_params p;
+	if (batch_params_parse(text, &p, err, sizeof err)) {
+		printf("  params_for %s: %s\n", text, err);
+		batch_params_default(&p);
+	}
+	return p;
+}
+
+/* The adaptive policy's send share p_s* in per mille, as a user sees it:
+ * the TX buffer time of a packet sent now, with tbuf=1ms (on a copy, so the
+ * run goes on untouched). */
+static uint32_t send_share(const struct batch_state *s, uint64_t now_ns)
+{
+	struct batch_state probe = *s;
+	batch_packet(&probe, NET_TX, now_ns, 1);
+	const struct batch_dir *tx = &probe.dir[NET_TX];
+	if (!tx->pending)
+		return 0; /* flushed at once: no TX buffer */
+	return (uint32_t)((batch_deadline(&probe, NET_TX) - tx->oldest_ns) / US);
 }
 
 /* RX packets at 0, 100, 200, 1000 and 1100 us. */
@@ -162,9 +193,11 @@ TEST(net_batch_qemu_timer_uses_qemus_constants)
 {
 	struct batch_state s;
 	struct trace_result r;
-	CHECK(start_policy(&s, "policy=qemu-timer tbuf=1ms count=2")); /* both ignored */
-	CHECK_EQ(s.params.tbuf_ns, 150 * US);
-	CHECK_EQ(s.params.count, 256);
+	struct batch_params p;
+	char err[200];
+	/* QEMU's constants: no knobs. */
+	CHECK_EQ(batch_params_parse("policy=qemu-timer tbuf=1ms", &p, err, sizeof err), -1);
+	CHECK(start_policy(&s, "policy=qemu-timer"));
 	run_trace(&s, SMALL_TRACE, 3 * MS, &r);
 	CHECK_EQ(r.flush_count, 3);
 	CHECK_FLUSH(r, 0, 150 * US, 2);
@@ -235,12 +268,8 @@ TEST(net_batch_fixed_time_1ms_cuts_notifications_tenfold)
 TEST(net_batch_half_full_overrides_every_policy)
 {
 	for (size_t i = 0; i < batch_policy_count; i++) {
-		struct batch_params p;
+		struct batch_params p = params_for(batch_policies[i], "tbuf=1s count=256");
 		struct batch_state s;
-		batch_params_default(&p);
-		p.policy = batch_policies[i];
-		p.tbuf_ns = 1000 * MS;
-		p.count = PVNET_RING_SIZE;
 		batch_init(&s, &p);
 		for (uint32_t used = 1; used <= PVNET_RING_SIZE; used++) {
 			bool flush = batch_packet(&s, NET_RX, used * US, used);
@@ -295,13 +324,13 @@ static void run_adaptive_periods(struct batch_state *s, const char *variant, uin
 			uint64_t t = (uint64_t)period * MS + (uint64_t)k * 100 * US;
 			batch_packet(s, period_dir[period], t, 1);
 			if (period > 0 && k == 0)
-				shares[period - 1] = s->adaptive.send_share;
+				shares[period - 1] = send_share(s, t);
 		}
 		batch_timer(s, NET_TX, (uint64_t)period * MS + 900 * US);
 		batch_timer(s, NET_RX, (uint64_t)period * MS + 900 * US);
 	}
 	batch_timer(s, NET_RX, 4 * MS); /* ends the fourth period */
-	shares[3] = s->adaptive.send_share;
+	shares[3] = send_share(s, 4 * MS);
 }
 
 TEST(net_batch_adaptive_true_ewma_and_paper_variant_differ)
@@ -337,9 +366,9 @@ TEST(net_batch_adaptive_idle_period_samples_zero)
 	CHECK(start_policy(&s, "policy=adaptive tbuf=1ms period=1ms alpha=0"));
 	batch_packet(&s, NET_TX, 0, 1);
 	batch_timer(&s, NET_TX, 1 * MS); /* ends period 1: all TX */
-	CHECK_EQ(s.adaptive.send_share, 1000);
+	CHECK_EQ(send_share(&s, 1 * MS), 1000);
 	batch_timer(&s, NET_TX, 50 * MS); /* one long idle gap: one sample of 0 (eq. 1) */
-	CHECK_EQ(s.adaptive.send_share, 0);
+	CHECK_EQ(send_share(&s, 50 * MS), 0);
 	CHECK_EQ(s.periods, 2);
 	CHECK_EQ(s.period_end_ns, 51 * MS);
 }
@@ -418,13 +447,8 @@ static void race_step(struct race *r, bool produce_allowed, bool recheck)
 
 static void race_init(struct race *r, const struct batch_policy *policy)
 {
-	struct batch_params p;
+	struct batch_params p = params_for(policy, "tbuf=200us count=4 period=1ms");
 	memset(r, 0, sizeof *r);
-	batch_params_default(&p);
-	p.policy = policy;
-	p.tbuf_ns = 200 * US;
-	p.count = 4;
-	p.period_ns = 1 * MS;
 	batch_init(&r->batch, &p);
 	r->consumer = SLEEPING; /* armed at 0 */
 }
@@ -459,106 +483,241 @@ TEST(net_batch_rearm_without_recheck_loses_wakeups)
 
 /* ---- parameters ---- */
 
+/* A policy's knob by name, for tests that look at one value. */
+static uint64_t knob_named(const struct batch_params *p, const char *name)
+{
+	for (size_t i = 0; i < p->policy->knob_count; i++)
+		if (!strcmp(p->policy->knobs[i].name, name))
+			return p->knob[i];
+	return UINT64_MAX;
+}
+
 TEST(net_batch_params_parse_and_defaults)
 {
 	struct batch_params p;
 	char err[200] = "";
-	CHECK_EQ(batch_params_parse("policy=fixed-time tbuf=500us alpha=700", &p, err, sizeof err),
-	         0);
+	CHECK_EQ(batch_params_parse("policy=fixed-time tbuf=250us", &p, err, sizeof err), 0);
 	CHECK(p.policy == &batch_fixed_time);
-	CHECK_EQ(p.tbuf_ns, 500 * US);
-	CHECK_EQ(p.alpha_permille, 700);
-	CHECK_EQ(p.count, 32);          /* default */
-	CHECK_EQ(p.period_ns, 10 * MS); /* default */
-	CHECK(!p.paper_variant);
+	CHECK_EQ(knob_named(&p, "tbuf"), 250 * US);
+	CHECK_EQ(batch_params_parse("policy=fixed-count", &p, err, sizeof err), 0);
+	CHECK_EQ(knob_named(&p, "count"), 32);      /* the policy's default */
+	CHECK_EQ(knob_named(&p, "tbuf"), 500 * US); /* the policy's default */
 	CHECK_EQ(batch_params_parse("", &p, err, sizeof err), 0);
 	CHECK(p.policy == &batch_none);
-	CHECK_EQ(batch_params_parse("  policy=adaptive\tvariant=paper period=5s tbuf=100000ns "
-	                            "count=256 tbuf=1ms ",
-	                            &p, err, sizeof err),
+	/* Policy anywhere in the text, tabs and spaces between words. */
+	CHECK_EQ(batch_params_parse("  variant=paper\tpolicy=adaptive period=5s tbuf=100000ns ", &p,
+	                            err, sizeof err),
 	         0);
 	CHECK(p.policy == &batch_adaptive);
-	CHECK(p.paper_variant);
-	CHECK_EQ(p.period_ns, 5000 * MS);
-	CHECK_EQ(p.tbuf_ns, 1 * MS); /* the last one wins */
-	CHECK_EQ(p.count, 256);
+	CHECK_EQ(knob_named(&p, "variant"), 1); /* paper */
+	CHECK_EQ(knob_named(&p, "period"), 5000 * MS);
+	CHECK_EQ(knob_named(&p, "tbuf"), 100 * US);
+	CHECK_EQ(knob_named(&p, "alpha"), 750);
 }
 
 #define CHECK_PARSE_ERROR(text, expected)                                                          \
 	do {                                                                                       \
 		struct batch_params before, after;                                                 \
-		char err[200] = "";                                                                \
+		char err[300] = "";                                                                \
 		batch_params_default(&before);                                                     \
 		after = before;                                                                    \
 		CHECK_EQ(batch_params_parse(text, &after, err, sizeof err), -1);                   \
 		CHECK_STR(err, expected);                                                          \
-		CHECK(params_equal(&before, &after)); /* untouched */                              \
+		CHECK(batch_params_equal(&before, &after)); /* untouched */                        \
 	} while (0)
 
 TEST(net_batch_params_errors_are_clear)
 {
-	CHECK_PARSE_ERROR("policy=turbo", "unknown batching policy 'turbo' (known: none napi "
-	                                  "fixed-time fixed-count qemu-timer adaptive)");
-	CHECK_PARSE_ERROR("tbuf=500", "bad duration '500' for tbuf: a whole number and a unit (ns, "
-	                              "us, ms, s), e.g. 500us");
-	CHECK_PARSE_ERROR("tbuf=0.5ms", "bad duration '0.5ms' for tbuf: a whole number and a unit "
-	                                "(ns, us, ms, s), e.g. 500us");
-	CHECK_PARSE_ERROR("period=1h", "bad duration '1h' for period: a whole number and a unit "
-	                               "(ns, us, ms, s), e.g. 500us");
-	CHECK_PARSE_ERROR("tbuf=2s", "tbuf=2s out of range (0us to 1s)");
-	CHECK_PARSE_ERROR("tbuf=99999999999999999999s", "bad duration '99999999999999999999s' for "
-	                                                "tbuf: a whole number and a unit (ns, us, "
-	                                                "ms, s), e.g. 500us");
-	CHECK_PARSE_ERROR("tbuf=18446744073709551615s",
+	char known[300];
+	size_t used =
+	    (size_t)snprintf(known, sizeof known, "unknown batching policy 'turbo' (known:");
+	for (size_t i = 0; i < batch_policy_count; i++)
+		used += (size_t)snprintf(known + used, sizeof known - used, " %s",
+		                         batch_policies[i]->name);
+	snprintf(known + used, sizeof known - used, ")");
+	CHECK_PARSE_ERROR("policy=turbo", known);
+	CHECK_PARSE_ERROR("policy=none policy=napi", "policy given 2 times");
+	CHECK_PARSE_ERROR("policy=fixed-time tbuf=500", "bad duration '500' for tbuf: a whole "
+	                                                "number and a unit (ns, us, ms, s), e.g. "
+	                                                "500us");
+	CHECK_PARSE_ERROR("policy=fixed-time tbuf=0.5ms", "bad duration '0.5ms' for tbuf: a whole "
+	                                                  "number and a unit (ns, us, ms, s), e.g. "
+	                                                  "500us");
+	CHECK_PARSE_ERROR("policy=adaptive period=1h", "bad duration '1h' for period: a whole "
+	                                               "number and a unit (ns, us, ms, s), e.g. "
+	                                               "500us");
+	CHECK_PARSE_ERROR("policy=fixed-time tbuf=2s", "tbuf=2s out of range (0us to 1s)");
+	CHECK_PARSE_ERROR("policy=fixed-time tbuf=18446744073709551615s",
 	                  "tbuf=18446744073709551615s out of range (0us to 1s)");
-	CHECK_PARSE_ERROR("period=50us", "period=50us out of range (100us to 60s)");
-	CHECK_PARSE_ERROR("alpha=1001",
-	                  "alpha=1001 out of range (0 to 1000, per mille: 750 is 0.75)");
-	CHECK_PARSE_ERROR("alpha=0.7",
-	                  "alpha=0.7 out of range (0 to 1000, per mille: 750 is 0.75)");
-	CHECK_PARSE_ERROR("count=0", "count=0 out of range (1 to 256 packets)");
-	CHECK_PARSE_ERROR("count=257", "count=257 out of range (1 to 256 packets)");
-	CHECK_PARSE_ERROR("variant=best", "variant=best: must be ewma or paper");
-	CHECK_PARSE_ERROR("speed=fast",
-	                  "unknown key 'speed' (keys: policy tbuf count alpha period variant)");
-	CHECK_PARSE_ERROR("adaptive", "expected key=value, got 'adaptive' (keys: policy tbuf count "
-	                              "alpha period variant)");
-	CHECK_PARSE_ERROR("policy=fixed-count tbuf=0us",
-	                  "fixed-count needs tbuf > 0: it is the timer that flushes a batch that "
-	                  "never reaches count");
+	CHECK_PARSE_ERROR("policy=adaptive period=50us", "period=50us out of range (100us to 60s)");
+	CHECK_PARSE_ERROR("policy=adaptive alpha=1001",
+	                  "alpha=1001 out of range (0 to 1000 per mille)");
+	CHECK_PARSE_ERROR("policy=adaptive alpha=0.7",
+	                  "alpha=0.7: not a whole number of per mille");
+	CHECK_PARSE_ERROR("policy=fixed-count count=0", "count=0 out of range (1 to 256 packets)");
+	CHECK_PARSE_ERROR("policy=fixed-count count=257",
+	                  "count=257 out of range (1 to 256 packets)");
+	CHECK_PARSE_ERROR("policy=adaptive variant=best",
+	                  "variant=best: not one of its choices (variant=ewma|paper (default "
+	                  "ewma): ewma: smooth the estimate; paper: the previous raw sample (eq. "
+	                  "2))");
+	CHECK_PARSE_ERROR("policy=fixed-time speed=fast",
+	                  "unknown knob 'speed' (knobs: fixed-time: tbuf)");
+	/* A knob of another policy is not this one's. */
+	CHECK_PARSE_ERROR("policy=none tbuf=1ms", "unknown knob 'tbuf' (knobs: none: none)");
+	CHECK_PARSE_ERROR("policy=fixed-time tbuf=1ms tbuf=2ms", "tbuf given twice");
+	CHECK_PARSE_ERROR("policy=adaptive fast",
+	                  "expected knob=value, got 'fast' (knobs: adaptive: tbuf alpha period "
+	                  "variant)");
+	CHECK_PARSE_ERROR("policy=fixed-count tbuf=0us", "tbuf=0us out of range (1us to 1s)");
 }
 
-TEST(net_batch_params_format_parses_back)
+/* Every policy of the table, every knob at its minimum, its maximum and its
+ * default: the text parses back to the same values and fits the blob. */
+TEST(net_batch_every_policys_knobs_format_and_parse_back)
 {
 	for (size_t i = 0; i < batch_policy_count; i++) {
-		struct batch_params p, q;
-		char text[200], err[200] = "";
-		batch_params_default(&p);
-		p.policy = batch_policies[i];
-		p.tbuf_ns = 1500 * US;
-		p.alpha_permille = 600;
-		p.paper_variant = i % 2;
-		batch_params_format(&p, text, sizeof text);
-		CHECK_EQ(batch_params_parse(text, &q, err, sizeof err), 0);
-		CHECK(params_equal(&p, &q));
+		const struct batch_policy *policy = batch_policies[i];
+		CHECK(policy->knob_count <= BATCH_KNOBS_MAX);
+		CHECK(policy->state_size <= BATCH_STATE_MAX);
+		for (int pick = 0; pick < 3; pick++) {
+			struct batch_params p = {.policy = policy}, q;
+			for (size_t k = 0; k < policy->knob_count; k++) {
+				const struct knob *knob = &policy->knobs[k];
+				CHECK(knob->min <= knob->def && knob->def <= knob->max);
+				CHECK(knob->help && *knob->help);
+				p.knob[k] = pick == 0   ? knob->min
+				            : pick == 1 ? knob->max
+				                        : knob->def;
+			}
+			char text[BATCH_TEXT_MAX + 1], err[200] = "";
+			int n = batch_params_format(&p, text, sizeof text);
+			CHECK(n > 0 && n < BATCH_TEXT_MAX);
+			CHECK_EQ(batch_params_parse(text, &q, err, sizeof err), 0);
+			CHECK(batch_params_equal(&p, &q));
+		}
 	}
 	struct batch_params p;
 	char text[200];
 	batch_params_default(&p);
 	batch_params_format(&p, text, sizeof text);
-	CHECK_STR(text, "policy=none tbuf=500us count=32 alpha=750 period=10ms variant=ewma");
+	CHECK_STR(text, "policy=none");
+	CHECK_EQ(batch_params_parse("policy=adaptive", &p, text, sizeof text), 0);
+	batch_params_format(&p, text, sizeof text);
+	CHECK_STR(text, "policy=adaptive tbuf=500us alpha=750 period=10ms variant=ewma");
+}
+
+/* A migration carries every policy's knobs as set, and the counters; the
+ * destination refuses what it cannot read. */
+TEST(net_batch_saved_blob_round_trips_every_policy)
+{
+	for (size_t i = 0; i < batch_policy_count; i++) {
+		const struct batch_policy *policy = batch_policies[i];
+		struct batch_params p = {.policy = policy};
+		for (size_t k = 0; k < policy->knob_count; k++) /* not the defaults */
+			p.knob[k] = policy->knobs[k].max;
+		struct batch_state src, dst;
+		batch_init(&src, &p);
+		batch_packet(&src, NET_RX, 10 * US, 1);
+		batch_packet(&src, NET_TX, 20 * US, 1);
+		struct batch_saved blob;
+		char err[200] = "";
+		batch_save(&src, &blob);
+		memset(&dst, 0xa5, sizeof dst);
+		CHECK_EQ(batch_restore(&dst, &blob, err, sizeof err), 0);
+		CHECK(dst.policy == policy);
+		CHECK(batch_params_equal(&src.params, &dst.params));
+		CHECK_EQ(dst.dir[NET_RX].packets, 1);
+		CHECK_EQ(dst.dir[NET_TX].packets, 1);
+		CHECK_EQ(dst.dir[NET_RX].pending, 0); /* the timers do not travel */
+	}
+	struct batch_state s, untouched;
+	struct batch_saved blob;
+	char err[200] = "";
+	batch_init(&s, &(struct batch_params){.policy = &batch_none});
+	untouched = s;
+	batch_save(&s, &blob);
+	blob.version = 1;
+	CHECK_EQ(batch_restore(&s, &blob, err, sizeof err), -1);
+	CHECK_STR(err, "batching saved in version 1, this hv reads version 2");
+	blob.version = BATCH_SAVED_VERSION;
+	snprintf(blob.text, sizeof blob.text, "policy=fixed-time warp=9");
+	CHECK_EQ(batch_restore(&s, &blob, err, sizeof err), -1);
+	CHECK_STR(err, "unknown knob 'warp' (knobs: fixed-time: tbuf)");
+	CHECK(!memcmp(&s, &untouched, sizeof s));
 }
 
 TEST(net_batch_policy_table_and_lookup)
 {
-	CHECK_EQ(batch_policy_count, 6);
+	CHECK(batch_policy_count > 0);
+	CHECK(batch_policies[0] == &batch_none); /* the reference, and the default */
 	for (size_t i = 0; i < batch_policy_count; i++) {
 		const struct batch_policy *policy = batch_policies[i];
 		CHECK(policy->on_packet != NULL);
 		CHECK(policy->summary != NULL);
 		CHECK(batch_policy_find(policy->name) == policy);
+		for (size_t j = 0; j < i; j++) /* names are unique */
+			CHECK(strcmp(batch_policies[j]->name, policy->name) != 0);
 	}
 	CHECK(batch_policy_find("fixed-time") == &batch_fixed_time);
 	CHECK(batch_policy_find("fixed") == NULL);
 	CHECK(batch_policy_find("") == NULL);
+}
+
+/* ---- the example policy of docs/policies.md: idle ---- */
+
+TEST(net_batch_idle_notifies_at_count_or_when_the_burst_ends)
+{
+	static const struct packet_event bursts[] = {
+	    {0, NET_RX},        {10 * US, NET_RX},  {20 * US, NET_RX}, /* 3 < count, then quiet */
+	    {500 * US, NET_RX}, {510 * US, NET_RX}, {520 * US, NET_RX}, {530 * US, NET_RX},
+	};
+	struct batch_state s;
+	struct trace_result r;
+	CHECK(start_policy(&s, "policy=idle count=4 idle=100us tbuf=1ms"));
+	run_trace(&s, bursts, sizeof bursts / sizeof bursts[0], 2 * MS, &r);
+	CHECK_EQ(r.flush_count, 2);
+	CHECK_FLUSH(r, 0, 120 * US, 3); /* 100 us after the last packet of the burst */
+	CHECK_FLUSH(r, 1, 530 * US, 4); /* the fourth packet */
+	CHECK_EQ(s.dir[NET_RX].flushes_timer, 1);
+	CHECK_EQ(s.dir[NET_RX].flushes_policy, 1);
+}
+
+TEST(net_batch_idle_never_waits_longer_than_tbuf)
+{
+	/* A packet every 90 us is never idle for 100 us: tbuf ends each batch. */
+	static struct packet_event stream[23];
+	for (size_t i = 0; i < 23; i++)
+		stream[i] = (struct packet_event){i * 90 * US, NET_RX};
+	struct batch_state s;
+	struct trace_result r;
+	CHECK(start_policy(&s, "policy=idle count=64 idle=100us tbuf=1ms"));
+	run_trace(&s, stream, 23, 3 * MS, &r);
+	CHECK_EQ(r.flush_count, 2);
+	CHECK_FLUSH(r, 0, 1000 * US, 12); /* 0..990 us */
+	CHECK_FLUSH(r, 1, 2080 * US, 11); /* from 1080 us: tbuf and idle agree */
+}
+
+TEST(net_batch_idle_knobs_parse_refuse_and_survive_the_blob)
+{
+	struct batch_params p;
+	char err[300] = "", text[BATCH_TEXT_MAX];
+	CHECK_EQ(batch_params_parse("policy=idle", &p, err, sizeof err), 0);
+	batch_params_format(&p, text, sizeof text);
+	CHECK_STR(text, "policy=idle count=16 idle=100us tbuf=1ms"); /* its defaults */
+	CHECK_EQ(batch_params_parse("policy=idle idle=0us", &p, err, sizeof err), -1);
+	CHECK_STR(err, "idle=0us out of range (1us to 1s)");
+	CHECK_EQ(batch_params_parse("policy=idle count=300", &p, err, sizeof err), -1);
+	CHECK_STR(err, "count=300 out of range (1 to 256 packets)");
+	CHECK_EQ(batch_params_parse("policy=idle alpha=5", &p, err, sizeof err), -1);
+	CHECK_STR(err, "unknown knob 'alpha' (knobs: idle: count idle tbuf)");
+	/* A vNIC set to idle with its own knobs migrates with them. */
+	struct batch_state src, dst;
+	CHECK(start_policy(&src, "policy=idle count=5 idle=50us tbuf=2ms"));
+	struct batch_saved blob;
+	batch_save(&src, &blob);
+	CHECK_STR(blob.text, "policy=idle count=5 idle=50us tbuf=2ms");
+	CHECK_EQ(batch_restore(&dst, &blob, err, sizeof err), 0);
+	CHECK(dst.policy == &batch_idle);
+	CHECK(batch_params_equal(&src.params, &dst.params));
 }
