@@ -133,7 +133,7 @@ policies: $(POLICY_LIST)
 EXP_ENV = $(if $(POLICIES),POLICIES="$(POLICIES)") $(if $(QUICK),QUICK=$(QUICK)) \
 	$(if $(WORKLOADS),WORKLOADS="$(WORKLOADS)") $(if $(TRACKERS),TRACKERS="$(TRACKERS)") \
 	POLICY_LIST=$(POLICY_LIST)
-exp-overhead: deps all
+exp-overhead: deps all linux-images
 	$(PYTHON) tools/exp_overhead.py
 
 exp-energy: deps all
