@@ -86,11 +86,6 @@ static bool pat_valid(uint64_t pat)
 	return true;
 }
 
-static bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 {
 	(void)e;
@@ -108,7 +103,7 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 		 * Any STAR is taken. The vCPU owns the real MSR while it runs. */
 		bool upper_reserved = swapped == VCPU_MSR_SFMASK || swapped == VCPU_MSR_TSC_AUX;
 		if (upper_reserved ? value >> 32 != 0
-		                   : swapped != VCPU_MSR_STAR && !canonical(value))
+		                   : swapped != VCPU_MSR_STAR && !is_canonical(value))
 			return inject_gp();
 		wrmsr(msr, value);
 		return EXIT_NEXT_INSN;
@@ -119,7 +114,7 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 		return vcpu_write_efer(v, value) ? EXIT_NEXT_INSN : inject_gp();
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
-		if (!canonical(value)) {
+		if (!is_canonical(value)) {
 			vmx_inject_exception(13, true, 0);
 			return EXIT_RESUME;
 		}
@@ -141,7 +136,7 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 	case MSR_IA32_SYSENTER_EIP:
 		/* VM entry requires both canonical (SDM Vol. 3C 27.3.1.1); a CPU
 		 * with 64-bit support refuses a non-canonical WRMSR with #GP. */
-		if (!canonical(value))
+		if (!is_canonical(value))
 			return inject_gp();
 		vmcs_write(msr == MSR_IA32_SYSENTER_ESP ? VMCS_GUEST_SYSENTER_ESP
 		                                        : VMCS_GUEST_SYSENTER_EIP,

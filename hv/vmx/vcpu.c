@@ -447,6 +447,27 @@ bool vcpu_interrupt_pending(const struct vcpu *v)
 	return vlapic_pending_vector(&v->lapic) >= 0 ||
 	       (vlapic_extint_enabled(&v->lapic) && vpic_pending_vector(&v->vm->pic) >= 0);
 }
+/* The RIP after an instruction of length len that hv completed for the
+ * guest. In 64-bit mode (IA-32e guest, CS.L) it is the full 64-bit sum;
+ * outside it the instruction pointer is 32 bits and wraps (SDM Vol. 1
+ * 3.5), and VM entry requires RIP[63:32] clear there (SDM Vol. 3C
+ * 27.3.1.4). */
+static bool guest_in_64bit_mode(void)
+{
+	return (vmcs_read(VMCS_ENTRY_CTLS) & ENTRY_IA32E_MODE_GUEST) &&
+	       (vmcs_read(VMCS_GUEST_CS_AR) & (1u << 13)); /* CS.L */
+}
+
+static uint64_t next_rip(uint32_t len)
+{
+	uint64_t rip = vmcs_read(VMCS_GUEST_RIP) + len;
+	return guest_in_64bit_mode() ? rip : (uint32_t)rip;
+}
+
+static bool next_rip_is_legal(uint32_t len)
+{
+	return !guest_in_64bit_mode() || is_canonical(next_rip(len));
+}
 
 extern const exit_handler_fn exit_handlers[VM_EXIT_REASONS];
 
@@ -545,9 +566,15 @@ void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc)
 			        e.reason, (unsigned long long)e.qualification);
 			action = EXIT_STOP;
 		}
+		if (action == EXIT_NEXT_INSN && !next_rip_is_legal(e.instruction_length)) {
+			/* The instruction ends at the top of the canonical lower half:
+			 * a CPU raises #GP(0) rather than run at a non-canonical RIP,
+			 * and VM entry would fail on it (SDM Vol. 3C 27.3.1.4). */
+			vmx_inject_exception(13, true, 0);
+			action = EXIT_RESUME;
+		}
 		if (action == EXIT_NEXT_INSN) {
-			vmcs_write(VMCS_GUEST_RIP,
-			           vmcs_read(VMCS_GUEST_RIP) + e.instruction_length);
+			vmcs_write(VMCS_GUEST_RIP, next_rip(e.instruction_length));
 			/* An instruction hv completed for the guest single-steps as the
 			 * CPU's own would: with RFLAGS.TF set, a #DB trap after it,
 			 * queued as a pending single-step (BS) for the entry to deliver

@@ -84,6 +84,13 @@ static inline uint64_t phys_addr_reserved_bits(void)
 	return ~((1ull << (cpuid(0x80000008, 0).eax & 0xFF)) - 1);
 }
 
+/* A 48-bit linear address is canonical when bits 63:47 are all equal (SDM
+ * Vol. 1 3.3.7.1); hv and its guests see no 5-level paging (LA57 hidden). */
+static inline bool is_canonical(uint64_t address)
+{
+	return (uint64_t)((int64_t)(address << 16) >> 16) == address;
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;

@@ -321,6 +321,38 @@ static void do_divide(void *a)
 	                     : "rax", "rcx", "rdx");
 }
 
+/* The last page of the canonical lower half, mapped to a page of ours:
+ * a CPUID (which hv emulates) in its last two bytes ends exactly at
+ * 0x0000800000000000. A CPU raises #GP(0) there instead of running on at
+ * a non-canonical RIP; hv must do the same, not fail the VM entry. */
+#define TOP_OF_LOWER_HALF 0x00007FFFFFFFF000ull
+static uint64_t top_tables[3][512] __attribute__((aligned(4096)));
+static uint8_t top_page[4096] __attribute__((aligned(4096)));
+
+static void map_top_of_lower_half(void)
+{
+	/* 4-level paging (SDM Vol. 3A 5.5): PML4[255] -> PDPT[511] -> PD[511]
+	 * -> PT[511] -> top_page; present | writable. Identity-mapped kernel:
+	 * these arrays' addresses are their physical addresses. */
+	uint64_t *pml4 = (uint64_t *)(get_cr3() & ~0xFFFull);
+	pml4[255] = (uint64_t)(uintptr_t)top_tables[0] | 3;
+	top_tables[0][511] = (uint64_t)(uintptr_t)top_tables[1] | 3;
+	top_tables[1][511] = (uint64_t)(uintptr_t)top_tables[2] | 3;
+	top_tables[2][511] = (uint64_t)(uintptr_t)top_page | 3;
+	top_page[4094] = 0x0F; /* CPUID */
+	top_page[4095] = 0xA2;
+	__asm__ volatile("invlpg (%0)" ::"r"(TOP_OF_LOWER_HALF) : "memory");
+}
+
+static void do_cpuid_at_top(void *a)
+{
+	(void)a;
+	__asm__ volatile("xor %%eax, %%eax; movabs $0x7FFFFFFFFFFE, %%rdx; call *%%rdx"
+	                 :
+	                 :
+	                 : "rax", "rbx", "rcx", "rdx", "memory");
+}
+
 static void group_insn(void)
 {
 	static const struct {
@@ -358,6 +390,15 @@ static void group_insn(void)
 	far_ptr[8] = 0x20;
 	memcpy(scratch, far_ptr, sizeof far_ptr);
 	report("task_switch_is_gp", expect_fault("ljmp to a TSS", do_far_jump_to_tss, GP));
+	map_top_of_lower_half();
+	bool top_ok = expect_fault("CPUID ending at 0x800000000000", do_cpuid_at_top, GP);
+	if (top_ok && fault_probe_last.rip != TOP_OF_LOWER_HALF + 4094) {
+		snprintf(why, sizeof why, "#GP at RIP 0x%llx, the CPUID is at 0x%llx",
+		         (unsigned long long)fault_probe_last.rip,
+		         (unsigned long long)(TOP_OF_LOWER_HALF + 4094));
+		top_ok = false;
+	}
+	report("emulated_insn_ending_at_noncanonical_rip_is_gp", top_ok);
 	/* RDPMC with a bad counter: #GP, or a value; never a stopped VM. */
 	int r = fault_probe(do_rdpmc, NULL);
 	snprintf(why, sizeof why, "rdpmc raised vector %d", r);
