@@ -87,7 +87,7 @@ vgaromimage: file=/usr/share/vgabios/vgabios.bin
 ata0-master: type=cdrom, path={iso}, status=inserted
 boot: cdrom
 display_library: sdl2
-cpu: model={cpu}, count=1, ips={ips}, reset_on_triple_fault=0, ignore_bad_msrs={ignore_bad_msrs}
+cpu: model={cpu}, count={cpus}, ips={ips}, reset_on_triple_fault=0, ignore_bad_msrs={ignore_bad_msrs}
 clock: sync=none, time0=local
 log: {log}
 panic: action=fatal
@@ -215,6 +215,7 @@ def emulator_command(emu, opts, work, serial):
             # MSR hv forgets to emulate is seen.
             f.write(BOCHSRC.format(mem=opts.mem, iso=opts.iso, cpu=opts.cpu, ips=opts.ips,
                                    log=os.path.join(work, "bochs.log"), serial=serial,
+                                   cpus=getattr(opts, "cpus", 1),
                                    ignore_bad_msrs=1 if getattr(opts, "bare_linux", None) else 0))
             if getattr(opts, "nic", False):
                 # One line loads the e1000 and socket plugins; bochs binds
@@ -826,6 +827,8 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--mem", type=int, default=256, help="emulated RAM in MiB")
     p.add_argument("--cpu", default="tigerlake", help="bochs cpu model")
+    p.add_argument("--cpus", type=int, default=1, choices=range(1, 9), metavar="N",
+                   help="bochs: N processors (cpu: count=N), 1-8")
     p.add_argument("--ips", default="50000000", help="bochs instructions per emulated second")
     p.add_argument("--bochs-extra", action="append", default=[], help="extra bochsrc line")
     p.add_argument("--show", action="store_true",

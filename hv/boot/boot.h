@@ -55,6 +55,10 @@ struct boot_info {
 	struct boot_module modules[BOOT_MAX_MODULES];
 	unsigned module_count;
 	uint64_t info_start, info_end; /* the table itself, to keep it reserved */
+	/* Multiboot2 ACPI tags 14/15 (old/new RSDP): the physical address of
+	 * the copy of the RSDP inside the table (0: none given; under BIOS it
+	 * is found by scanning, ACPI 6.x 5.2.5.1). */
+	uint64_t acpi_rsdp;
 };
 
 /* Maps [phys, phys+len) for reading; returns NULL if the range is not

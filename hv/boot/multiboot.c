@@ -198,6 +198,8 @@ enum {
 	MB2_TAG_MODULE = 3,
 	MB2_TAG_MMAP = 6,
 	MB2_TAG_EFI32 = 11,
+	MB2_TAG_ACPI_OLD = 14,
+	MB2_TAG_ACPI_NEW = 15,
 	MB2_TAG_EFI64 = 12,
 	MB2_TAG_EFI_MMAP = 17,
 	MB2_TAG_EFI_BS = 18,
@@ -299,6 +301,15 @@ static int parse_mb2(uint64_t info_phys, boot_phys_map_fn map, void *ctx, struct
 			have_mmap = true;
 			break;
 		}
+		case MB2_TAG_ACPI_OLD:
+		case MB2_TAG_ACPI_NEW:
+			/* An RSDP copy follows the 8-byte tag header: 20 bytes (ACPI
+			 * 1.0) or 36 (2.0+). The newer tag wins. */
+			if (size < 8 + 20)
+				FAIL("multiboot2 ACPI tag %u has size %u, below 28", type, size);
+			if (type == MB2_TAG_ACPI_NEW || !out->acpi_rsdp)
+				out->acpi_rsdp = info_phys + off + 8;
+			break;
 		case MB2_TAG_EFI32:
 		case MB2_TAG_EFI64:
 		case MB2_TAG_EFI_MMAP:

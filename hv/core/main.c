@@ -9,6 +9,7 @@
 #include "lib/lib.h"
 #include "mm/mm.h"
 #include "power/power.h"
+#include "smp/smp.h"
 #include "vm/vm.h"
 #include "vmx/vmx.h"
 #include "x86/x86.h"
@@ -31,19 +32,11 @@ static const struct cmdline_option hv_options[] = {
     {"vmx", onoff, "off: skip VMX even where it exists"},
     {"pci", onoff, "off: skip PCI enumeration"},
     {"linktest", NULL, "send:N[:SIZE[:WINDOW]] or recv:N[:DROP]: e1000 link test, then stop"},
+    {"cpus", NULL, "cpus=N: bring up at most N CPUs, the boot CPU included (default: all)"},
     {"limits", NULL, "NAME:N[/BURST],...: every VM's limits (docs/isolation.md, Limits)"},
 };
 
 static struct boot_info boot_info;
-
-/* hv identity-maps the first 4 GiB: the boot table must lie inside it. */
-static const void *identity_map(uint64_t phys, uint64_t len, void *ctx)
-{
-	(void)ctx;
-	if (phys == 0 || len > (4ull << 30) || phys > (4ull << 30) - len)
-		return NULL;
-	return (const void *)(uintptr_t)phys;
-}
 
 /* GRUB and QEMU put the kernel's own path first on a multiboot command
  * line; drop it so only options remain. */
@@ -71,7 +64,7 @@ static const char *options_of(const char *cmdline)
 static void parse_boot_info(uint32_t magic, uint32_t info_phys, const char **options)
 {
 	char err[200];
-	if (boot_parse(magic, info_phys, identity_map, NULL, &boot_info, err, sizeof err)) {
+	if (boot_parse(magic, info_phys, mm_identity_map, NULL, &boot_info, err, sizeof err)) {
 		kprintf("hv: bad boot information: %s\n", err);
 		char esc[240];
 		fmt_json_escape(esc, sizeof esc, err);
@@ -112,6 +105,12 @@ static void check_options(const char *options)
 	char err[300];
 	if (cmdline_validate(options, hv_options, ARRAY_SIZE(hv_options), err, sizeof err))
 		bad_cmdline("", err);
+	char cpus[16];
+	unsigned n;
+	if (cmdline_get(options, "cpus", cpus, sizeof cpus) && !smp_parse_cpus(cpus, &n))
+		bad_cmdline("cpus=",
+		            "wants a whole number from 1 to 64 (CPUs to bring up, the boot "
+		            "CPU included)");
 	char limits[BOOT_CMDLINE_MAX]; /* as long as the line: never cut */
 	if (cmdline_get(options, "limits", limits, sizeof limits) &&
 	    vm_limits_set_boot(limits, err, sizeof err))
@@ -373,6 +372,7 @@ void hv_main(uint32_t magic, uint32_t info_phys)
 	}
 	if (!vmx_selftest(&vmx))
 		hv_stop(HV_STATUS_FAIL, "VMX first contact failed");
+	smp_init(&boot_info, options, &vmx, (uint32_t)cpu.tsc.khz);
 	if (boot_info.module_count == 0 && !cmdline_get(options, "listen", NULL, 0))
 		hv_stop(HV_STATUS_OK, "boot complete, no VMs to run");
 	run_vms(cpu.tsc.khz, options);

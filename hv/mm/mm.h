@@ -43,6 +43,9 @@ extern struct frame_allocator host_frames;
 void mm_init(const struct boot_info *info);
 /* A zeroed 4 KiB frame, or 0 when memory is exhausted. */
 uint64_t mm_alloc_zeroed_page(void);
+/* hv identity-maps the first 4 GiB: a boot_phys_map_fn (boot/boot.h) for
+ * tables the firmware or loader left there; NULL outside it. */
+const void *mm_identity_map(uint64_t phys, uint64_t len, void *ctx);
 #endif
 
 #endif

@@ -27,67 +27,100 @@ static bool fix_control_registers(const struct vmx_caps *c)
 	return true;
 }
 
-bool vmx_selftest(const struct vmx_caps *c)
+/* One VMXON, VMCLEAR, VMPTRLD, VMWRITE/VMREAD, VMPTRST, VMCLEAR, VMXOFF
+ * round trip on this CPU (SDM Vol. 3C 24.7); NULL if every step worked,
+ * else the step that failed. */
+struct vmx_contact {
+	enum vmx_result on, ptrld, off;
+	uint64_t vmcs_pa, current;
+	uint32_t vmcs_rev_read;
+};
+
+static const char *vmx_round_trip(const struct vmx_caps *c, struct vmx_contact *r)
 {
 	const char *failed_step = NULL;
-	enum vmx_result r_on = VMX_FAIL_INVALID, r_ptrld = VMX_FAIL_INVALID,
-	                r_off = VMX_FAIL_INVALID;
-	uint64_t vmxon_pa = 0, vmcs_pa = 0, current = 0, rip_back = 0;
-	uint32_t vmcs_rev_read = 0;
+	uint64_t vmxon_pa = 0, rip_back = 0;
+	*r = (struct vmx_contact){VMX_FAIL_INVALID, VMX_FAIL_INVALID, VMX_FAIL_INVALID, 0, 0, 0};
 
 	/* Lock IA32_FEATURE_CONTROL with VMX-outside-SMX on, if firmware left it
 	 * open (writing a locked MSR raises #GP: PLATFORM.md section 6). */
 	if (!(c->feature_control & 1))
 		wrmsr(MSR_IA32_FEATURE_CONTROL, c->feature_control | 1 | 4);
-	if (!fix_control_registers(c)) {
-		failed_step = "CR4.VMXE cannot be set (IA32_VMX_CR4_FIXED1)";
-		goto report;
-	}
+	if (!fix_control_registers(c))
+		return "CR4.VMXE cannot be set (IA32_VMX_CR4_FIXED1)";
 	vmxon_pa = mm_alloc_zeroed_page();
-	vmcs_pa = mm_alloc_zeroed_page();
-	if (!vmxon_pa || !vmcs_pa) {
+	r->vmcs_pa = mm_alloc_zeroed_page();
+	if (!vmxon_pa || !r->vmcs_pa) {
 		failed_step = "out of memory for the VMXON region or VMCS";
 		goto report;
 	}
 	/* Both regions start with the VMCS revision identifier (SDM 25.2). */
 	*(volatile uint32_t *)(uintptr_t)vmxon_pa = c->vmcs_revision;
-	*(volatile uint32_t *)(uintptr_t)vmcs_pa = c->vmcs_revision;
+	*(volatile uint32_t *)(uintptr_t)r->vmcs_pa = c->vmcs_revision;
 
-	r_on = vmxon(vmxon_pa);
-	if (r_on != VMX_OK) {
+	r->on = vmxon(vmxon_pa);
+	if (r->on != VMX_OK) {
 		failed_step = "VMXON failed";
 		goto report;
 	}
-	if (vmclear(vmcs_pa) != VMX_OK) {
+	if (vmclear(r->vmcs_pa) != VMX_OK) {
 		failed_step = "VMCLEAR failed";
 		goto off;
 	}
-	r_ptrld = vmptrld(vmcs_pa);
-	if (r_ptrld != VMX_OK) {
+	r->ptrld = vmptrld(r->vmcs_pa);
+	if (r->ptrld != VMX_OK) {
 		failed_step = "VMPTRLD failed";
 		goto off;
 	}
-	current = vmptrst();
-	vmcs_rev_read = *(volatile uint32_t *)(uintptr_t)vmcs_pa & 0x7fffffff;
+	r->current = vmptrst();
+	r->vmcs_rev_read = *(volatile uint32_t *)(uintptr_t)r->vmcs_pa & 0x7fffffff;
 	/* A VMWRITE/VMREAD round trip proves the current VMCS accepts fields. */
 	if (vmwrite(VMCS_GUEST_RIP, 0x1000) != VMX_OK ||
 	    vmread(VMCS_GUEST_RIP, &rip_back) != VMX_OK || rip_back != 0x1000)
 		failed_step = "VMWRITE/VMREAD round trip on GUEST_RIP failed";
-	else if (current != vmcs_pa)
+	else if (r->current != r->vmcs_pa)
 		failed_step = "VMPTRST does not return the VMCS just loaded";
-	else if (vmcs_rev_read != c->vmcs_revision)
+	else if (r->vmcs_rev_read != c->vmcs_revision)
 		failed_step = "VMCS revision id read back differs from IA32_VMX_BASIC";
-	vmclear(vmcs_pa);
+	vmclear(r->vmcs_pa);
 off:
-	r_off = vmxoff();
-	if (r_off != VMX_OK && !failed_step)
+	r->off = vmxoff();
+	if (r->off != VMX_OK && !failed_step)
 		failed_step = "VMXOFF failed";
 	write_cr4(read_cr4() & ~CR4_VMXE);
 report:
 	if (vmxon_pa)
 		frame_free(&host_frames, vmxon_pa);
-	if (vmcs_pa)
-		frame_free(&host_frames, vmcs_pa);
+	if (r->vmcs_pa)
+		frame_free(&host_frames, r->vmcs_pa);
+	return failed_step;
+}
+
+const char *vmx_check_this_cpu(const struct vmx_caps *boot_cpu)
+{
+	struct vmx_caps mine;
+	vmx_probe(&mine);
+	if (!mine.usable)
+		return mine.why_unusable ? mine.why_unusable : "no VMX";
+	/* hv runs every VM with one VMCS layout and one set of controls: a CPU
+	 * that differs from the boot CPU (revision, EPT, the controls hv
+	 * needs) is left out rather than half-used. */
+	if (mine.vmcs_revision != boot_cpu->vmcs_revision)
+		return "its VMCS revision differs from the boot CPU's";
+	if (mine.ept != boot_cpu->ept || mine.unrestricted_guest != boot_cpu->unrestricted_guest ||
+	    mine.pml != boot_cpu->pml || mine.preemption_timer != boot_cpu->preemption_timer)
+		return "its VMX features differ from the boot CPU's";
+	struct vmx_contact r;
+	return vmx_round_trip(&mine, &r);
+}
+
+bool vmx_selftest(const struct vmx_caps *c)
+{
+	struct vmx_contact r;
+	const char *failed_step = vmx_round_trip(c, &r);
+	enum vmx_result r_on = r.on, r_ptrld = r.ptrld, r_off = r.off;
+	uint64_t vmcs_pa = r.vmcs_pa, current = r.current;
+	uint32_t vmcs_rev_read = r.vmcs_rev_read;
 	log_event(
 	    "{\"ev\":\"vmx\",\"vmxon\":\"%s\",\"vmptrld\":\"%s\",\"vmcs_revision\":%u,"
 	    "\"vmcs_revision_read\":%u,\"vmptrst_matches\":%s,\"vmxoff\":\"%s\",\"ok\":%s%s%s%s}",

@@ -29,6 +29,10 @@ void vmx_probe(struct vmx_caps *caps);
 /* First contact: VMXON, a VMCS made current and checked, VMXOFF. Prints
  * the "vmx" event; returns true if every step worked. */
 bool vmx_selftest(const struct vmx_caps *caps);
+/* On another CPU: its own VMX capabilities, checked against the boot
+ * CPU's, and the same round trip, silently. NULL if it can run hv's VMs,
+ * else why not. */
+const char *vmx_check_this_cpu(const struct vmx_caps *boot_cpu);
 
 #endif
 

@@ -83,6 +83,11 @@ void idt_init(void)
 	/* hv's idle timer and the APIC's spurious vector (power/power.c). */
 	set_gate(0xF0, (uint64_t)(uintptr_t)isr_host_timer, 0);
 	set_gate(0xFF, (uint64_t)(uintptr_t)isr_spurious, 0);
+	idt_load();
+}
+
+void idt_load(void)
+{
 	struct {
 		uint16_t limit;
 		uint64_t base;

@@ -179,6 +179,12 @@ __attribute__((noreturn)) static inline void halt_forever(void)
 #define GDT_SEL_TSS  0x18
 void gdt_init(void);
 uint64_t gdt_tss_base(void);
+/* On another CPU (index 1..GDT_MAX_CPUS-1): loads its own GDT copy and TSS
+ * (double faults on the stack given). False for a bad index. */
+#define GDT_MAX_CPUS 64
+bool gdt_init_this_cpu(unsigned index, uint64_t double_fault_stack_top);
+/* Loads the IDT idt_init built (one table serves every CPU). */
+void idt_load(void);
 
 /* idt.c: exception vectors 0-31 report and stop hv (status "panic"),
  * except faults at an .extable address, which resume at the fixup. */

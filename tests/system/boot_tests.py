@@ -9,7 +9,7 @@ events. Usage: boot_tests.py [name-filter].
 import os
 import sys
 
-from harness import Run, expect, main, platform_probe
+from harness import BUILD, Run, expect, main, platform_probe
 
 
 def check_boot_event(run, multiboot, firmware):
@@ -131,6 +131,41 @@ def test_bad_command_line():
     r3.expect_status(5)
     r3.expect_line(r"^hv: bad command line: limits=: unknown limit 'frames' \(known: mem_mib "
                    r"console_lines .*no_progress_entries\)$")
+    for bad in ("0", "65", "two"):
+        r4 = Run("bad_cpus_" + bad, "qemu-kernel", cmdline="cpus=" + bad, timeout=60)
+        r4.expect_status(5)
+        r4.expect_line(r"^hv: bad command line: cpus=wants a whole number from 1 to 64")
+
+
+GUEST = os.path.join(BUILD, "guest", "%s.elf")
+
+
+def test_every_cpu_comes_up_and_vms_run_as_before():
+    # bochs with 4 processors: hv finds them in the ACPI MADT, starts the
+    # three others (INIT-SIPI-SIPI), each checks VMX on its own and is
+    # parked; the VMs run on the boot CPU with their results unchanged.
+    r = Run("smp_4_cpus", "bochs", extra=["--cpus", "4"], timeout=180,
+            modules=[(GUEST % "hello", "name=hello"), (GUEST % "mvb", "name=mvb mem=32M -- mvb 64 3")])
+    r.expect_status(0)
+    c = r.event("cpus")
+    expect(c["source"] == "acpi-madt" and c["listed"] == 4 and c["online"] == 4
+           and sorted(c["apic_ids"]) == [0, 1, 2, 3] and c["left_out"] == [], "cpus event %r" % c)
+    r.expect_line(r"^hv: CPUs: 4 online of 4 listed \(acpi-madt\)")
+    expect(r.guest_event("mvb", "mvb")["check"] == "ok", "mvb beside three parked CPUs got a wrong result")
+    r.expect_line(r"^\[hello\] hello from Joulevisor guest$")
+
+
+def test_cpus_option_limits_the_cpus_brought_up():
+    r = Run("smp_cpus_1", "bochs", extra=["--cpus", "2"], cmdline="cpus=1", timeout=120,
+            modules=[(GUEST % "hello", "name=hello")])
+    r.expect_status(0)
+    c = r.event("cpus")
+    expect(c["listed"] == 2 and c["online"] == 1 and c["limit"] == 1
+           and [x["why"] for x in c["left_out"]] == ["cpus= limit"], "cpus event %r" % c)
+    one = Run("smp_one_cpu", "bochs", timeout=120, modules=[(GUEST % "hello", "name=hello")])
+    one.expect_status(0)
+    c1 = one.event("cpus")
+    expect(c1["listed"] == 1 and c1["online"] == 1 and c1["left_out"] == [], "one CPU: %r" % c1)
 
 
 def test_runner_calls_a_hang_a_failure():

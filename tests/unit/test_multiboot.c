@@ -367,3 +367,33 @@ TEST(mb1_rejects_too_many_modules)
 	CHECK_EQ(parse1(), -1);
 	CHECK(strstr(err, "1000 modules") != NULL);
 }
+
+/* The ACPI tags (14: RSDP 1.0, 15: 2.0+) give the RSDP's copy inside the
+ * table, the newer one winning; one too short for an RSDP is refused. */
+TEST(mb2_acpi_rsdp_tags)
+{
+	mb2_begin();
+	mb2_mmap(2);
+	uint32_t old_at = mb2_len;
+	mb2_tag(14, 8 + 20);
+	uint32_t new_at = mb2_len;
+	mb2_tag(15, 8 + 36);
+	mb2_end();
+	CHECK_EQ(parse2(), 0);
+	CHECK_EQ(info.acpi_rsdp, PHYS_BASE + new_at + 8);
+	(void)old_at;
+
+	mb2_begin();
+	mb2_mmap(2);
+	mb2_tag(14, 8 + 20);
+	mb2_end();
+	CHECK_EQ(parse2(), 0);
+	CHECK_EQ(info.acpi_rsdp, PHYS_BASE + 8 + 16 + 24 * 2 + 8);
+
+	mb2_begin();
+	mb2_mmap(2);
+	mb2_tag(15, 8 + 12);
+	mb2_end();
+	CHECK_EQ(parse2(), -1);
+	CHECK(strstr(err, "ACPI tag") != NULL);
+}
