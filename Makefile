@@ -187,7 +187,7 @@ LINUX_IMAGES := $(BUILD)/linux/vmlinux $(BUILD)/linux/initrd.cpio.gz
 # output and its end. (GRUB reads the module lines: no $ or parentheses.)
 run-linux: deps all $(LINUX_IMAGES)
 	$(PYTHON) tools/run.py --show --emu bochs --hv $(BUILD)/hv.elf --mem 512 --timeout 600 --workdir $(BUILD)/run-linux \
-		--module $(BUILD)/linux/vmlinux 'name=lx mem=160M initrd=lxinit -- console=ttyS0 reboot=t panic=-1 cryptomgr.notests pci=off acpi=off quiet jv.run="uname -a; grep -c processor /proc/cpuinfo; head -1 /proc/meminfo"' \
+		--module $(BUILD)/linux/vmlinux 'name=lx mem=160M initrd=lxinit -- console=ttyS0 reboot=t panic=-1 cryptomgr.notests pci=off acpi=off quiet jv.modules=intel_rapl_msr jv.run="uname -a; head -1 /proc/meminfo; mvb 128 5; echo energy_uj; cat /sys/class/powercap/intel-rapl:0/energy_uj"' \
 		--module $(BUILD)/linux/initrd.cpio.gz data=lxinit \
 		--module $(BUILD)/guest/mvb.elf "name=mvb mem=32M -- mvb 256 10" \
 		--module $(BUILD)/guest/dirty.elf "name=dirty mem=32M -- dirty --ws 4 --rate 1000 --seconds 2 --checksum"
