@@ -31,15 +31,19 @@ uint64_t power_mul_div(uint64_t a, uint64_t b, uint64_t c, uint64_t *remainder)
 
 void ledger_charge(struct power_ledger *l, unsigned account, uint64_t cycles)
 {
-	if (account < ACCOUNT_COUNT)
+	if (account < ACCOUNT_COUNT && cycles) {
 		l->pending_cycles[account] += cycles;
+		l->pending_mask |= 1u << account;
+	}
 }
 
 void ledger_settle(struct power_ledger *l, uint64_t interval_nj)
 {
+	/* Only the accounts in pending_mask have cycles: the others would add
+	 * nothing to any sum below, take no share and keep no remainder. */
 	uint64_t total_cycles = 0;
-	for (unsigned i = 0; i < ACCOUNT_COUNT; i++)
-		total_cycles += l->pending_cycles[i];
+	for (uint32_t m = l->pending_mask; m; m &= m - 1)
+		total_cycles += l->pending_cycles[__builtin_ctz(m)];
 	l->total_nj += interval_nj;
 	l->intervals++;
 	if (total_cycles == 0) {
@@ -47,10 +51,8 @@ void ledger_settle(struct power_ledger *l, uint64_t interval_nj)
 		return;
 	}
 	uint64_t remainder[ACCOUNT_COUNT], given = 0;
-	for (unsigned i = 0; i < ACCOUNT_COUNT; i++) {
-		remainder[i] = 0;
-		if (!l->pending_cycles[i])
-			continue;
+	for (uint32_t m = l->pending_mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
 		uint64_t share =
 		    power_mul_div(interval_nj, l->pending_cycles[i], total_cycles, &remainder[i]);
 		l->energy_nj[i] += share;
@@ -58,19 +60,24 @@ void ledger_settle(struct power_ledger *l, uint64_t interval_nj)
 	}
 	/* The floors leave fewer nanojoules than accounts: each goes to the
 	 * account with the largest remainder (ties: the lower id), so nothing
-	 * is lost and the split stays proportional. */
+	 * is lost and the split stays proportional. While any is left some
+	 * remainder is nonzero, so the best is always a pending account. */
 	for (uint64_t left = interval_nj - given; left > 0; left--) {
-		unsigned best = 0;
-		for (unsigned i = 1; i < ACCOUNT_COUNT; i++)
+		unsigned best = (unsigned)__builtin_ctz(l->pending_mask);
+		for (uint32_t m = l->pending_mask; m; m &= m - 1) {
+			unsigned i = (unsigned)__builtin_ctz(m);
 			if (remainder[i] > remainder[best])
 				best = i;
+		}
 		l->energy_nj[best]++;
 		remainder[best] = 0;
 	}
-	for (unsigned i = 0; i < ACCOUNT_COUNT; i++) {
+	for (uint32_t m = l->pending_mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
 		l->cycles[i] += l->pending_cycles[i];
 		l->pending_cycles[i] = 0;
 	}
+	l->pending_mask = 0;
 }
 
 uint64_t ledger_sum_nj(const struct power_ledger *l)

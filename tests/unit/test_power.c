@@ -94,6 +94,60 @@ TEST(ledger_split_is_proportional)
 	CHECK_EQ(ledger_sum_nj(&l), 87);
 }
 
+/* The split as it was before ledger_settle visited only the pending
+ * accounts: every account, every loop. */
+static void reference_settle(uint64_t *pending, uint64_t *energy, uint64_t interval_nj)
+{
+	uint64_t total = 0, remainder[ACCOUNT_COUNT], given = 0;
+	for (unsigned i = 0; i < ACCOUNT_COUNT; i++)
+		total += pending[i];
+	if (!total) {
+		energy[ACCOUNT_IDLE_ID] += interval_nj;
+		return;
+	}
+	for (unsigned i = 0; i < ACCOUNT_COUNT; i++) {
+		remainder[i] = 0;
+		if (!pending[i])
+			continue;
+		uint64_t share = power_mul_div(interval_nj, pending[i], total, &remainder[i]);
+		energy[i] += share;
+		given += share;
+	}
+	for (uint64_t left = interval_nj - given; left > 0; left--) {
+		unsigned best = 0;
+		for (unsigned i = 1; i < ACCOUNT_COUNT; i++)
+			if (remainder[i] > remainder[best])
+				best = i;
+		energy[best]++;
+		remainder[best] = 0;
+	}
+	memset(pending, 0, ACCOUNT_COUNT * sizeof *pending);
+}
+
+TEST(ledger_pending_only_split_equals_the_full_loops)
+{
+	struct power_ledger l;
+	memset(&l, 0, sizeof l);
+	uint64_t pending[ACCOUNT_COUNT] = {0}, energy[ACCOUNT_COUNT] = {0};
+	uint64_t x = 88172645463325252ull; /* xorshift64: any account, zero charges, ties */
+	for (unsigned i = 0; i < 20000; i++) {
+		unsigned charges = (unsigned)(i % 6);
+		for (unsigned c = 0; c < charges; c++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			unsigned account = (unsigned)(x % ACCOUNT_COUNT);
+			uint64_t cycles = i % 3 ? (x >> 20) % 100000 : (x >> 20) % 3;
+			ledger_charge(&l, account, cycles);
+			pending[account] += cycles;
+		}
+		uint64_t e = i % 7 ? 1000003 + (x >> 40) : (x >> 50) % 5;
+		ledger_settle(&l, e);
+		reference_settle(pending, energy, e);
+		CHECK_EQ(l.pending_mask, 0);
+	}
+	for (unsigned a = 0; a < ACCOUNT_COUNT; a++)
+		CHECK_EQ(l.energy_nj[a], energy[a]);
+}
+
 /* Runs a scripted trace through one rule: every 1 ms interval at a 1 MHz
  * TSC (1000 cycles), VM0 uses busy0 cycles, VM1 busy1, the rest idle. */
 static void run_rule(const struct attribution_rule *rule, struct attribution_rule_state *s,
