@@ -839,9 +839,10 @@ static void ymm_hi(unsigned n, bool set, uint64_t (*v)[2])
 {
 	switch (n) {
 		YMM_HI(0)
-		YMM_HI(1) YMM_HI(2) YMM_HI(3) YMM_HI(4) YMM_HI(5) YMM_HI(6) YMM_HI(7) YMM_HI(8)
-		    YMM_HI(9) YMM_HI(10) YMM_HI(11) YMM_HI(12) YMM_HI(13) YMM_HI(14)
-		        YMM_HI(15) default : break;
+		YMM_HI(1)
+		YMM_HI(2) YMM_HI(3) YMM_HI(4) YMM_HI(5) YMM_HI(6) YMM_HI(7) YMM_HI(8) YMM_HI(9)
+		    YMM_HI(10) YMM_HI(11) YMM_HI(12) YMM_HI(13) YMM_HI(14) YMM_HI(15) default
+		    : break;
 	}
 }
 static uint64_t ymm_marker(unsigned n, unsigned who, unsigned half)
@@ -916,6 +917,37 @@ static void group_leak(unsigned who)
 	report("leak_state_kept_across_switches", kept);
 	s_dr7(0);
 	s_cr8(0);
+	set_xcr0(1);
+	set_osxsave(false);
+}
+
+/* ---- avx_hold: XCR0 and YMM upper halves across a migration ----
+ * tests/system/hostile_tests.py moves this VM to another (local) VM while
+ * it runs; its AVX state must arrive with it (vCPU blob JCV3). */
+static void group_avx_hold(unsigned seconds)
+{
+	set_osxsave(true);
+	set_xcr0(7);
+	for (unsigned n = 0; n < 16; n++) {
+		uint64_t m[2] = {ymm_marker(n, 1, 0), ymm_marker(n, 1, 1)};
+		ymm_hi(n, true, &m);
+	}
+	printf("hostile: avx_hold: markers written, holding %u s\n", seconds);
+	uint64_t end = rdtsc() + ns_to_tsc_ticks(seconds * 1000000000ull);
+	uint64_t ymm[2];
+	int bad = -1;
+	uint64_t xcr0 = 7;
+	while (rdtsc() < end && bad < 0 && xcr0 == 7) {
+		sleep_until_tsc(rdtsc() + ns_to_tsc_ticks(5000000ull));
+		bad = ymm_check(1, false, &ymm);
+		xcr0 = get_xcr0();
+	}
+	if (xcr0 != 7)
+		snprintf(why, sizeof why, "XCR0 reads 0x%llx, wrote 7", (unsigned long long)xcr0);
+	else
+		snprintf(why, sizeof why, "YMM%d[255:128] reads %llx:%llx", bad,
+		         (unsigned long long)ymm[1], (unsigned long long)ymm[0]);
+	report("avx_state_kept_while_held", bad < 0 && xcr0 == 7);
 	set_xcr0(1);
 	set_osxsave(false);
 }
@@ -1119,6 +1151,8 @@ int main(int argc, char **argv)
 	              {"outside_memory", end_outside_memory}};
 	if (!strcmp(group, "leak") && argc > 2) {
 		group_leak((unsigned)atoi(argv[2]) == 2 ? 2 : 1);
+	} else if (!strcmp(group, "avx_hold") && argc > 2) {
+		group_avx_hold((unsigned)atoi(argv[2]));
 	} else {
 		bool found = false;
 		for (unsigned i = 0; i < sizeof groups / sizeof groups[0]; i++)
@@ -1135,12 +1169,12 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		if (!found) {
-			fprintf(
-			    stderr,
-			    "usage: hostile cr|msr|insn|debug|io|hypercall|apic|xsave|leak 1|leak 2"
-			    "|console_flood|hypercall_flood|packet_flood|hv_line_flood"
-			    "|triple_fault|double_fault|hlt_with_interrupts_off|cr8_then_exit"
-			    "|spin_with_interrupts_off|outside_memory\n");
+			fprintf(stderr,
+			        "usage: hostile cr|msr|insn|debug|io|hypercall|apic|xsave|leak "
+			        "1|leak 2|avx_hold S"
+			        "|console_flood|hypercall_flood|packet_flood|hv_line_flood"
+			        "|triple_fault|double_fault|hlt_with_interrupts_off|cr8_then_exit"
+			        "|spin_with_interrupts_off|outside_memory\n");
 			return 2;
 		}
 	}

@@ -88,6 +88,23 @@ def test_xsetbv_checked_like_a_cpu_and_xcr0_per_vm():
     print("  %d cases" % len(seen))
 
 
+def test_avx_state_survives_local_migration():
+    # XCR0 = 7 and YMM0-15 upper halves written, the VM moved at 1 s of
+    # hv's time while it holds them for 4 s: the copy reads its own.
+    r = Run("hostile_avx_migrate", "bochs", timeout=240, cmdline="at=1000:migrate,avx,local,pml",
+            modules=[(HOSTILE, "name=avx mem=8M -- hostile avx_hold 4")])
+    r.expect_status(0)
+    done = r.event("migrate_done", vm="avx")
+    expect(done["status"] == "committed", "migration %r" % done)
+    wrote = re.search(r"^\[avx\] hostile: avx_hold: markers written", r.log, re.M)
+    moved = re.search(r"^hv: avx stopped, status 0: migrated to avx-mig", r.log, re.M)
+    kept = re.search(r"^\[avx-mig\] TEST avx_state_kept_while_held (PASS|FAIL.*)$", r.log, re.M)
+    expect(wrote and moved and kept and wrote.start() < moved.start() < kept.start(),
+           "the markers were not written before the move and checked after it")
+    expect(kept.group(1) == "PASS", "avx-mig: %s" % kept.group(1))
+    expect(r.event("vm_exit", vm="avx-mig")["status"] == 0, "avx-mig did not exit 0")
+
+
 def test_state_never_crosses_vms_and_enders_stop_alone():
     enders = {  # VM -> (its case, status, reason pattern)
         "triple": ("triple_fault", 255, r"triple fault"),
