@@ -86,9 +86,11 @@ void xsave_load(struct vcpu *v)
 
 void xsave_save(struct vcpu *v)
 {
+	/* "+m": XSAVE leaves XCOMP_BV and the reserved header bytes as they
+	 * are (SDM Vol. 1 13.7), so the old contents matter. */
 	if (xsave_shown)
 		__asm__ volatile("xsave64 %0"
-		                 : "=m"(v->fpu_area)
+		                 : "+m"(v->fpu_area)
 		                 : "a"((uint32_t)HOST_XCR0), "d"(0)
 		                 : "memory");
 	else
