@@ -188,6 +188,10 @@ enum {
 	VCPU_SWAPPED_MSRS
 };
 
+/* The vCPU's XSAVE area: 512 (legacy) + 64 (header) + 256 (AVX), the size
+ * CPUID.(EAX=0DH,ECX=0):ECX gives for XCR0 = x87|SSE|AVX (hv/vmx/xsave.c). */
+#define VCPU_FPU_AREA_SIZE 832
+
 /* One limit of one VM at run time (limits_vm.c). */
 struct vm_limit_state {
 	struct vm_limit_setting set;
@@ -201,7 +205,12 @@ struct vm;
 struct vcpu {
 	struct vm *vm;
 	struct guest_regs regs;
-	uint8_t fxsave_area[512] __attribute__((aligned(16))); /* FPU/SSE, SDM Vol. 1 10.5 */
+	/* x87, SSE and AVX state in the XSAVE standard format (SDM Vol. 1
+	 * 13.4: the legacy FXSAVE region, the 64-byte header, then the AVX
+	 * upper halves of YMM0-15 at 576); where hv has no XSAVE only the first
+	 * 512 bytes are used, by FXSAVE. */
+	uint8_t fpu_area[VCPU_FPU_AREA_SIZE] __attribute__((aligned(64)));
+	uint64_t xcr0; /* the guest's XCR0: in the real XCR0 only while it runs */
 	uint64_t swapped_msrs[VCPU_SWAPPED_MSRS];
 	/* Debug registers and CR2: no VMCS field holds them (vcpu.c). */
 	uint64_t dr[4], dr6, cr2;
@@ -224,7 +233,7 @@ struct vcpu {
 	/* VT-x state (vmx/vcpu.c) */
 	uint64_t vmcs_pa;
 	bool launched;
-	bool fpu_saved; /* fxsave_area holds the live state */
+	bool fpu_saved; /* fpu_area holds the live state */
 };
 
 /* Dirty-page logging for migration (vmx/dirty.c fills it, by EPT

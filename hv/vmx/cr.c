@@ -71,7 +71,7 @@ static uint64_t cr4_allowed(struct vcpu *v)
 		allowed |= 1ull << 16; /* FSGSBASE */
 	if (l1.ecx & (1u << 17))
 		allowed |= CR4_PCIDE;
-	if (l1.ecx & (1u << 27))
+	if (l1.ecx & (1u << 26))
 		allowed |= 1ull << 18; /* OSXSAVE: only with XSAVE shown */
 	if (l7.ebx & (1u << 7))
 		allowed |= CR4_SMEP;

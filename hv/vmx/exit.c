@@ -33,7 +33,7 @@ const exit_handler_fn exit_handlers[VM_EXIT_REASONS] = {
     [EXIT_INVEPT] = exit_inject_ud,
     [EXIT_PREEMPTION_TIMER] = exit_preemption_timer,
     [EXIT_INVVPID] = exit_inject_ud,
-    [EXIT_XSETBV] = exit_inject_ud, /* XSAVE is hidden from guests */
+    [EXIT_XSETBV] = exit_xsetbv,
     [EXIT_VMFUNC] = exit_inject_ud,
     [EXIT_PML_FULL] = exit_pml_full,
 };

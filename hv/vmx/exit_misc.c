@@ -16,8 +16,9 @@ enum exit_action exit_next_insn(struct vcpu *v, const struct vmx_exit *e)
 	return EXIT_NEXT_INSN;
 }
 
-/* VMX instructions, GETSEC, XSETBV: the guest sees no VMX (CPUID hides
- * it), so these are invalid opcodes to it (SDM Vol. 3C 25.1.2). */
+/* VMX instructions, GETSEC: the guest sees no VMX or SMX (CPUID hides
+ * them), so these are invalid opcodes to it (SDM Vol. 3C 25.1.2). XSETBV
+ * has its own handler (xsave.c). */
 enum exit_action exit_inject_ud(struct vcpu *v, const struct vmx_exit *e)
 {
 	(void)v, (void)e;

@@ -115,4 +115,22 @@ extern const uint32_t vcpu_swapped_msrs[VCPU_SWAPPED_MSRS];
 /* Whether entry i is switched on this host (TSC_AUX needs RDTSCP). */
 bool vcpu_msr_is_switched(unsigned i);
 
+/* xsave.c: the guest's x87/SSE/AVX state and XCR0. */
+#define XCR0_X87        (1ull << 0)
+#define XCR0_SSE        (1ull << 1)
+#define XCR0_AVX        (1ull << 2)
+#define XCR0_GUEST_MASK (XCR0_X87 | XCR0_SSE | XCR0_AVX) /* all a guest may enable */
+#define HOST_XCR0       XCR0_GUEST_MASK                  /* hv's own, outside guests */
+extern bool xsave_shown; /* guests see XSAVE and AVX (the host has them) */
+void xsave_init(void);   /* at boot, after CR4 has its VMX bits */
+void xsave_vcpu_reset(struct vcpu *v);
+void xsave_load(struct vcpu *v);              /* area -> registers, with hv's XCR0 */
+void xsave_save(struct vcpu *v);              /* registers -> area, with hv's XCR0 */
+void xsave_enter_guest(const struct vcpu *v); /* right before VM entry */
+void xsave_leave_guest(const struct vcpu *v); /* right after VM exit */
+bool xsave_xcr0_valid(uint64_t xcr0);
+uint32_t xsave_size_for(uint64_t xcr0); /* CPUID 0DH.0:EBX for that XCR0 */
+bool xsave_area_valid(const uint8_t *area, uint64_t xcr0);
+enum exit_action exit_xsetbv(struct vcpu *v, const struct vmx_exit *e);
+
 #endif

@@ -78,6 +78,7 @@ bool arch_enable(void)
 	write_cr0((read_cr0() | c->cr0_fixed0) & c->cr0_fixed1);
 	write_cr4((read_cr4() | CR4_VMXE | CR4_OSFXSR | CR4_OSXMMEXCPT | c->cr4_fixed0) &
 	          c->cr4_fixed1);
+	xsave_init(); /* CR4.OSXSAVE and hv's XCR0, before any VMCS takes CR4 */
 	vmxon_region = mm_alloc_zeroed_page();
 	if (!vmxon_region)
 		return false;
@@ -317,13 +318,7 @@ bool arch_vcpu_init(struct vcpu *v, uint32_t entry, uint32_t start_info_gpa)
 	v->dr6 = 0xFFFF0FF0;
 	v->cr2 = 0;
 	v->launched = false;
-	/* A clean FPU for the guest: FNINIT state, MXCSR default (SDM Vol. 1
-	 * 10.5.1 FXSAVE layout: FCW at 0, MXCSR at 24). */
-	memset(v->fxsave_area, 0, sizeof v->fxsave_area);
-	v->fxsave_area[0] = 0x7F;
-	v->fxsave_area[1] = 0x03;
-	v->fxsave_area[24] = 0x80;
-	v->fxsave_area[25] = 0x1F;
+	xsave_vcpu_reset(v); /* a clean FPU, XCR0 = 1 */
 	v->fpu_saved = true;
 	return true;
 }
@@ -351,15 +346,18 @@ uint64_t *vcpu_gpr(struct vcpu *v, unsigned n)
 /* The guest state VT-x does not switch, that a guest reads and writes
  * without an exit (DESIGN.md "Hypervisor core"): loaded when a vCPU takes
  * the CPU, saved when another one does (lazily: hv itself never uses it).
- *   FPU, SSE       the FXSAVE area
+ *   x87, SSE, AVX  the XSAVE area (xsave.c; FXSAVE where the CPU has no
+ *                  XSAVE), saved and loaded with hv's XCR0 = x87|SSE|AVX
+ *   XCR0           loaded right before each VM entry, hv's put back right
+ *                  after the exit (xsave.c: VT-x does not switch it)
  *   DR0-DR3, DR6   MOV DR does not exit
  *   CR2            the last page-fault address
  *   STAR LSTAR CSTAR SFMASK KERNEL_GS_BASE TSC_AUX   vcpu_swapped_msrs[]
  * The rest of what a guest can write is switched by VT-x itself (the VMCS
  * guest-state area: CR0/CR3/CR4 and their shadows, DR7 and DEBUGCTL, EFER,
  * PAT, SYSENTER, FS/GS base, segments; SDM Vol. 3C 25.4, 27.3.2, 28.3),
- * exits (CR8, every MSR, XSETBV) or is refused: XCR0 needs CR4.OSXSAVE and
- * PKRU needs CR4.PKE, both #GP while XSAVE and PKU are hidden (cr.c).
+ * exits (CR8, every MSR, XSETBV) or is refused: PKRU needs CR4.PKE, #GP
+ * while PKU is hidden (cr.c), and XCR0 never enables PKRU (xsave.c).
  * tests/guests/hostile: a marker written into each from one VM is never
  * seen by another. */
 const uint32_t vcpu_swapped_msrs[VCPU_SWAPPED_MSRS] = {0xC0000081, 0xC0000082, 0xC0000083,
@@ -376,7 +374,7 @@ static void switch_to(struct vcpu *v)
 		return;
 	if (fpu_owner)
 		arch_vcpu_release_fpu(fpu_owner);
-	__asm__ volatile("fxrstor64 %0" ::"m"(v->fxsave_area));
+	xsave_load(v);
 	v->fpu_saved = false;
 	for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
 		if (vcpu_msr_is_switched(i))
@@ -394,7 +392,7 @@ void arch_vcpu_release_fpu(struct vcpu *v)
 {
 	if (fpu_owner != v)
 		return;
-	__asm__ volatile("fxsave64 %0" : "=m"(v->fxsave_area));
+	xsave_save(v);
 	v->fpu_saved = true;
 	for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
 		if (vcpu_msr_is_switched(i))
@@ -502,7 +500,9 @@ void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc)
 
 		power_switch_to(guest_account);
 		uint64_t entered = rdtsc();
+		xsave_enter_guest(v);
 		int failed = vmx_enter(&v->regs, v->launched);
+		xsave_leave_guest(v);
 		uint64_t exited = rdtsc();
 		power_switch_to(hv_account);
 		vm->guest_tsc += exited - entered;

@@ -1,8 +1,8 @@
 /* Runs in the scheduler loop, with the VM paused: the vCPU's state as a
  * byte blob, for migration (and any later snapshot). Everything VT-x keeps
  * in the VMCS guest-state area (SDM Vol. 3C 25.4), the controls that depend
- * on guest mode, the GPRs, the FPU/SSE area and the MSRs VT-x does not
- * switch. The blob is a list of {u32 field, u64 value} pairs plus fixed
+ * on guest mode, the GPRs, XCR0 and the XSAVE area (x87, SSE, AVX) and the
+ * MSRs VT-x does not switch. The blob is a list of {u32 field, u64 value} pairs plus fixed
  * sections, so a reader can check every length. */
 #include "lib/lib.h"
 #include "vmx/exits.h"
@@ -73,8 +73,9 @@ static const uint32_t saved_fields[] = {
     VMCS_ENTRY_INTR_INFO,
     VMCS_ENTRY_EXCEPTION_ERROR_CODE,
 };
-#define FIELD_COUNT ARRAY_SIZE(saved_fields)
-#define STATE_MAGIC 0x3256434Au /* "JCV2": with PAT, PDPTEs, DRs, CR2, TSC_AUX */
+#define FIELD_COUNT    ARRAY_SIZE(saved_fields)
+#define STATE_MAGIC    0x3356434Au /* "JCV3": JCV2 plus XCR0 and the XSAVE area */
+#define STATE_MAGIC_V2 0x3256434Au /* "JCV2": FXSAVE area only, no XCR0 */
 
 struct vcpu_blob {
 	uint32_t magic, field_count;
@@ -88,7 +89,8 @@ struct vcpu_blob {
 	struct guest_regs regs;
 	uint64_t swapped_msrs[VCPU_SWAPPED_MSRS];
 	uint64_t dr[4], dr6, cr2; /* the rest of the switched state (vcpu.c) */
-	uint8_t fxsave_area[512];
+	uint64_t xcr0;
+	uint8_t fpu_area[VCPU_FPU_AREA_SIZE]; /* XSAVE standard format (xsave.c) */
 };
 
 size_t arch_vcpu_state_size(void)
@@ -116,7 +118,8 @@ bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap)
 	memcpy(b->dr, v->dr, sizeof b->dr);
 	b->dr6 = v->dr6;
 	b->cr2 = v->cr2;
-	memcpy(b->fxsave_area, v->fxsave_area, sizeof b->fxsave_area);
+	b->xcr0 = v->xcr0;
+	memcpy(b->fpu_area, v->fpu_area, sizeof b->fpu_area);
 	return true;
 }
 
@@ -132,11 +135,26 @@ bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset)
 bool arch_vcpu_state_valid(const uint8_t *in, size_t len)
 {
 	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
+	if (len >= sizeof b->magic && b->magic == STATE_MAGIC_V2) {
+		/* A JCV2 blob has no XCR0 and no AVX state: restoring it would
+		 * lose the guest's YMM upper halves without a word. */
+		kprintf("hv: incoming vCPU state is JCV2 (from an hv without XSAVE "
+		        "switching: no XCR0, no AVX state): refused, this hv takes JCV3\n");
+		return false;
+	}
 	if (len < sizeof *b || b->magic != STATE_MAGIC || b->field_count != FIELD_COUNT)
 		return false;
 	for (unsigned i = 0; i < FIELD_COUNT; i++)
 		if (b->fields[i].field != saved_fields[i])
 			return false; /* another layout: refuse rather than guess */
+	/* An XCR0 or area this host's XSETBV/XRSTOR would #GP on (a host
+	 * without AVX, a corrupt blob) is refused before hv loads it. */
+	if (!xsave_area_valid(b->fpu_area, b->xcr0)) {
+		kprintf("hv: incoming vCPU state: XCR0 0x%llx or its XSAVE area cannot be "
+		        "loaded on this CPU: refused\n",
+		        (unsigned long long)b->xcr0);
+		return false;
+	}
 	return true;
 }
 
@@ -145,6 +163,9 @@ bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
 	if (!arch_vcpu_state_valid(in, len) || vmptrld(v->vmcs_pa) != VMX_OK)
 		return false;
+	/* If this vCPU's state is in the registers, park it first: the next
+	 * switch_to then loads what the blob brings. */
+	arch_vcpu_release_fpu(v);
 	for (unsigned i = 0; i < FIELD_COUNT; i++)
 		vmcs_write(b->fields[i].field, b->fields[i].value);
 	uint64_t entry = vmcs_read(VMCS_ENTRY_CTLS);
@@ -159,7 +180,8 @@ bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 	memcpy(v->dr, b->dr, sizeof v->dr);
 	v->dr6 = b->dr6;
 	v->cr2 = b->cr2;
-	memcpy(v->fxsave_area, b->fxsave_area, sizeof v->fxsave_area);
+	v->xcr0 = b->xcr0;
+	memcpy(v->fpu_area, b->fpu_area, sizeof v->fpu_area);
 	v->fpu_saved = true;
 	return true;
 }

@@ -77,6 +77,20 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 	return r;
 }
 
+/* XSETBV/XGETBV: extended control register idx (0 = XCR0, the enabled
+ * XSAVE state components; SDM Vol. 2D XSETBV, Vol. 2C XGETBV). Need
+ * CR4.OSXSAVE. */
+static inline void xsetbv(uint32_t idx, uint64_t v)
+{
+	__asm__ volatile("xsetbv" ::"c"(idx), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+static inline uint64_t xgetbv(uint32_t idx)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(idx));
+	return (uint64_t)hi << 32 | lo;
+}
+
 /* Bits 63..MAXPHYADDR of a physical address: reserved in PDPTEs and
  * IA32_APIC_BASE (CPUID 0x80000008 EAX[7:0], SDM Vol. 3A 4.1.4). */
 static inline uint64_t phys_addr_reserved_bits(void)

@@ -170,8 +170,6 @@ static void group_cr(void)
 	report("cr4_vmxe_while_vmx_hidden", cr4_write_faults("CR4.VMXE", cr4 | CR4_VMXE));
 	report("cr4_reserved_bit", cr4_write_faults("CR4 bit 28", cr4 | (1ull << 28)));
 	report("cr4_pke_while_pku_hidden", cr4_write_faults("CR4.PKE", cr4 | CR4_PKE));
-	report("cr4_osxsave_while_xsave_hidden",
-	       cr4_write_faults("CR4.OSXSAVE", cr4 | CR4_OSXSAVE));
 	report("cr4_clear_pae_in_long_mode", cr4_write_faults("PAE=0", cr4 & ~CR4_PAE));
 	report("cr4_la57_in_long_mode", cr4_write_faults("CR4.LA57", cr4 | CR4_LA57));
 	report("cr4_cet_hidden", cr4_write_faults("CR4.CET", cr4 | CR4_CET));
@@ -183,6 +181,24 @@ static void group_cr(void)
 	operand = cr3;
 	fault_probe(do_set_cr3, NULL);
 	report("cr4_pcide_with_cr3_low_bits", pcide);
+
+	/* CR4.OSXSAVE: XSAVE is shown, so the write is taken, reads back, and
+	 * CPUID.1:ECX.OSXSAVE follows it (SDM Vol. 2A table 3-10). */
+	bool osx = cpuid(1, 0).ecx & (1u << 26);
+	if (!osx)
+		snprintf(why, sizeof why, "CPUID.1:ECX.XSAVE is 0");
+	operand = cr4 | CR4_OSXSAVE;
+	osx = osx && expect_fault("set CR4.OSXSAVE", do_set_cr4, NONE) &&
+	      get_cr4() == (cr4 | CR4_OSXSAVE);
+	bool shown = cpuid(1, 0).ecx & (1u << 27);
+	operand = cr4;
+	osx = osx && expect_fault("clear CR4.OSXSAVE", do_set_cr4, NONE) && get_cr4() == cr4;
+	bool hidden = !(cpuid(1, 0).ecx & (1u << 27));
+	if (osx && !(shown && hidden))
+		snprintf(why, sizeof why,
+		         "CPUID.1:ECX.OSXSAVE reads %d with CR4.OSXSAVE set, %d clear", shown,
+		         !hidden);
+	report("cr4_osxsave_accepted_and_in_cpuid", osx && shown && hidden);
 
 	/* Legal writes read back what was written. */
 	operand = cr0 & ~CR0_NE;
@@ -372,7 +388,7 @@ static void group_insn(void)
 	    {"invept_is_ud", do_invept, UD},
 	    {"invvpid_is_ud", do_invvpid, UD},
 	    {"getsec_is_ud", do_getsec, UD},
-	    {"xsetbv_is_ud", do_xsetbv, UD},
+	    {"xsetbv_without_osxsave_is_ud", do_xsetbv, UD},
 	    {"invd_completes", do_invd, NONE},
 	    {"wbinvd_completes", do_wbinvd, NONE},
 	    {"ud2_is_ud", do_ud2, UD},
@@ -591,6 +607,120 @@ static void group_apic(void)
 	report("icr_every_mode_and_shorthand", ipi_count - after_self == 6);
 }
 
+/* ---- group xsave: XSETBV as a CPU does it, XGETBV, CPUID leaf 0DH ---- */
+static uint32_t xsetbv_ecx;
+static uint64_t xsetbv_value;
+static void do_xsetbv_op(void *a)
+{
+	(void)a;
+	__asm__ volatile("xsetbv" ::"c"(xsetbv_ecx), "a"((uint32_t)xsetbv_value),
+	                 "d"((uint32_t)(xsetbv_value >> 32))
+	                 : "memory");
+}
+static uint64_t get_xcr0(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+static void set_xcr0(uint64_t v)
+{
+	xsetbv_ecx = 0;
+	xsetbv_value = v;
+	fault_probe(do_xsetbv_op, NULL);
+}
+static void set_osxsave(bool on)
+{
+	uint64_t cr4 = get_cr4();
+	operand = on ? cr4 | CR4_OSXSAVE : cr4 & ~CR4_OSXSAVE;
+	fault_probe(do_set_cr4, NULL);
+}
+/* One XSETBV a CPU refuses with `vector`: XCR0 unchanged. */
+static bool xsetbv_refused(const char *what, uint32_t ecx, uint64_t value, int vector)
+{
+	uint64_t before = get_xcr0();
+	xsetbv_ecx = ecx;
+	xsetbv_value = value;
+	if (!expect_fault(what, do_xsetbv_op, vector))
+		return false;
+	if (get_xcr0() != before) {
+		snprintf(why, sizeof why, "%s: XCR0 changed to 0x%llx", what,
+		         (unsigned long long)get_xcr0());
+		return false;
+	}
+	return true;
+}
+
+static void group_xsave(void)
+{
+	/* SDM Vol. 2D XSETBV: #UD while CR4.OSXSAVE is 0. */
+	set_osxsave(false);
+	xsetbv_ecx = 0;
+	xsetbv_value = 7;
+	report("xsetbv_without_osxsave_is_ud",
+	       expect_fault("XSETBV, CR4.OSXSAVE=0", do_xsetbv_op, UD));
+	set_osxsave(true);
+	uint64_t first = get_xcr0();
+	snprintf(why, sizeof why, "XGETBV reads 0x%llx, power-on XCR0 is 1",
+	         (unsigned long long)first);
+	report("xcr0_starts_at_1", first == 1);
+	/* #GP(0): an XCR other than XCR0, bit 0 clear, AVX without SSE, bits
+	 * outside CPUID.(EAX=0DH,ECX=0):EDX:EAX (0x7 here: AVX-512's 0xE0,
+	 * PKRU's 0x200, a bit of EDX). */
+	report("xsetbv_ecx_1_is_gp", xsetbv_refused("XSETBV ECX=1", 1, 1, GP));
+	report("xsetbv_x87_clear_is_gp", xsetbv_refused("XSETBV 0x6", 0, 6, GP));
+	report("xsetbv_avx_without_sse_is_gp", xsetbv_refused("XSETBV 0x5", 0, 5, GP));
+	report("xsetbv_avx512_is_gp", xsetbv_refused("XSETBV 0xE7", 0, 0xE7, GP));
+	report("xsetbv_pkru_is_gp", xsetbv_refused("XSETBV 0x207", 0, 0x207, GP));
+	report("xsetbv_high_bit_is_gp", xsetbv_refused("XSETBV EDX=1", 0, 0x100000007ull, GP));
+	/* A valid one: XGETBV (native) reads it back; CPUID 0DH follows. */
+	set_xcr0(7);
+	uint64_t got = get_xcr0();
+	struct cpuid_result d0 = cpuid(0xD, 0), d1 = cpuid(0xD, 1), d2 = cpuid(0xD, 2);
+	snprintf(why, sizeof why, "XGETBV reads 0x%llx after XSETBV 0x7", (unsigned long long)got);
+	report("xsetbv_7_then_xgetbv_reads_7", got == 7);
+	snprintf(why, sizeof why,
+	         "CPUID 0DH: 0: %x %x %x %x, 1: %x, 2: %x %x (want 7 832 832 0, 0, 256 576)",
+	         d0.eax, d0.ebx, d0.ecx, d0.edx, d1.eax, d2.eax, d2.ebx);
+	report("cpuid_0d_is_x87_sse_avx_only", d0.eax == 7 && d0.ebx == 832 && d0.ecx == 832 &&
+	                                           d0.edx == 0 && d1.eax == 0 && d2.eax == 256 &&
+	                                           d2.ebx == 576 && cpuid(0xD, 5).eax == 0 &&
+	                                           cpuid(0xD, 9).eax == 0);
+	struct cpuid_result l7 = cpuid(7, 0);
+	snprintf(why, sizeof why, "CPUID 7: EBX 0x%x ECX 0x%x EDX 0x%x", l7.ebx, l7.ecx, l7.edx);
+	/* AVX-512 F/DQ/IFMA/PF/ER/CD/BW/VL, MPX; PKU, AVX-512 ECX bits; AMX. */
+	report("cpuid_7_hides_avx512_mpx_pku_amx",
+	       !(l7.ebx & 0xDC234000u) &&
+	           !(l7.ecx &
+	             ((1u << 3) | (1u << 1) | (1u << 6) | (1u << 11) | (1u << 12) | (1u << 14))) &&
+	           !(l7.edx & ((1u << 22) | (1u << 24) | (1u << 25))));
+	/* AVX runs: a YMM register holds all 256 bits. */
+	static uint64_t in[4] = {0x1111, 0x2222, 0x3333, 0x4444}, out[4];
+	__asm__ volatile("vmovdqu %1, %%ymm5; vmovdqu %%ymm5, %0" : "=m"(out) : "m"(in) : "xmm5");
+	snprintf(why, sizeof why, "YMM5 reads %llx %llx %llx %llx", (unsigned long long)out[0],
+	         (unsigned long long)out[1], (unsigned long long)out[2],
+	         (unsigned long long)out[3]);
+	report("avx_ymm_roundtrip", !memcmp(in, out, sizeof in));
+	set_xcr0(3);
+	d0 = cpuid(0xD, 0);
+	snprintf(why, sizeof why, "CPUID 0DH.0:EBX %u with XCR0 = 3 (want 576)", d0.ebx);
+	report("cpuid_0d_size_follows_xcr0", d0.ebx == 576);
+	/* This VM's XCR0 stays its own while the other VMs of the battery
+	 * (XCR0 1, or 7 in the xsave groups) and hv (7) run. */
+	bool kept = true;
+	for (int round = 0; round < 50 && kept; round++) {
+		hyper_call(JV_HC_YIELD, 0, 0, 0);
+		if (get_xcr0() != 3) {
+			snprintf(why, sizeof why, "XCR0 reads 0x%llx after a VM switch, wrote 3",
+			         (unsigned long long)get_xcr0());
+			kept = false;
+		}
+	}
+	report("xcr0_kept_across_switches", kept);
+	set_xcr0(1);
+	set_osxsave(false);
+}
+
 /* ---- group leak: what one VM leaves in registers, another never sees ---- */
 struct marked {
 	const char *name;
@@ -686,6 +816,16 @@ MSR_MARK(sysenter_cs, 0x174, 0xFFFFFFFFull)
 MSR_MARK(sysenter_esp, 0x175, 0x00007FFFFFFFFFFFull)
 MSR_MARK(sysenter_eip, 0x176, 0x00007FFFFFFFFFFFull)
 
+/* XCR0: XGETBV and XSETBV need CR4.OSXSAVE, set by group_leak first. */
+static uint64_t g_xcr0(void)
+{
+	return get_xcr0();
+}
+static void s_xcr0(uint64_t v)
+{
+	set_xcr0(v);
+}
+
 static const struct marked marks[] = {
     {"DR0", 0, g_dr0, s_dr0},
     {"DR1", 0, g_dr1, s_dr1},
@@ -705,6 +845,7 @@ static const struct marked marks[] = {
     {"SYSENTER_CS", 0, g_sysenter_cs, s_sysenter_cs},
     {"SYSENTER_ESP", 0, g_sysenter_esp, s_sysenter_esp},
     {"SYSENTER_EIP", 0, g_sysenter_eip, s_sysenter_eip},
+    {"XCR0", 1, g_xcr0, s_xcr0}, /* before the YMM markers: AVX needs XCR0 = 7 */
 };
 #define MARKS (sizeof marks / sizeof marks[0])
 
@@ -718,13 +859,54 @@ static uint64_t marker(unsigned i, unsigned who)
 		return who == 1 ? 0x5 : 0xA;
 	if (!strcmp(marks[i].name, "DR7"))
 		return who == 1 ? 0x02 : 0x08;
+	if (!strcmp(marks[i].name, "XCR0"))
+		return 7; /* the only XCR0 with AVX: group xsave checks other values */
 	if (!strcmp(marks[i].name, "CR2"))
 		return 0x100000000ull + ((uint64_t)who << 20) + i * 0x1000; /* unmapped: #PF */
 	return 0x1000ull * (who * 16 + i) + who;
 }
 
+/* The upper halves (bits 255:128) of YMM0-YMM15: AVX state, which hv
+ * switches with XSAVE. */
+#define YMM_HI(n)                                                                                  \
+	case n:                                                                                    \
+		if (set)                                                                           \
+			__asm__ volatile("vinsertf128 $1, %0, %%ymm" #n ", %%ymm" #n ::"m"(*v)     \
+			                 : "xmm" #n);                                              \
+		else                                                                               \
+			__asm__ volatile("vextractf128 $1, %%ymm" #n ", %0" : "=m"(*v));           \
+		break;
+static void ymm_hi(unsigned n, bool set, uint64_t (*v)[2])
+{
+	switch (n) {
+		YMM_HI(0)
+		YMM_HI(1)
+		YMM_HI(2) YMM_HI(3) YMM_HI(4) YMM_HI(5) YMM_HI(6) YMM_HI(7) YMM_HI(8) YMM_HI(9)
+		    YMM_HI(10) YMM_HI(11) YMM_HI(12) YMM_HI(13) YMM_HI(14) YMM_HI(15) default
+		    : break;
+	}
+}
+static uint64_t ymm_marker(unsigned n, unsigned who, unsigned half)
+{
+	return 0xA5A5000000000000ull | (uint64_t)who << 32 | n << 8 | half;
+}
+/* Which YMM upper half (0-15) differs from this VM's markers, or -1;
+ * `clean`: compare with zero, the initial state, instead. */
+static int ymm_check(unsigned who, bool clean, uint64_t (*got)[2])
+{
+	for (unsigned n = 0; n < 16; n++) {
+		ymm_hi(n, false, got);
+		uint64_t want0 = clean ? 0 : ymm_marker(n, who, 0);
+		uint64_t want1 = clean ? 0 : ymm_marker(n, who, 1);
+		if ((*got)[0] != want0 || (*got)[1] != want1)
+			return (int)n;
+	}
+	return -1;
+}
+
 static void group_leak(unsigned who)
 {
+	set_osxsave(true); /* so XCR0 and YMM can be read */
 	/* Before writing: the power-on values, not another VM's markers. */
 	for (unsigned i = 0; i < MARKS; i++) {
 		uint64_t got = marks[i].get();
@@ -739,10 +921,29 @@ static void group_leak(unsigned who)
 	}
 	for (unsigned i = 0; i < MARKS; i++)
 		marks[i].set(marker(i, who));
+	uint64_t ymm[2];
+	int bad = ymm_check(who, true, &ymm);
+	snprintf(why, sizeof why, "YMM%d[255:128] reads %llx:%llx before this VM wrote it", bad,
+	         (unsigned long long)ymm[1], (unsigned long long)ymm[0]);
+	report("leak_YMM_upper_halves_start_clean", bad < 0);
+	for (unsigned n = 0; n < 16; n++) {
+		uint64_t m[2] = {ymm_marker(n, who, 0), ymm_marker(n, who, 1)};
+		ymm_hi(n, true, &m);
+	}
 	/* Give the CPU to the other VM many times; our values must stay. */
 	bool kept = true;
 	for (int round = 0; round < 200 && kept; round++) {
 		hyper_call(JV_HC_YIELD, 0, 0, 0);
+		if ((bad = ymm_check(who, false, &ymm)) >= 0) {
+			snprintf(
+			    why, sizeof why,
+			    "YMM%d[255:128] reads %llx:%llx after a VM switch, wrote %llx:%llx",
+			    bad, (unsigned long long)ymm[1], (unsigned long long)ymm[0],
+			    (unsigned long long)ymm_marker((unsigned)bad, who, 1),
+			    (unsigned long long)ymm_marker((unsigned)bad, who, 0));
+			kept = false;
+			break;
+		}
 		for (unsigned i = 0; i < MARKS; i++)
 			if (marks[i].get() != marker(i, who)) {
 				snprintf(why, sizeof why,
@@ -757,6 +958,39 @@ static void group_leak(unsigned who)
 	report("leak_state_kept_across_switches", kept);
 	s_dr7(0);
 	s_cr8(0);
+	set_xcr0(1);
+	set_osxsave(false);
+}
+
+/* ---- avx_hold: XCR0 and YMM upper halves across a migration ----
+ * tests/system/hostile_tests.py moves this VM to another (local) VM while
+ * it runs; its AVX state must arrive with it (vCPU blob JCV3). */
+static void group_avx_hold(unsigned seconds)
+{
+	set_osxsave(true);
+	set_xcr0(7);
+	for (unsigned n = 0; n < 16; n++) {
+		uint64_t m[2] = {ymm_marker(n, 1, 0), ymm_marker(n, 1, 1)};
+		ymm_hi(n, true, &m);
+	}
+	printf("hostile: avx_hold: markers written, holding %u s\n", seconds);
+	uint64_t end = rdtsc() + ns_to_tsc_ticks(seconds * 1000000000ull);
+	uint64_t ymm[2];
+	int bad = -1;
+	uint64_t xcr0 = 7;
+	while (rdtsc() < end && bad < 0 && xcr0 == 7) {
+		sleep_until_tsc(rdtsc() + ns_to_tsc_ticks(5000000ull));
+		bad = ymm_check(1, false, &ymm);
+		xcr0 = get_xcr0();
+	}
+	if (xcr0 != 7)
+		snprintf(why, sizeof why, "XCR0 reads 0x%llx, wrote 7", (unsigned long long)xcr0);
+	else
+		snprintf(why, sizeof why, "YMM%d[255:128] reads %llx:%llx", bad,
+		         (unsigned long long)ymm[1], (unsigned long long)ymm[0]);
+	report("avx_state_kept_while_held", bad < 0 && xcr0 == 7);
+	set_xcr0(1);
+	set_osxsave(false);
 }
 
 /* ---- floods: a guest over one of its limits (hv/vm/limits.c) ----
@@ -942,6 +1176,7 @@ int main(int argc, char **argv)
 	              {"io", group_io},
 	              {"hypercall", group_hypercall},
 	              {"apic", group_apic},
+	              {"xsave", group_xsave},
 	              {"console_flood", group_console_flood},
 	              {"hypercall_flood", group_hypercall_flood},
 	              {"packet_flood", group_packet_flood},
@@ -957,6 +1192,8 @@ int main(int argc, char **argv)
 	              {"outside_memory", end_outside_memory}};
 	if (!strcmp(group, "leak") && argc > 2) {
 		group_leak((unsigned)atoi(argv[2]) == 2 ? 2 : 1);
+	} else if (!strcmp(group, "avx_hold") && argc > 2) {
+		group_avx_hold((unsigned)atoi(argv[2]));
 	} else {
 		bool found = false;
 		for (unsigned i = 0; i < sizeof groups / sizeof groups[0]; i++)
@@ -974,7 +1211,8 @@ int main(int argc, char **argv)
 			}
 		if (!found) {
 			fprintf(stderr,
-			        "usage: hostile cr|msr|insn|debug|io|hypercall|apic|leak 1|leak 2"
+			        "usage: hostile cr|msr|insn|debug|io|hypercall|apic|xsave|leak "
+			        "1|leak 2|avx_hold S"
 			        "|console_flood|hypercall_flood|packet_flood|hv_line_flood"
 			        "|triple_fault|double_fault|hlt_with_interrupts_off|cr8_then_exit"
 			        "|spin_with_interrupts_off|outside_memory\n");

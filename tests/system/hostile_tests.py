@@ -73,6 +73,38 @@ def test_battery_of_faults_registers_and_instructions():
     print("  %d cases in %d groups" % (len(seen), len(groups)))
 
 
+def test_xsetbv_checked_like_a_cpu_and_xcr0_per_vm():
+    # A boot of its own: the battery's boot has hv's VM_MAX (8) already.
+    # The good VM beside it runs with XCR0 = 1, hv with 7, this one with 3.
+    r = Run("hostile_xsave", "bochs", timeout=240,
+            modules=[GOOD, (HOSTILE, "name=xsave mem=8M -- hostile xsave")])
+    r.expect_status(0)
+    seen = check_boot(r, ["xsave"])
+    for case in ["xsetbv_without_osxsave_is_ud", "xsetbv_ecx_1_is_gp", "xsetbv_x87_clear_is_gp",
+                 "xsetbv_avx_without_sse_is_gp", "xsetbv_avx512_is_gp", "xsetbv_pkru_is_gp",
+                 "xsetbv_7_then_xgetbv_reads_7", "cpuid_0d_is_x87_sse_avx_only",
+                 "avx_ymm_roundtrip", "xcr0_kept_across_switches"]:
+        expect("xsave/" + case in seen, "case %s did not run" % case)
+    print("  %d cases" % len(seen))
+
+
+def test_avx_state_survives_local_migration():
+    # XCR0 = 7 and YMM0-15 upper halves written, the VM moved at 1 s of
+    # hv's time while it holds them for 4 s: the copy reads its own.
+    r = Run("hostile_avx_migrate", "bochs", timeout=240, cmdline="at=1000:migrate,avx,local,pml",
+            modules=[(HOSTILE, "name=avx mem=8M -- hostile avx_hold 4")])
+    r.expect_status(0)
+    done = r.event("migrate_done", vm="avx")
+    expect(done["status"] == "committed", "migration %r" % done)
+    wrote = re.search(r"^\[avx\] hostile: avx_hold: markers written", r.log, re.M)
+    moved = re.search(r"^hv: avx stopped, status 0: migrated to avx-mig", r.log, re.M)
+    kept = re.search(r"^\[avx-mig\] TEST avx_state_kept_while_held (PASS|FAIL.*)$", r.log, re.M)
+    expect(wrote and moved and kept and wrote.start() < moved.start() < kept.start(),
+           "the markers were not written before the move and checked after it")
+    expect(kept.group(1) == "PASS", "avx-mig: %s" % kept.group(1))
+    expect(r.event("vm_exit", vm="avx-mig")["status"] == 0, "avx-mig did not exit 0")
+
+
 def test_state_never_crosses_vms_and_enders_stop_alone():
     enders = {  # VM -> (its case, status, reason pattern)
         "triple": ("triple_fault", 255, r"triple fault"),

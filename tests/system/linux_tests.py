@@ -51,7 +51,11 @@ def test_linux_runs_a_command_beside_two_of_our_guests():
     # virtual RAPL: its last reading, just before the VM ends, must be what
     # hv attributed to the VM by then (at most the ~tens of ms of the
     # VM's end later), in the same units and with the same wrap range.
-    command = ("echo linux-says-hello; cat /proc/cpuinfo | grep -c processor; mvb 128 5; "
+    command = ("echo linux-says-hello; cat /proc/cpuinfo | grep -c processor; "
+               "dmesg | grep x86/fpu; echo flags; grep flags /proc/cpuinfo | xargs -n 1 | "
+               "grep -x -e xsave -e avx -e avx2 -e avx512f -e xsaveopt -e xsavec -e xsaves "
+               "-e pku | sort | xargs; "
+               "mvb 128 5; "
                "energy --busy 0.5 --idle 0.5; echo range-uj; cat %s/max_energy_range_uj; "
                "echo energy-uj; cat %s/energy_uj" % (ZONE, ZONE))
     r = linux_run("linux_ok", command,
@@ -65,6 +69,13 @@ def test_linux_runs_a_command_beside_two_of_our_guests():
     r.expect_line(r"^\[lx\] jv-init: running: ")
     r.expect_line(r"^\[lx\] linux-says-hello$")
     r.expect_line(r"^\[lx\] 1$")  # one processor
+    # XSAVE and AVX are shown (hv/vmx/xsave.c): Linux enables x87|SSE|AVX
+    # in the standard format and lists avx for its userland; nothing
+    # whose state hv does not switch (AVX-512, PKU) nor XSAVEOPT/C/S.
+    r.expect_line(r"^\[lx\] .*x86/fpu: Enabled xstate features 0x7, context size is 832 bytes, "
+                  r"using 'standard' format\.$")
+    r.expect_line(r"^\[lx\] flags$")
+    r.expect_line(r"^\[lx\] avx avx2 xsave$")
     r.expect_line(r"^\[lx\] jv-init: exit status 0$")
     ex = r.event("vm_exit", vm="lx")
     expect(ex["status"] == 0 and ex["reason"] == "exited", "lx ended %r" % ex)
