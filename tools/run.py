@@ -814,7 +814,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--emu", choices=["bochs", "qemu", "ovmf", "kvm", "qemu-kernel"])
     p.add_argument("--iso", help="a bootable ISO (default: build one from --hv)")
-    p.add_argument("--hv", default=os.path.join(ROOT, "build", "hv.elf"))
+    # The BUILD the caller builds into (make, the test harness and the
+    # experiments all set it), so a run never boots another tree's hv.
+    p.add_argument("--hv", default=os.path.join(ROOT, os.environ.get("BUILD") or "build", "hv.elf"),
+                   help="hv's ELF (default: $BUILD/hv.elf, BUILD defaulting to build)")
     p.add_argument("--kernel", help="ELF for qemu-kernel (default: --hv)")
     p.add_argument("--cmdline", default="", help="hv boot options")
     p.add_argument("--module", nargs=2, action="append", default=[], metavar=("ELF", "ARGS"),
