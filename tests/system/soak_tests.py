@@ -52,8 +52,8 @@ def test_vm_migrated_back_and_forth_answering_pings_keeps_its_checksum():
     pings = seconds * 1000 // interval_ms
     # A sends it once by at= and trips-1 times back; B sends it back trips
     # times: it ends on A after `trips` round trips.
-    p = Pair("soak_trips", "at=800:migrate,d,peer,pml send_back=1000:%d listen=60" % (trips - 1),
-             "listen=60 send_back=1000:%d" % trips, timeout=240 + trips * 60, extra=[
+    p = Pair("soak_trips", "at=800:migrate,d,peer,pml send_back=1000:%d listen=20" % (trips - 1),
+             "listen=20 send_back=1000:%d" % trips, timeout=240 + trips * 60, extra=[
                  "--delay-a", "5",
                  "--module-a", GUEST % "dirty",
                  "name=d mem=16M -- dirty --ws 2 --rate %d --seconds %d --checksum --echo" % (rate, seconds),
