@@ -69,6 +69,7 @@ else
 	run_suite "fuzzed parsers (libFuzzer, ${FUZZ_CI_SECONDS:-15} s each)" tests/fuzz/run_fuzz.sh "$build" "${FUZZ_CI_SECONDS:-15}"
 	run_suite "Linux guests (Debian's kernel under hv, bochs)" env BUILD="$build" python3 tests/system/linux_tests.py
 	run_suite "network tests (e1000, two bochs hosts through bxhub)" env BUILD="$build" python3 tests/system/net_tests.py
+	run_suite "soak tests, short (back and forth, eight VMs, a lossy link)" env BUILD="$build" python3 tests/system/soak_tests.py
 	for suite in tests/system/*_suite.sh; do
 		[ -e "$suite" ] && run_suite "$(basename "$suite" .sh)" bash "$suite" "$build"
 	done

@@ -1,5 +1,5 @@
 /* Runs in the guest: dirty [--ws MIB] [--rate PAGES_PER_S] [--seconds S]
- * [--checksum]. Writes RATE pages per second, round-robin over a working
+ * [--checksum] [--echo]. Writes RATE pages per second, round-robin over a working
  * set of MIB MiB, for S seconds: the load a live migration has to chase.
  *
  * The work is fixed, the pacing is not: exactly RATE * S page writes happen,
@@ -7,7 +7,9 @@
  * TSC deadline) between bursts. So the final memory, and its checksum, only
  * depend on the arguments; a burst that overruns its 10 ms is counted as
  * late instead of dropping work. Each write fills the whole page with
- * values derived from the write's sequence number. */
+ * values derived from the write's sequence number. With --echo it also
+ * answers netping's PINGs between bursts (the soak test's VM that writes
+ * memory and answers pings while it moves); what it writes is the same. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@
 
 #include "boot/boot.h"
 #include "clock/clock.h"
+#include "net/net.h"
 #include "tool/tool.h"
 
 #define PAGE_SIZE         4096u
@@ -31,18 +34,19 @@ struct options {
 	long pages_per_second;
 	double seconds;
 	bool checksum;
+	bool echo;
 };
 
 static int usage(const char *problem, const char *argument)
 {
 	fprintf(stderr, "dirty: %s%s%s\n", problem, argument ? ": " : "", argument ? argument : "");
-	fprintf(
-	    stderr,
-	    "usage: dirty [--ws MIB] [--rate PAGES_PER_S] [--seconds S] [--checksum]\n"
-	    "  --ws MIB            working set, 1..4096 MiB (default 4)\n"
-	    "  --rate PAGES_PER_S  page writes per second, 1..10000000 (default 1000)\n"
-	    "  --seconds S         how long, 0.01..3600, may have decimals (default 2)\n"
-	    "  --checksum          print an FNV-1a 64 checksum of the working set at the end\n");
+	fprintf(stderr,
+	        "usage: dirty [--ws MIB] [--rate PAGES_PER_S] [--seconds S] [--checksum]\n"
+	        "  --ws MIB            working set, 1..4096 MiB (default 4)\n"
+	        "  --rate PAGES_PER_S  page writes per second, 1..10000000 (default 1000)\n"
+	        "  --seconds S         how long, 0.01..3600, may have decimals (default 2)\n"
+	        "  --checksum          print an FNV-1a 64 checksum of the working set at the end\n"
+	        "  --echo              answer netping's PINGs between bursts\n");
 	return GUEST_EXIT_USAGE;
 }
 
@@ -60,6 +64,10 @@ static int parse_options(int argc, char **argv, struct options *options)
 		char *name = argv[i];
 		if (strcmp(name, "--checksum") == 0) {
 			options->checksum = true;
+			continue;
+		}
+		if (strcmp(name, "--echo") == 0) {
+			options->echo = true;
 			continue;
 		}
 		char *value = strchr(name, '=');
@@ -96,6 +104,25 @@ static void write_page(uint64_t *working_set, uint64_t pages, uint64_t sequence)
 		page[word] = base + word;
 }
 
+/* Until the TSC reaches deadline: answers every PING (as netping --echo
+ * does), ignores anything else. Returns the PINGs answered. */
+static uint64_t echo_until_tsc(uint64_t deadline)
+{
+	static uint8_t frame[NET_FRAME_MAX];
+	uint64_t echoed = 0;
+	for (uint64_t now = tsc_read(); now < deadline; now = tsc_read()) {
+		size_t length = net_recv(frame, sizeof frame, tsc_ticks_to_ns(deadline - now));
+		enum stream_type type;
+		if (length && stream_parse(frame, length, &type) && type == STREAM_PING) {
+			stream_turn_around(frame, STREAM_PONG);
+			net_send(frame, length);
+			net_flush();
+			echoed++;
+		}
+	}
+	return echoed;
+}
+
 static uint64_t fnv1a_64(const unsigned char *bytes, uint64_t length)
 {
 	uint64_t hash = FNV_OFFSET_BASIS;
@@ -113,6 +140,9 @@ int main(int argc, char **argv)
 	if (status != 0)
 		return status;
 
+	if (options.echo && !net_attach())
+		return GUEST_EXIT_FAILURE;
+	uint64_t echoed = 0;
 	uint64_t bytes = (uint64_t)options.working_set_mib << 20;
 	uint64_t pages = bytes / PAGE_SIZE;
 	uint64_t *working_set = aligned_alloc(PAGE_SIZE, bytes);
@@ -150,6 +180,8 @@ int main(int argc, char **argv)
 		previous = now;
 		if (now > deadline)
 			late_bursts++;
+		else if (options.echo)
+			echoed += echo_until_tsc(deadline);
 		else
 			sleep_until_tsc(deadline);
 	}
@@ -172,12 +204,13 @@ int main(int argc, char **argv)
 	printf(
 	    "@ {\"ev\":\"dirty\",\"ws_mib\":%ld,\"rate\":%ld,\"seconds\":%g,\"pages_written\":%llu,"
 	    "\"late_bursts\":%llu,\"elapsed_ms\":%llu,\"clock_backwards\":%llu,"
-	    "\"max_step_ms\":%llu,\"max_step_at_ms\":%llu%s}\n",
+	    "\"max_step_ms\":%llu,\"max_step_at_ms\":%llu,\"echoed\":%llu%s}\n",
 	    options.working_set_mib, options.pages_per_second, options.seconds,
 	    (unsigned long long)written, (unsigned long long)late_bursts,
 	    (unsigned long long)elapsed_ms, (unsigned long long)clock_backwards,
 	    (unsigned long long)(tsc_ticks_to_ns(max_step_ticks) / 1000000),
-	    (unsigned long long)(tsc_ticks_to_ns(max_step_at) / 1000000), checksum_json);
+	    (unsigned long long)(tsc_ticks_to_ns(max_step_at) / 1000000),
+	    (unsigned long long)echoed, checksum_json);
 	free(working_set);
 	return GUEST_EXIT_OK;
 }

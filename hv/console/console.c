@@ -73,12 +73,18 @@ static void cmd_net(const char *args)
 		net_report(&vms[i]);
 }
 
+/* A running VM first: a slot whose VM left may share a name with one that
+ * arrived later. */
 static struct vm *vm_named(const char *name, size_t len)
 {
+	struct vm *stopped = NULL;
 	for (unsigned i = 0; i < vm_count; i++)
-		if (strlen(vms[i].name) == len && !strncmp(vms[i].name, name, len))
-			return &vms[i];
-	return NULL;
+		if (strlen(vms[i].name) == len && !strncmp(vms[i].name, name, len)) {
+			if (!vms[i].stopped)
+				return &vms[i];
+			stopped = stopped ? stopped : &vms[i];
+		}
+	return stopped;
 }
 
 /* batch VM policy=fixed-time tbuf=1ms (in a boot script commas stand for
@@ -286,7 +292,23 @@ static void cmd_migrate(const char *args)
 	migration_start(vm, words[0], words[1], knobs, cut, (unsigned)payload);
 }
 
+/* listen S: wait up to S s for incoming migrations whenever no VM runs
+ * here (the same as listen=S on the boot line, from now on). */
+static void cmd_listen(const char *args)
+{
+	uint64_t seconds = 0;
+	size_t n = strlen(args);
+	if (!n || parse_decimal(args, n, &seconds) != n || seconds > 10000000) {
+		kprintf("hv: usage: listen SECONDS (0..10000000)\n");
+		return;
+	}
+	sched_listen(seconds);
+	kprintf("hv: listening %llu s for an incoming migration (again each time a VM leaves)\n",
+	        (unsigned long long)seconds);
+}
+
 static const struct command commands[] = {
+    {"listen", "listen S: while no VM runs here, wait S s for an incoming migration", cmd_listen},
     {"migrate",
      "migrate VM local|peer [TRACKER] [POLICY] [knob=value] [cut=N] [payload=B]: live-migrate",
      cmd_migrate},

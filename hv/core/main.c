@@ -24,7 +24,7 @@ static const char *const power_choices[] = {"auto", "model", NULL};
 static const struct cmdline_option hv_options[] = {
     {"inject", inject_choices, "provoke a failure path (test suite)"},
     {"at", NULL, "at=MS:COMMAND runs a console command MS after the VMs start"},
-    {"listen", NULL, "listen=S: with no VM of its own, wait S s for an incoming migration"},
+    {"listen", NULL, "listen=S: while no VM runs here, wait S s for an incoming migration"},
     {"power", power_choices, "model: use the power model even where RAPL answers"},
     {"power_idle_mw", NULL, "power model: idle power in mW (default 50000)"},
     {"power_busy_mw", NULL, "power model: power with one busy core in mW (default 72000)"},
@@ -34,6 +34,11 @@ static const struct cmdline_option hv_options[] = {
     {"linktest", NULL, "send:N[:SIZE[:WINDOW]] or recv:N[:DROP]: e1000 link test, then stop"},
     {"cpus", NULL, "cpus=N: bring up at most N CPUs, the boot CPU included (default: all)"},
     {"limits", NULL, "NAME:N[/BURST],...: every VM's limits (docs/isolation.md, Limits)"},
+    {"linkfault", NULL,
+     "drop:P,dup:P,reorder:P[,seed:S]: per mille of the migration frames sent (soak tests)"},
+    {"send_back", NULL,
+     "MS[:N]: a VM that arrives by migration goes back to the peer MS ms "
+     "after it resumed, N times at most (soak tests)"},
 };
 
 static struct boot_info boot_info;
@@ -115,6 +120,13 @@ static void check_options(const char *options)
 	if (cmdline_get(options, "limits", limits, sizeof limits) &&
 	    vm_limits_set_boot(limits, err, sizeof err))
 		bad_cmdline("limits=: ", err);
+	char value[64];
+	if (cmdline_get(options, "linkfault", value, sizeof value) &&
+	    !migration_set_linkfault(value, err, sizeof err))
+		bad_cmdline("", err);
+	if (cmdline_get(options, "send_back", value, sizeof value) &&
+	    !migration_set_send_back(value, err, sizeof err))
+		bad_cmdline("send_back=: ", err);
 	if (console_parse_script(options, err, sizeof err))
 		bad_cmdline("", err);
 }
@@ -295,19 +307,17 @@ __attribute__((noreturn)) static void run_vms(uint64_t tsc_khz, const char *opti
 			refused++;
 	}
 	char listen[12] = "";
-	if (cmdline_get(options, "listen", listen, sizeof listen)) {
-		/* At most ~115 days: seconds * 1000 * tsc_khz stays within 64 bits
-		 * for any TSC up to 10 THz (a longer value used to wrap). */
+	bool listening = cmdline_get(options, "listen", listen, sizeof listen);
+	if (listening) {
 		uint64_t seconds = 0;
 		for (const char *p = listen; *p >= '0' && *p <= '9'; p++)
 			seconds = seconds * 10 + (uint64_t)(*p - '0');
-		if (seconds > 10000000)
-			seconds = 10000000;
-		sched_listen_until_tsc = rdtsc() + seconds * 1000 * tsc_khz;
-		kprintf("hv: listening %llu s for an incoming migration\n",
-		        (unsigned long long)seconds);
+		sched_listen(seconds > 10000000 ? 10000000 : seconds);
+		kprintf("hv: listening %llu s for an incoming migration (again each time a VM "
+		        "leaves)\n",
+		        (unsigned long long)(seconds > 10000000 ? 10000000 : seconds));
 	}
-	if (vm_count == 0 && !sched_listen_until_tsc)
+	if (vm_count == 0 && !listening)
 		hv_stop(HV_STATUS_FAIL, "no VM could be started");
 	sched_run(&sched_round_robin);
 	power_report_summary();

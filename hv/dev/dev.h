@@ -4,6 +4,7 @@
 #define HV_DEV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* uart.c: COM1 at 0x3F8, 115200 8N1, polled. */
@@ -95,5 +96,21 @@ void e1000_log_stats(void);
  * once. DROP makes the receiver ignore every DROPth frame, to test the
  * recovery. spec is the option's value. */
 __attribute__((noreturn)) void linktest_run(const char *spec, uint64_t tsc_khz);
+
+/* ======== linkfault.c: drop, duplicate, reorder frames on purpose ========
+ * For the soak tests (linkfault=drop:P,dup:P,reorder:P[,seed:S], per mille
+ * of the migration frames this host sends). Pure decisions and counts; the
+ * caller (vm/migration.c, on its way to the e1000) acts on them: a HOLD
+ * frame goes out after the next one, so the two arrive swapped. */
+struct linkfault {
+	uint32_t drop, dup, reorder; /* per mille */
+	uint64_t seed, state;        /* the PRNG's seed and its state */
+	uint64_t frames, dropped, duplicated, reordered;
+};
+enum linkfault_action { LINKFAULT_SEND, LINKFAULT_DROP, LINKFAULT_DUPLICATE, LINKFAULT_HOLD };
+/* false (with err) for a malformed spec or a rate over 500 per mille. */
+bool linkfault_parse(struct linkfault *f, const char *spec, char *err, size_t err_size);
+enum linkfault_action linkfault_decide(struct linkfault *f);
+bool linkfault_active(const struct linkfault *f);
 
 #endif

@@ -84,6 +84,7 @@ static struct {
 	uint64_t progress_shown; /* destination: pages announced so far */
 	uint64_t round_start_tsc, round_start_guest_tsc, throttled_start_ticks;
 	uint8_t vcpu_percent[MIGRATE_ROUNDS_RECORDED];
+	struct linkfault fault_at_start; /* the fault counters at the start */
 } job;
 
 /* Asked by the engine before it lets the source go (COMMIT_ACK): would
@@ -118,6 +119,73 @@ static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
 	p->head++;
 }
 
+/* Faults injected on the frames this host sends (linkfault=, soak tests),
+ * and the one frame held back to be sent after the next (a reorder). */
+static struct linkfault fault;
+static uint8_t held_frame[MIGRATE_ETH_FRAME_MAX];
+static uint16_t held_len;
+
+/* send_back=MS[:N]: each VM that arrives goes back MS ms after it resumed. */
+static struct {
+	uint64_t ms;      /* 0: off */
+	unsigned limit;   /* at most this many times from here; 0: no limit */
+	unsigned done;    /* sent back so far */
+	struct vm *vm;    /* the next to go, or NULL */
+	uint64_t due_tsc; /* when */
+} send_back;
+
+bool migration_set_linkfault(const char *spec, char *err, size_t err_size)
+{
+	return linkfault_parse(&fault, spec, err, err_size);
+}
+
+bool migration_set_send_back(const char *spec, char *err, size_t err_size)
+{
+	uint64_t ms = 0, limit = 0;
+	size_t n = 0;
+	while (spec[n] && spec[n] != ':')
+		n++;
+	size_t rest = strlen(spec) - n;
+	if (!n || parse_decimal(spec, n, &ms) != n || !ms || ms > 3600000 ||
+	    (rest && (rest == 1 || parse_decimal(spec + n + 1, rest - 1, &limit) != rest - 1 ||
+	              limit > 1000000))) {
+		fmt_snprintf(err, err_size, "'%s' is not MS[:N] (MS 1..3600000, N 0..1000000)",
+		             spec);
+		return false;
+	}
+	send_back.ms = ms;
+	send_back.limit = (unsigned)limit;
+	return true;
+}
+
+static void e1000_send_one(const uint8_t *frame, size_t len)
+{
+	struct net_frame f = {frame, (uint16_t)len};
+	e1000_send_batch(&f, 1); /* a full ring loses it: the transport resends */
+}
+
+/* What the link does to this frame (linkfault=): sent, lost, sent twice,
+ * or held and sent after the next one. */
+static void send_with_faults(const uint8_t *frame, size_t len)
+{
+	enum linkfault_action a =
+	    linkfault_active(&fault) ? linkfault_decide(&fault) : LINKFAULT_SEND;
+	if (a == LINKFAULT_DROP)
+		return;
+	if (a == LINKFAULT_HOLD && !held_len) {
+		memcpy(held_frame, frame, len);
+		held_len = (uint16_t)len;
+		return;
+	}
+	e1000_send_one(frame, len);
+	if (a == LINKFAULT_DUPLICATE)
+		e1000_send_one(frame, len);
+	if (held_len) { /* overtaken: it arrives after this one */
+		e1000_send_one(held_frame, held_len);
+		held_len = 0;
+	}
+}
+
 /* Remote roles: our frames ride in an Ethernet frame of EtherType 0x88B6
  * from this host's NIC to the peer's (broadcast until we know it). */
 static void remote_send(void *ctx, const uint8_t *bytes, size_t len)
@@ -140,8 +208,7 @@ static void remote_send(void *ctx, const uint8_t *bytes, size_t len)
 		memset(frame + total, 0, 60 - total);
 		total = 60;
 	}
-	struct net_frame f = {frame, (uint16_t)total};
-	e1000_send_batch(&f, 1); /* a full ring loses it: the transport resends */
+	send_with_faults(frame, total);
 }
 
 static uint64_t *alloc_words(uint64_t words, uint64_t *pages)
@@ -285,6 +352,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		return false;
 	}
 	job.active = true;
+	job.fault_at_start = fault;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 	job.round_start_tsc = rdtsc();
 	job.round_start_guest_tsc = vm->guest_tsc;
@@ -326,9 +394,17 @@ static void start_incoming(const uint8_t *bytes, size_t len)
 	job.seen = alloc_words((m.hello.nr_pages + 63) / 64, &job.seen_pages);
 	if (!job.dst_vm || !job.seen)
 		return; /* the source hears nothing and gives up: its VM runs on */
+	/* Named by its slot: a VM that comes back into the slot it left (or its
+	 * first arrival on a host) is in<N> on every trip, so one name drives it
+	 * back and forth (`migrate in0 peer`). */
+	fmt_snprintf(job.dst_vm->name, sizeof job.dst_vm->name, "in%u", job.dst_vm->id);
+	fmt_snprintf(job.dst_vm->config.name, sizeof job.dst_vm->config.name, "%s",
+	             job.dst_vm->name);
+	fmt_snprintf(name, sizeof name, "%s", job.dst_vm->name);
 	listen_into(job.dst_vm, m.hello.nr_pages, true, host_now_ns());
 	job.role = ROLE_DEST;
 	job.active = true;
+	job.fault_at_start = fault;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 	job.src_status = MIGRATE_ABORTED; /* no local source */
 	job.dst_status = MIGRATE_RUNNING;
@@ -425,6 +501,22 @@ static void number_list_add(struct number_list *l, uint64_t value)
 		                         l->used ? "," : "", (unsigned long long)value);
 }
 
+/* The faults injected on this host's frames since the migration started. */
+static const char *faults_text(void)
+{
+	static char text[160];
+	const struct linkfault *s = &job.fault_at_start;
+	fmt_snprintf(text, sizeof text,
+	             "\"sent\":%llu,\"dropped\":%llu,\"duplicated\":%llu,\"reordered\":%llu,"
+	             "\"per_mille\":[%u,%u,%u],\"seed\":%llu",
+	             (unsigned long long)(fault.frames - s->frames),
+	             (unsigned long long)(fault.dropped - s->dropped),
+	             (unsigned long long)(fault.duplicated - s->duplicated),
+	             (unsigned long long)(fault.reordered - s->reordered), fault.drop, fault.dup,
+	             fault.reorder, (unsigned long long)fault.seed);
+	return text;
+}
+
 static void report(void)
 {
 	power_settle(true);
@@ -464,7 +556,7 @@ static void report(void)
 	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
 	    "source\":\"%s\","
 	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
-	    "\"last_reject\":\"%s\",\"time\":\"emulated\"}",
+	    "\"last_reject\":\"%s\",\"faults\":{%s},\"time\":\"emulated\"}",
 	    job.src_vm->name, local ? job.dst_vm->name : "peer", status,
 	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
 	    (unsigned long long)(r->total_ns / 1000000),
@@ -490,7 +582,8 @@ static void report(void)
 	                                             : 0),
 	    power_source_name(), local ? "local" : "e1000",
 	    (unsigned long long)r->link.frames_received, (unsigned long long)r->link.rejected,
-	    (unsigned long long)r->link.strangers, migrate_error_name(r->link.last_reject));
+	    (unsigned long long)r->link.strangers, migrate_error_name(r->link.last_reject),
+	    faults_text());
 }
 
 /* Applies the policy's throttle to the source vCPU (sched.c holds it out)
@@ -536,6 +629,10 @@ static void finish(void)
 		frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.seen,
 		                  job.seen_pages * PAGE_SIZE);
 	job.active = false;
+	if (held_len) { /* late, but it does go out (the peer drops it as old) */
+		e1000_send_one(held_frame, held_len);
+		held_len = 0;
+	}
 }
 
 /* One round of moving frames and stepping the engines this host runs. */
@@ -577,18 +674,42 @@ static void resume_destination(void)
 	    "{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\",\"pages\":%llu,"
 	    "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\",\"energy_uj\":%"
 	    "llu,"
-	    "\"energy_source\":\"%s\",\"guest_tsc_offset\":%lld}",
+	    "\"energy_source\":\"%s\",\"guest_tsc_offset\":%lld,\"faults\":{%s}}",
 	    dst->name, job.role == ROLE_LOCAL ? job.src_vm->name : "peer",
 	    (unsigned long long)job.dst.report.pages_distinct, job.dst.report.state_len,
 	    job.dst.report.rounds, (unsigned long long)job.dst.report.link.retransmits,
 	    job.role == ROLE_LOCAL ? "local" : "e1000",
 	    (unsigned long long)((power_account_nj(ACCOUNT_MIGRATION_ID) - job.energy_start_nj) /
 	                         1000),
-	    power_source_name(), (long long)dst->vcpu.tsc_offset);
+	    power_source_name(), (long long)dst->vcpu.tsc_offset, faults_text());
+	if (job.role == ROLE_DEST && send_back.ms &&
+	    (!send_back.limit || send_back.done < send_back.limit)) {
+		send_back.vm = dst;
+		send_back.due_tsc = rdtsc() + send_back.ms * host_tsc_khz;
+	}
+}
+
+/* send_back=: the VM that arrived goes back when its time has come (if it
+ * is still running: it may have ended meanwhile). */
+static void send_back_due(void)
+{
+	struct vm *vm = send_back.vm;
+	if (!vm || rdtsc() < send_back.due_tsc)
+		return;
+	send_back.vm = NULL;
+	if (vm->stopped)
+		return;
+	send_back.done++;
+	kprintf("hv: send_back: %s goes back to the peer (time %u, at most %u; 0: no limit)\n",
+	        vm->name, send_back.done, send_back.limit);
+	if (!migration_start(vm, "peer", "pml", "", 0, 0))
+		kprintf("hv: send_back: %s could not start: it stays here\n", vm->name);
 }
 
 void migration_poll(void)
 {
+	if (!job.active)
+		send_back_due();
 	if (!job.active)
 		return;
 	power_switch_to(ACCOUNT_MIGRATION_ID);
@@ -628,14 +749,18 @@ void migration_poll(void)
 				report();
 				job.reported = true;
 			}
-			if (job.dst_vm && !job.dst_vm->stopped)
+			if (job.dst_vm && !job.dst_vm->stopped) {
 				vm_stop(job.dst_vm, 0,
 				        "incoming migration aborted, nothing resumed");
+				job.dst_vm->vacated = true;
+			}
 			finish();
 			goto out;
 		}
 		if (job.src_status == MIGRATE_COMMITTED && !src->stopped) {
 			vm_stop(src, 0, "migrated to %s", job.dst_vm ? job.dst_vm->name : "peer");
+			src->vacated = true; /* an incoming VM may take the slot again */
+			sched_listen_restart();
 			report();
 			job.reported = true;
 			/* Keep answering a while: the destination resumes only once it
@@ -674,6 +799,7 @@ void migration_poll(void)
 			        (unsigned long long)job.dst.report.link.rejected,
 			        (unsigned long long)job.dst.report.link.strangers,
 			        (unsigned long long)job.dst.report.link.frames_sent);
+			job.dst_vm->vacated = true; /* nothing of it runs: the slot is free */
 			finish();
 		}
 	}

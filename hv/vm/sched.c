@@ -39,7 +39,35 @@ const struct sched_policy sched_round_robin = {
 };
 
 /* ---- the loop ---- */
-uint64_t sched_listen_until_tsc;
+static uint64_t listen_ticks, listen_until_tsc;
+
+void sched_listen(uint64_t seconds)
+{
+	/* At most ~115 days: seconds * 1000 * tsc_khz stays within 64 bits
+	 * for any TSC up to 10 THz (a longer value used to wrap). */
+	if (seconds > 10000000)
+		seconds = 10000000;
+	listen_ticks = seconds * 1000 * host_tsc_khz;
+	listen_until_tsc = rdtsc() + listen_ticks;
+}
+
+void sched_listen_restart(void)
+{
+	if (listen_ticks)
+		listen_until_tsc = rdtsc() + listen_ticks;
+}
+
+/* A host whose VMs all left by migration (or that had none) waits for one
+ * to come (back); one whose VM ended here by itself is done. */
+bool sched_listening(void)
+{
+	if (!listen_ticks || rdtsc() >= listen_until_tsc)
+		return false;
+	for (unsigned i = 0; i < vm_count; i++)
+		if (!vms[i].stopped || !vms[i].vacated)
+			return false;
+	return true;
+}
 
 static bool all_stopped(void)
 {
@@ -125,8 +153,7 @@ void sched_run(const struct sched_policy *policy)
 		vms[i].start_tsc = rdtsc();
 	console_start(host_tsc_khz);
 	struct vcpu *last_run = NULL; /* ran the last slice, not settled since */
-	while (!all_stopped() || migration_active() ||
-	       (sched_listen_until_tsc && rdtsc() < sched_listen_until_tsc && vm_count == 0)) {
+	while (!all_stopped() || migration_active() || sched_listening()) {
 		uint64_t now = rdtsc();
 		uint64_t next_deadline = wake_due_vcpus(now);
 		console_poll();
@@ -158,7 +185,7 @@ void sched_run(const struct sched_policy *policy)
 		uint64_t net_deadline = net_next_deadline_tsc();
 		if (net_deadline && (!next_deadline || net_deadline < next_deadline))
 			next_deadline = net_deadline;
-		if (migration_active() || (sched_listen_until_tsc && vm_count == 0)) {
+		if (migration_active() || sched_listening()) {
 			/* A migration moves frames on every pass; a listener polls
 			 * the wire. Neither halts: a halted bochs runs its emulated
 			 * clock far ahead of its peer's (PLATFORM.md Part B). */

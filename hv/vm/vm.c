@@ -377,20 +377,39 @@ void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len)
 			vm->dirty.bitmap[p / 64] |= 1ull << (p % 64);
 }
 
+/* A slot an incoming migration may take again: vacated, same memory size.
+ * Its memory, EPT (which maps exactly that memory) and VMCS page are kept
+ * and reset, so moving a VM back and forth never runs out of slots or
+ * frames. */
+static struct vm *vacated_slot(uint64_t mem_bytes)
+{
+	for (unsigned i = 0; i < vm_count; i++)
+		if (vms[i].stopped && vms[i].vacated && vms[i].mem_size == mem_bytes)
+			return &vms[i];
+	return NULL;
+}
+
 struct vm *vm_create_empty(const struct vm_config *config, const char *name)
 {
-	if (vm_count == VM_MAX) {
+	struct vm *vm = vacated_slot(config->mem_bytes);
+	bool reused = vm != NULL;
+	if (!reused && vm_count == VM_MAX) {
 		report_error(name, "not created", "too many VMs (at most 8)");
 		return NULL;
 	}
-	struct vm *vm = &vms[vm_count];
+	if (!reused)
+		vm = &vms[vm_count];
+	unsigned id = reused ? vm->id : vm_count;
+	uint64_t mem_hpa = reused ? vm->mem_hpa : 0, ept_root = reused ? vm->ept_root : 0;
+	uint64_t vmcs_pa = reused ? vm->vcpu.vmcs_pa : 0;
 	memset(vm, 0, sizeof *vm);
-	vm->id = vm_count;
+	vm->id = id;
 	vm->config = *config;
 	fmt_snprintf(vm->name, sizeof vm->name, "%s", name);
 	vm_limits_init(vm);
 	vm->mem_size = config->mem_bytes;
-	vm->mem_hpa = frames_alloc_contig(&host_frames, vm->mem_size / PAGE_SIZE, 512);
+	vm->mem_hpa =
+	    reused ? mem_hpa : frames_alloc_contig(&host_frames, vm->mem_size / PAGE_SIZE, 512);
 	if (!vm->mem_hpa) {
 		report_error(name, "not created", "not enough contiguous memory");
 		return NULL;
@@ -401,14 +420,18 @@ struct vm *vm_create_empty(const struct vm_config *config, const char *name)
 	vpic_reset(&vm->pic);
 	vm->vcpu.vm = vm;
 	vm->vcpu.state = VCPU_PAUSED;
+	vm->vcpu.vmcs_pa = vmcs_pa; /* arch_vcpu_init takes a kept page again */
 	vlapic_reset(&vm->vcpu.lapic);
-	if (!arch_vm_init(vm) || !arch_vcpu_init(&vm->vcpu, 0, 0)) {
+	vm->ept_root = ept_root;
+	if ((!reused && !arch_vm_init(vm)) || !arch_vcpu_init(&vm->vcpu, 0, 0)) {
 		power_switch_to(ACCOUNT_HV_OTHER_ID);
 		report_error(name, "not created", "out of memory for EPT or VMCS");
-		frames_free_range(&host_frames, vm->mem_hpa, vm->mem_size);
+		if (!reused)
+			frames_free_range(&host_frames, vm->mem_hpa, vm->mem_size);
 		return NULL;
 	}
-	vm_count++;
+	if (!reused)
+		vm_count++;
 	vm->start_tsc = rdtsc();
 	power_switch_to(ACCOUNT_HV_OTHER_ID);
 	return vm;

@@ -257,6 +257,11 @@ struct vm {
 	struct vuart uart;
 	struct vpic pic;
 	bool stopped;
+	/* Stopped and holding nothing of this host any more: it migrated away,
+	 * or an incoming migration into it never resumed. An incoming migration
+	 * of the same size takes the slot again (its memory, EPT and VMCS), so a
+	 * VM can move back and forth any number of times within VM_MAX. */
+	bool vacated;
 	int exit_status;
 	char stop_reason[120];
 	uint64_t exits[VM_EXIT_REASONS];
@@ -292,6 +297,12 @@ void migration_poll(void);
  * or starts an incoming one on a HELLO. */
 void migration_receive_frame(const uint8_t *bytes, size_t len);
 bool migration_active(void);
+/* linkfault=SPEC (dev.h): faults on the migration frames this host sends. */
+bool migration_set_linkfault(const char *spec, char *err, size_t err_size);
+/* send_back=MS[:N]: each VM that arrives is migrated back to the peer
+ * (pml, default policy) MS ms after it resumed, N times at most (0 or
+ * none: no limit). For the soak tests' back-and-forth. */
+bool migration_set_send_back(const char *spec, char *err, size_t err_size);
 /* Marks the VM stopped with a status and a reason (printed and logged). */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Guest-physical range -> host pointer, or NULL if not all inside the VM. */
@@ -384,7 +395,12 @@ struct sched_policy {
 void sched_run(const struct sched_policy *policy);
 /* With no VM running, keep the loop alive until this TSC (an incoming
  * migration may arrive); 0: stop when every VM has stopped. */
-extern uint64_t sched_listen_until_tsc;
+/* Listening for incoming migrations (listen=S, the console's `listen S`):
+ * while no VM runs here and none ended here by itself, hv waits up to S s
+ * for one to arrive; the wait starts again each time a VM leaves. */
+void sched_listen(uint64_t seconds);
+void sched_listen_restart(void);
+bool sched_listening(void);
 extern const struct sched_policy sched_round_robin;
 extern uint64_t host_tsc_khz;
 

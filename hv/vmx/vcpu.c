@@ -300,7 +300,16 @@ static void setup_guest_state(uint32_t entry)
 
 bool arch_vcpu_init(struct vcpu *v, uint32_t entry, uint32_t start_info_gpa)
 {
-	v->vmcs_pa = mm_alloc_zeroed_page();
+	/* A slot taken again (vm.c) brings its VMCS page: VMCLEAR below makes
+	 * it clear and not launched again (SDM Vol. 3C 24.1, 24.11.3). */
+	if (v->vmcs_pa) {
+		/* Flushed first: a VMCS the CPU still caches would be written
+		 * back over the cleared page. */
+		if (vmclear(v->vmcs_pa) != VMX_OK)
+			return false;
+		memset((void *)(uintptr_t)v->vmcs_pa, 0, PAGE_SIZE);
+	} else
+		v->vmcs_pa = mm_alloc_zeroed_page();
 	if (!v->vmcs_pa)
 		return false;
 	*(uint32_t *)(uintptr_t)v->vmcs_pa = vmx_host_caps.vmcs_revision;
