@@ -34,6 +34,7 @@ static const struct cmdline_option hv_options[] = {
     {"linktest", NULL, "send:N[:SIZE[:WINDOW]] or recv:N[:DROP]: e1000 link test, then stop"},
     {"cpus", NULL, "cpus=N: bring up at most N CPUs, the boot CPU included (default: all)"},
     {"limits", NULL, "NAME:N[/BURST],...: every VM's limits (docs/isolation.md, Limits)"},
+    {"trace", NULL, "batch,migrate: print what the policies see (trace_* events, make sim-*)"},
 };
 
 static struct boot_info boot_info;
@@ -117,6 +118,10 @@ static void check_options(const char *options)
 		bad_cmdline("limits=: ", err);
 	if (console_parse_script(options, err, sizeof err))
 		bad_cmdline("", err);
+	char trace[64];
+	if (cmdline_get(options, "trace", trace, sizeof trace) && !trace_parse(trace))
+		bad_cmdline("trace=", "wants batch, migrate or batch,migrate (what to record for "
+		                      "make sim-batch and make sim-migrate)");
 }
 
 struct cpu_report {
