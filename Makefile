@@ -127,6 +127,34 @@ $(POLICY_LIST): tools/policies.c hv/lib/knobs.c hv/lib/fmt.c hv/lib/cmdline.c hv
 policies: $(POLICY_LIST)
 	@$(POLICY_LIST)
 
+# ---- trace replay: the edit-run loop in seconds ----------------------------
+# hv records what the policies see with the boot option trace=batch,migrate;
+# tools/trace_extract.py keeps those lines; make sim-batch / sim-migrate
+# replay them through the same policy code built for the host.
+# TRACE= (default: the shipped tests/traces/) and POLICIES= as exp-net and
+# exp-migrate take them (docs/policies.md, "The edit-run loop").
+SIM_BATCH := $(BUILD)/tools/sim_batch
+SIM_MIGRATE := $(BUILD)/tools/sim_migrate
+SIM_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -Ihv -I. -DHOSTED_TEST -D_DEFAULT_SOURCE
+$(SIM_BATCH): tools/sim_batch.c tools/sim_trace.h hv/lib/knobs.c hv/lib/fmt.c hv/lib/cmdline.c \
+		hv/lib/lib.h hv/net/net.h hv/net/ring.c $(wildcard hv/net/batch*.c)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (host)"
+	$(Q)$(CC) $(SIM_CFLAGS) -o $@ tools/sim_batch.c hv/lib/knobs.c hv/lib/fmt.c hv/lib/cmdline.c \
+		hv/net/ring.c $(wildcard hv/net/batch*.c)
+$(SIM_MIGRATE): tools/sim_migrate.c tools/sim_trace.h hv/lib/knobs.c hv/lib/fmt.c hv/lib/cmdline.c \
+		hv/lib/lib.h migrate/migrate.h $(wildcard migrate/*.c)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (host)"
+	$(Q)$(CC) $(SIM_CFLAGS) -o $@ tools/sim_migrate.c hv/lib/knobs.c hv/lib/fmt.c hv/lib/cmdline.c \
+		$(wildcard migrate/*.c)
+SIM_POLICIES = $(foreach p,$(POLICIES),-p $(p))
+.PHONY: sim-batch sim-migrate
+sim-batch: $(SIM_BATCH)
+	@$(SIM_BATCH) $(SIM_POLICIES) $(or $(TRACE),$(wildcard tests/traces/batch-*.jsonl))
+sim-migrate: $(SIM_MIGRATE)
+	@$(SIM_MIGRATE) $(SIM_POLICIES) $(or $(TRACE),$(wildcard tests/traces/migrate-*.jsonl))
+
 # ---- experiments (figures, not tests) ----
 # POLICIES="none fixed-time:tbuf=1ms" (exp-net) or "default qemu shrink:ratio=25"
 # (exp-migrate) runs those instead of the default sweep; QUICK=1 a short run.

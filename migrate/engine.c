@@ -216,29 +216,46 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 	s->duration_us = MAX((now_ns - src->round_start_ns) / 1000, 1);
 	s->dirty_pages =
 	    src->cfg.tracker->harvest(src->cfg.tracker_ctx, src->cfg.pfn_buf, src->cfg.pfn_buf_len);
-	s->dirty_rate_pps = migrate_scale(s->dirty_pages, 1000000, s->duration_us);
-	s->bandwidth_Bps = migrate_scale(s->bytes_sent, 1000000, s->duration_us);
 	s->total_pages_sent = src->report.pages_sent + s->pages_sent;
 	s->total_bytes_sent = src->report.bytes_sent + s->bytes_sent;
 	s->rtt_us = src->link.stats.rtt_ns / 1000;
-	s->predicted_downtime_us = migrate_predict_downtime_us(s, &src->cfg.params);
+	migrate_round_measure(s, &src->cfg.params);
 	record_round(src);
 	uint64_t dirty = s->dirty_pages;
-	/* The engine's limit comes first: a policy that never says stop (a
-	 * bug, or a VM that dirties faster than the link) still ends. */
-	bool limit = s->round >= src->cfg.params.engine[MIGRATE_ROUND_LIMIT];
-	if (limit || src->cfg.policy->should_stop(s, &src->cfg.params)) {
-		src->report.stopped_by_round_limit = limit;
+	enum migrate_decision d =
+	    migrate_round_decide(src->cfg.policy, &src->cfg.params, s, &src->throttle_percent);
+	if (d != MIGRATE_GO_ON) {
+		src->report.stopped_by_round_limit = d == MIGRATE_STOP_ROUND_LIMIT;
 		src->report.predicted_downtime_us = s->predicted_downtime_us;
 		src->list_len = dirty; /* sent once the vCPU is stopped */
 		src->phase = SRC_WAIT_PAUSE;
 		return MIGRATE_NEED_PAUSE;
 	}
-	if (src->cfg.policy->throttle_percent)
-		src->throttle_percent =
-		    MIN(src->cfg.policy->throttle_percent(s, &src->cfg.params), 99u);
 	begin_round(src, false, dirty, now_ns);
 	return MIGRATE_RUNNING;
+}
+
+void migrate_round_measure(struct migrate_round_stats *s, const struct migrate_params *p)
+{
+	s->dirty_rate_pps = migrate_scale(s->dirty_pages, 1000000, s->duration_us);
+	s->bandwidth_Bps = migrate_scale(s->bytes_sent, 1000000, s->duration_us);
+	s->predicted_downtime_us = migrate_predict_downtime_us(s, p);
+}
+
+enum migrate_decision migrate_round_decide(const struct migrate_policy *policy,
+                                           const struct migrate_params *p,
+                                           const struct migrate_round_stats *s,
+                                           unsigned *throttle_percent)
+{
+	/* The engine's limit comes first: a policy that never says stop (a
+	 * bug, or a VM that dirties faster than the link) still ends. */
+	if (s->round >= p->engine[MIGRATE_ROUND_LIMIT])
+		return MIGRATE_STOP_ROUND_LIMIT;
+	if (policy->should_stop(s, p))
+		return MIGRATE_STOP_POLICY;
+	if (policy->throttle_percent)
+		*throttle_percent = MIN(policy->throttle_percent(s, p), 99u);
+	return MIGRATE_GO_ON;
 }
 
 /* After the pause: the harvested list, then whatever was dirtied between

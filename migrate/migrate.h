@@ -492,6 +492,21 @@ struct migrate_source {
 	uint8_t scratch[MIGRATE_PAYLOAD_MAX];
 };
 
+/* The engine's decision after a live round, shared with the trace replay
+ * (tools/sim_migrate.c, make sim-migrate) so that both ask a policy the
+ * same way. migrate_round_measure fills the figures derived from a round's
+ * duration, bytes and dirty pages (dirty rate, bandwidth, the predicted
+ * downtime); migrate_round_decide applies the engine's round limit first,
+ * then the policy's should_stop, and when the migration goes on sets
+ * *throttle_percent from the policy's throttle (at most 99; unchanged
+ * without one). */
+enum migrate_decision { MIGRATE_GO_ON, MIGRATE_STOP_POLICY, MIGRATE_STOP_ROUND_LIMIT };
+void migrate_round_measure(struct migrate_round_stats *s, const struct migrate_params *p);
+enum migrate_decision migrate_round_decide(const struct migrate_policy *policy,
+                                           const struct migrate_params *p,
+                                           const struct migrate_round_stats *s,
+                                           unsigned *throttle_percent);
+
 /* Checks cfg, sends HELLO. False if cfg is unusable (nothing sent). */
 bool migrate_source_start(struct migrate_source *src, const struct migrate_source_config *cfg,
                           uint64_t now_ns);

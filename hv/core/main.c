@@ -39,6 +39,7 @@ static const struct cmdline_option hv_options[] = {
     {"send_back", NULL,
      "MS[:N]: a VM that arrives by migration goes back to the peer MS ms "
      "after it resumed, N times at most (soak tests)"},
+    {"trace", NULL, "batch,migrate: print what the policies see (trace_* events, make sim-*)"},
 };
 
 static struct boot_info boot_info;
@@ -129,6 +130,10 @@ static void check_options(const char *options)
 		bad_cmdline("send_back=: ", err);
 	if (console_parse_script(options, err, sizeof err))
 		bad_cmdline("", err);
+	char trace[64];
+	if (cmdline_get(options, "trace", trace, sizeof trace) && !trace_parse(trace))
+		bad_cmdline("trace=", "wants batch, migrate or batch,migrate (what to record for "
+		                      "make sim-batch and make sim-migrate)");
 }
 
 struct cpu_report {

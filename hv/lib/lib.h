@@ -141,6 +141,13 @@ void log_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Console output waits in a ring for the UART: log_drain sends what it can
  * take without waiting (the scheduler calls it), log_flush all of it. */
 void log_drain(void);
+/* trace=batch,migrate (boot option): hv prints what the policies see as
+ * trace_batch and trace_migrate events, for make sim-batch and
+ * make sim-migrate (docs/policies.md). Off unless asked for. */
+extern bool trace_batch_on, trace_migrate_on;
+/* Sets the flags from "batch", "migrate" or both with a comma; false on
+ * anything else (nothing set). */
+bool trace_parse(const char *text);
 void log_flush(void);
 #endif
 

@@ -112,3 +112,28 @@ void log_event(const char *fmt, ...)
 	}
 	event_line(buf);
 }
+
+bool trace_batch_on, trace_migrate_on;
+
+bool trace_parse(const char *text)
+{
+	bool batch = false, migrate = false;
+	for (const char *p = text; *p;) {
+		const char *end = p;
+		while (*end && *end != ',')
+			end++;
+		size_t len = (size_t)(end - p);
+		if (len == 5 && !strncmp(p, "batch", 5))
+			batch = true;
+		else if (len == 7 && !strncmp(p, "migrate", 7))
+			migrate = true;
+		else
+			return false;
+		p = *end ? end + 1 : end;
+	}
+	if (!batch && !migrate)
+		return false;
+	trace_batch_on = batch;
+	trace_migrate_on = migrate;
+	return true;
+}

@@ -34,6 +34,7 @@ struct vnic {
 	/* Frames left in the TX ring at the packets limit: taken by
 	 * net_poll_timers when the bucket has refilled. */
 	bool tx_waiting;
+	uint32_t trace_events;  /* trace_batch events printed (trace=batch) */
 	struct vnic_counters c; /* travel with a migration as they are */
 };
 
@@ -124,6 +125,54 @@ static void inject(struct vm *vm, struct vnic *n)
 	n->c.interrupts++;
 }
 
+/* ---- trace=batch: what the policy saw, for make sim-batch ----
+ * One trace_batch event per packet, timer flush, TX-completion interrupt
+ * and change of policy, with the ring state the decision read ("k": rx,
+ * tx, tm, txi, set; "t" ns; "u" ring_used; "pr"/"pe" the RX producer index
+ * and the guest's event index; "f" the flush cause: 0 none, 1 policy, 2
+ * half full, 3 a late timer; "n" notified; "late" how long after the
+ * deadline the timer ran). tools/sim_batch.c replays them. Bounded: after
+ * TRACE_BATCH_MAX events of a vNIC one trace_batch_cut event, then none. */
+#define TRACE_BATCH_MAX 30000
+
+static bool trace_take(struct vm *vm, struct vnic *n)
+{
+	if (!trace_batch_on || n->trace_events > TRACE_BATCH_MAX)
+		return false;
+	if (++n->trace_events <= TRACE_BATCH_MAX)
+		return true;
+	log_event("{\"ev\":\"trace_batch_cut\",\"vm\":\"%s\",\"events\":%u}", vm->name,
+	          TRACE_BATCH_MAX);
+	return false;
+}
+
+static void trace_set(struct vm *vm, struct vnic *n, uint64_t now, bool notified)
+{
+	if (!trace_take(vm, n))
+		return;
+	char text[BATCH_TEXT_MAX];
+	batch_params_format(&n->batch.params, text, sizeof text);
+	log_event("{\"ev\":\"trace_batch\",\"vm\":\"%s\",\"k\":\"set\",\"t\":%llu,\"p\":\"%s\","
+	          "\"n\":%u}",
+	          vm->name, (unsigned long long)now, text, notified);
+}
+
+/* The cause of the flush batch_packet just made: the counter that moved. */
+struct flush_counts {
+	uint64_t policy, half_full, timer;
+};
+static struct flush_counts flush_counts(const struct batch_dir *d)
+{
+	return (struct flush_counts){d->flushes_policy, d->flushes_half_full, d->flushes_timer};
+}
+static unsigned flush_cause(struct flush_counts before, const struct batch_dir *d)
+{
+	return d->flushes_policy != before.policy         ? 1
+	       : d->flushes_half_full != before.half_full ? 2
+	       : d->flushes_timer != before.timer         ? 3
+	                                                  : 0;
+}
+
 int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
 {
 	struct vnic *n = &vnics[vm->id];
@@ -159,6 +208,7 @@ int64_t net_attach(struct vm *vm, uint64_t gpa, uint64_t vector)
 	struct batch_params p;
 	batch_params_default(&p);
 	batch_init(&n->batch, &p);
+	trace_set(vm, n, host_now_ns(), false);
 	vswitch_attach(&vswitch, vm->id);
 	if (e1000_present()) { /* the new MAC, to the hosts behind the uplink */
 		uint8_t hello[ANNOUNCE_LEN];
@@ -221,12 +271,19 @@ static void rx_deliver(struct vm *dst_vm, const uint8_t *frame, uint32_t len, ui
 	pvnet_full_barrier();
 	n->c.rx_packets++;
 	n->c.rx_bytes += len;
+	struct flush_counts before = flush_counts(&n->batch.dir[NET_RX]);
 	bool flush = batch_packet(&n->batch, NET_RX, now, ring_used(n->rx_prod, cons));
-	if (net_notify_now(&n->batch, flush, pvnet_load(&h->rx.prod_event), n->rx_prod,
-	                   n->rx_prod_at_flush))
+	uint32_t event = pvnet_load(&h->rx.prod_event);
+	bool notify = net_notify_now(&n->batch, flush, event, n->rx_prod, n->rx_prod_at_flush);
+	if (notify)
 		inject(dst_vm, n);
 	if (flush)
 		n->rx_prod_at_flush = n->rx_prod;
+	if (trace_take(dst_vm, n))
+		log_event("{\"ev\":\"trace_batch\",\"vm\":\"%s\",\"k\":\"rx\",\"t\":%llu,\"u\":%u,"
+		          "\"pr\":%u,\"pe\":%u,\"f\":%u,\"n\":%u}",
+		          dst_vm->name, (unsigned long long)now, ring_used(n->rx_prod, cons),
+		          n->rx_prod, event, flush_cause(before, &n->batch.dir[NET_RX]), notify);
 }
 
 /* The guest kicked TX: take every published frame, switch it. */
@@ -262,7 +319,13 @@ static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
 		memcpy(frame, vm_gpa_to_host(vm, d.addr, d.len), d.len);
 		n->c.tx_packets++;
 		n->c.tx_bytes += d.len;
+		struct flush_counts before = flush_counts(&n->batch.dir[NET_TX]);
 		batch_packet(&n->batch, NET_TX, now, ring_used(prod, n->tx_cons));
+		if (trace_take(vm, n))
+			log_event("{\"ev\":\"trace_batch\",\"vm\":\"%s\",\"k\":\"tx\",\"t\":%llu,"
+			          "\"u\":%u,\"f\":%u}",
+			          vm->name, (unsigned long long)now, ring_used(prod, n->tx_cons),
+			          flush_cause(before, &n->batch.dir[NET_TX]));
 		uint16_t ports = vswitch_forward(&vswitch, vm->id, frame, d.len, now);
 		for (unsigned p = 0; p < vm_count && ports; p++)
 			if (ports & (1u << p))
@@ -277,8 +340,12 @@ static void tx_process(struct vm *vm, struct vnic *n, uint64_t now)
 	vm_mark_dirty(vm, n->area_gpa, PVNET_AREA_SIZE); /* a migration must resend them */
 	pvnet_full_barrier();
 	/* A guest waiting for TX slots asked through tx.cons_event. */
-	if (pvnet_need_event(pvnet_load(&h->tx.cons_event), n->tx_cons, old_cons))
+	if (pvnet_need_event(pvnet_load(&h->tx.cons_event), n->tx_cons, old_cons)) {
 		inject(vm, n);
+		if (trace_take(vm, n))
+			log_event("{\"ev\":\"trace_batch\",\"vm\":\"%s\",\"k\":\"txi\",\"t\":%llu}",
+			          vm->name, (unsigned long long)now);
+	}
 }
 
 int64_t net_kick(struct vm *vm, uint64_t what)
@@ -310,9 +377,12 @@ int64_t net_set_batching(struct vm *vm, const char *text)
 	}
 	if (!n->attached)
 		return -JV_EINVAL;
-	if (batch_set_params(&n->batch, &p, host_now_ns()))
+	uint64_t now = host_now_ns();
+	bool pending = batch_set_params(&n->batch, &p, now);
+	if (pending)
 		inject(vm, n); /* what was pending is flushed now */
 	n->rx_prod_at_flush = n->rx_prod;
+	trace_set(vm, n, now, pending);
 	char fmt[BATCH_TEXT_MAX];
 	batch_params_format(&p, fmt, sizeof fmt);
 	if (vm_limit_take(vm, LIMIT_HV_LINES, 1))
@@ -342,13 +412,21 @@ void net_poll_timers(void)
 		if (now < deadline)
 			continue;
 		batch_timer(&n->batch, NET_TX, now);
+		struct pvnet_header *h = header_of(vm, n);
+		uint32_t event = pvnet_load(&h->rx.prod_event);
+		bool notify = false;
 		if (batch_timer(&n->batch, NET_RX, now)) {
-			struct pvnet_header *h = header_of(vm, n);
-			if (net_notify_now(&n->batch, true, pvnet_load(&h->rx.prod_event),
-			                   n->rx_prod, n->rx_prod_at_flush))
+			notify =
+			    net_notify_now(&n->batch, true, event, n->rx_prod, n->rx_prod_at_flush);
+			if (notify)
 				inject(vm, n);
 			n->rx_prod_at_flush = n->rx_prod;
 		}
+		if (trace_take(vm, n))
+			log_event("{\"ev\":\"trace_batch\",\"vm\":\"%s\",\"k\":\"tm\",\"t\":%llu,"
+			          "\"late\":%llu,\"pr\":%u,\"pe\":%u,\"n\":%u}",
+			          vm->name, (unsigned long long)now,
+			          (unsigned long long)(now - deadline), n->rx_prod, event, notify);
 	}
 }
 

@@ -517,6 +517,8 @@ static const char *faults_text(void)
 	return text;
 }
 
+static void trace_rounds(void);
+
 static void report(void)
 {
 	power_settle(true);
@@ -584,6 +586,40 @@ static void report(void)
 	    (unsigned long long)r->link.frames_received, (unsigned long long)r->link.rejected,
 	    (unsigned long long)r->link.strangers, migrate_error_name(r->link.last_reject),
 	    faults_text());
+	if (trace_migrate_on)
+		trace_rounds();
+}
+
+/* trace=migrate: what the stop policy saw, one trace_migrate event per
+ * live round (the struct migrate_round_stats it was given) and one that
+ * ends the trace with what the engine did after it, for make sim-migrate
+ * (tools/sim_migrate.c). Bounded by the rounds the report keeps. */
+static void trace_rounds(void)
+{
+	const struct migrate_report *r = &job.src.report;
+	const char *vm = job.src_vm->name;
+	for (unsigned i = 0; i < r->rounds && i < MIGRATE_ROUNDS_RECORDED; i++) {
+		const struct migrate_round_stats *s = &r->round[i];
+		log_event("{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"round\":%u,\"vm_pages\":%llu,"
+		          "\"pages\":%llu,\"zero\":%llu,\"bytes\":%llu,\"us\":%llu,\"dirty\":%llu,"
+		          "\"prev\":%llu,\"rtt_us\":%llu,\"throttle\":%u,\"predicted_us\":%llu}",
+		          vm, s->round, (unsigned long long)s->vm_pages,
+		          (unsigned long long)s->pages_sent, (unsigned long long)s->zero_pages,
+		          (unsigned long long)s->bytes_sent, (unsigned long long)s->duration_us,
+		          (unsigned long long)s->dirty_pages,
+		          (unsigned long long)s->prev_dirty_pages, (unsigned long long)s->rtt_us,
+		          s->throttle_percent, (unsigned long long)s->predicted_downtime_us);
+	}
+	log_event(
+	    "{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"end\":1,\"knobs\":\"%s\","
+	    "\"state_bytes\":%llu,\"rounds\":%u,\"stopped_by\":\"%s\",\"stop_copy_pages\":%llu,"
+	    "\"stop_copy_bytes\":%llu,\"bytes\":%llu,\"predicted_downtime_us\":%llu,"
+	    "\"downtime_us\":%llu,\"total_us\":%llu}",
+	    vm, job.knobs, (unsigned long long)job.src.cfg.params.state_bytes, r->rounds,
+	    r->stopped_by_round_limit ? "round_limit" : "policy",
+	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->stop_copy_bytes,
+	    (unsigned long long)r->bytes_sent, (unsigned long long)r->predicted_downtime_us,
+	    (unsigned long long)(r->downtime_ns / 1000), (unsigned long long)(r->total_ns / 1000));
 }
 
 /* Applies the policy's throttle to the source vCPU (sched.c holds it out)

@@ -153,6 +153,85 @@ def test_experiments_take_every_policy_of_hvs_tables_by_name():
         expect(status != 0 and why in out, "POLICIES=%s: %s" % (policies, out[-300:]))
 
 
+# ---- trace replay (make sim-batch, make sim-migrate) --------------------------
+
+# How close the replay of the recorded policy must come to the run the trace
+# was recorded from (README, "Trace replay"): batching exactly; migration
+# rounds exactly, bytes and predicted downtime within 0.5%.
+SIM_BYTES_TOLERANCE = 0.005
+
+
+def _sim(target, policies="", trace=""):
+    args = ["make", "--no-print-directory", "-C", ROOT, "BUILD=" + BUILD, target]
+    args += ["POLICIES=" + policies] if policies else []
+    args += ["TRACE=" + trace] if trace else []
+    start = time.time()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stdout + r.stderr, time.time() - start
+
+
+def _sim_json(tool, trace, *policies):
+    exe = os.path.join(BUILD, "tools", tool)
+    args = [exe, "--json"] + [w for p in policies for w in ("-p", p)] + [trace]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    expect(r.returncode == 0, "%s %s: %s" % (tool, trace, r.stderr))
+    return [__import__("json").loads(l) for l in r.stdout.splitlines()]
+
+
+def _traces(prefix):
+    d = os.path.join(ROOT, "tests", "traces")
+    found = sorted(os.path.join(d, f) for f in os.listdir(d) if f.startswith(prefix))
+    expect(found, "no shipped %s traces in %s" % (prefix, d))
+    return found
+
+
+def test_sim_replays_shipped_traces_as_recorded():
+    for target, extra in (("sim-batch", "none fixed-time:tbuf=100us idle:count=8,idle=50us"),
+                          ("sim-migrate", "default qemu shrink:ratio=25")):
+        status, out, wall = _sim(target, extra)
+        expect(status == 0 and "recorded" in out and "difference" in out,
+               "make %s: %d\n%s" % (target, status, out[-800:]))
+        expect(wall < 10, "make %s took %.1f s (at most 10)" % (target, wall))
+    for trace in _traces("batch-"):
+        for row in _sim_json("sim_batch", trace):
+            rep, rec = row["replayed"], row.get("recorded")
+            expect(rec, "%s: VM %s has no recorded net_stats" % (trace, row["vm"]))
+            expect(rep["interrupts"] == rec["interrupts"] and rep["rx_packets"] == rec["rx_packets"]
+                   and abs(rep["delay_us"] - rec["delay_us"]) <= 0.1,
+                   "%s VM %s: replayed %s, recorded %s" % (trace, row["vm"], rep, rec))
+    for trace in _traces("migrate-"):
+        for rows in (_sim_json("sim_migrate", trace), _sim_json("sim_migrate", trace)):
+            rep, rec = rows[0]["replayed"], rows[0]["recorded"]
+            expect(rep["rounds"] == rec["rounds"] and rep["stopped_by"] == rec["stopped_by"]
+                   and abs(rep["bytes"] - rec["bytes"]) <= SIM_BYTES_TOLERANCE * rec["bytes"]
+                   and abs(rep["predicted_downtime_us"] - rec["predicted_downtime_us"])
+                   <= SIM_BYTES_TOLERANCE * rec["predicted_downtime_us"],
+                   "%s: replayed %s, recorded %s" % (trace, rep, rec))
+    # A policy the run did not use is replayed too, with the engine's limit.
+    rows = _sim_json("sim_migrate", _traces("migrate-")[0], "default:round_limit=1")
+    expect(rows[-1]["replayed"]["rounds"] == 1 and rows[-1]["replayed"]["stopped_by"] == "round_limit",
+           "round_limit=1: %s" % rows[-1])
+
+
+def test_sim_refuses_bad_traces_and_unknown_policies():
+    status, out, _ = _sim("sim-batch", "turbo")
+    expect(status != 0 and "unknown batching policy 'turbo' (known: none" in out, out[-300:])
+    status, out, _ = _sim("sim-migrate", "default:speed=3")
+    expect(status != 0 and "unknown knob 'speed'" in out, out[-300:])
+    bad = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
+    good = open(_traces("batch-")[0]).readlines()
+    bad.write("".join(good[:3]) + '{"ev":"trace_batch","vm":"sink","k":"rx","t":5}\n')
+    bad.close()
+    status, out, _ = _sim("sim-batch", trace=bad.name)
+    expect(status != 0 and "%s:4: bad trace line: an rx event needs u, pr, pe, f" % bad.name in out,
+           out[-300:])
+    with open(bad.name, "w") as f:
+        f.write("not json\n")
+    status, out, _ = _sim("sim-migrate", trace=bad.name)
+    expect(status != 0 and "%s:1: bad trace line" % bad.name in out, out[-300:])
+    os.unlink(bad.name)
+
+
 # ---- the demo's console -------------------------------------------------------
 
 def test_run_show_prints_human_console_and_table():
