@@ -13,6 +13,7 @@
 #include "clock/clock.h"
 #include "hyper/hyper.h"
 #include "joulevisor/hypercall.h"
+#include "net/net.h"
 #include "power/power.h"
 #include "tool/tool.h"
 
@@ -205,4 +206,44 @@ bool arg_number(const char *text, double min, double max, double *value)
 		return false;
 	*value = number;
 	return true;
+}
+
+/* ---- network (none: Linux owns the NICs) --------------------------------- */
+
+bool net_attach(void)
+{
+	printf("net: no NIC of ours under Linux (the network modes use Joulevisor's pvnet or an "
+	       "e1000 driven by our guest kernel)\n");
+	return false;
+}
+
+bool net_send(const void *frame, size_t length)
+{
+	(void)frame;
+	(void)length;
+	return false;
+}
+
+size_t net_recv(void *buffer, size_t capacity, uint64_t timeout_ns)
+{
+	(void)buffer;
+	(void)capacity;
+	(void)timeout_ns;
+	return 0;
+}
+
+void net_flush(void) {}
+
+const void *stream_parse(const void *frame, size_t length, enum stream_type *type)
+{
+	(void)frame;
+	(void)length;
+	(void)type;
+	return NULL;
+}
+
+void stream_turn_around(void *frame, enum stream_type type)
+{
+	(void)frame;
+	(void)type;
 }
