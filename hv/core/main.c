@@ -32,6 +32,7 @@ static const struct cmdline_option hv_options[] = {
     {"vmx", onoff, "off: skip VMX even where it exists"},
     {"pci", onoff, "off: skip PCI enumeration"},
     {"linktest", NULL, "send:N[:SIZE[:WINDOW]] or recv:N[:DROP]: e1000 link test, then stop"},
+    {"sched", NULL, "policy=NAME,knob=value,...: the scheduler (round-robin; slice=2ms)"},
     {"cpus", NULL, "cpus=N: bring up at most N CPUs, the boot CPU included (default: all)"},
     {"limits", NULL, "NAME:N[/BURST],...: every VM's limits (docs/isolation.md, Limits)"},
     {"linkfault", NULL,
@@ -117,6 +118,10 @@ static void check_options(const char *options)
 		bad_cmdline("cpus=",
 		            "wants a whole number from 1 to 64 (CPUs to bring up, the boot "
 		            "CPU included)");
+	char sched[BOOT_CMDLINE_MAX];
+	if (cmdline_get(options, "sched", sched, sizeof sched) &&
+	    sched_configure(sched, err, sizeof err))
+		bad_cmdline("sched=: ", err);
 	char limits[BOOT_CMDLINE_MAX]; /* as long as the line: never cut */
 	if (cmdline_get(options, "limits", limits, sizeof limits) &&
 	    vm_limits_set_boot(limits, err, sizeof err))
@@ -324,7 +329,7 @@ __attribute__((noreturn)) static void run_vms(uint64_t tsc_khz, const char *opti
 	}
 	if (vm_count == 0 && !listening)
 		hv_stop(HV_STATUS_FAIL, "no VM could be started");
-	sched_run(&sched_round_robin);
+	sched_run();
 	power_report_summary();
 	if (e1000_present())
 		e1000_log_stats();

@@ -9,13 +9,22 @@
 #include "vm/vm.h"
 #include "x86/x86.h"
 
-#define SLICE_MS 2
-
 /* ---- the reference policy: round robin, equal slices ---- */
 static unsigned rr_next;
 
-static struct vcpu *rr_pick_next(void)
+enum { RR_SLICE };
+static const struct knob rr_knobs[] = {
+    [RR_SLICE] = {.name = "slice",
+                  .kind = KNOB_DURATION,
+                  .def = 2 * NS_PER_MS,
+                  .min = 100 * NS_PER_US,
+                  .max = 100 * NS_PER_MS,
+                  .help = "how long a vCPU runs before the next runnable one"},
+};
+
+static struct vcpu *rr_pick_next(const uint64_t *knob)
 {
+	(void)knob;
 	for (unsigned i = 0; i < vm_count; i++) {
 		struct vm *vm = &vms[(rr_next + i) % vm_count];
 		if (vm->vcpu.state == VCPU_RUNNABLE) {
@@ -26,17 +35,74 @@ static struct vcpu *rr_pick_next(void)
 	return NULL;
 }
 
-static uint64_t rr_slice_ticks(const struct vcpu *v)
+static uint64_t rr_slice_ticks(const struct vcpu *v, const uint64_t *knob)
 {
 	(void)v;
-	return host_tsc_khz * SLICE_MS;
+	return knob[RR_SLICE] * host_tsc_khz / 1000000; /* ns * kHz / 10^6 */
 }
 
-const struct sched_policy sched_round_robin = {
+static const struct sched_policy sched_round_robin = {
     .name = "round-robin",
+    .summary = "every runnable vCPU in turn, for one slice each",
+    .knobs = rr_knobs,
+    .knob_count = ARRAY_SIZE(rr_knobs),
     .pick_next = rr_pick_next,
     .slice_ticks = rr_slice_ticks,
 };
+
+/* Every scheduling policy: one line each. */
+static const struct sched_policy *const sched_policies[] = {
+    &sched_round_robin,
+    /* new policies above this line */
+};
+
+static const struct sched_policy *sched_policy = &sched_round_robin;
+static uint64_t sched_knob[KNOBS_MAX];
+static bool sched_configured;
+
+int sched_configure(const char *text, char *err, size_t err_len)
+{
+	char words[256];
+	size_t n = strlen(text);
+	if (n >= sizeof words) {
+		fmt_snprintf(err, err_len, "sched= is %zu characters long; at most %zu", n,
+		             sizeof words - 1);
+		return -1;
+	}
+	for (size_t i = 0; i <= n; i++)
+		words[i] = text[i] == ',' ? ' ' : text[i];
+	const struct sched_policy *chosen = &sched_round_robin;
+	const char *name;
+	size_t name_len;
+	unsigned times;
+	if (knob_text_find(words, "policy", &name, &name_len, &times) || times) {
+		chosen = NULL;
+		for (size_t i = 0; times == 1 && i < ARRAY_SIZE(sched_policies); i++)
+			if (strlen(sched_policies[i]->name) == name_len &&
+			    !strncmp(sched_policies[i]->name, name, name_len))
+				chosen = sched_policies[i];
+		if (!chosen) {
+			char known[160] = "";
+			size_t used = 0;
+			for (size_t i = 0; i < ARRAY_SIZE(sched_policies); i++)
+				used +=
+				    (size_t)fmt_snprintf(known + used, sizeof known - used, "%s%s",
+				                         i ? " " : "", sched_policies[i]->name);
+			fmt_snprintf(err, err_len, "%s scheduling policy (known: %s)",
+			             times > 1 ? "more than one" : "unknown", known);
+			return -1;
+		}
+	}
+	uint64_t values[KNOBS_MAX];
+	knobs_default(chosen->knobs, chosen->knob_count, values);
+	struct knob_group group = {chosen->name, chosen->knobs, chosen->knob_count, values};
+	if (knobs_parse(&group, 1, words, "policy", err, err_len))
+		return -1;
+	sched_policy = chosen;
+	memcpy(sched_knob, values, sizeof values);
+	sched_configured = true;
+	return 0;
+}
 
 /* ---- the loop ---- */
 static uint64_t listen_ticks, listen_until_tsc;
@@ -145,14 +211,20 @@ static void throttle_after_run(struct vcpu *v, uint64_t ran_ticks)
 		v->state = VCPU_THROTTLED;
 }
 
-void sched_run(const struct sched_policy *policy)
+void sched_run(void)
 {
-	kprintf("hv: scheduler %s, %u VM%s, %d ms slices\n", policy->name, vm_count,
-	        vm_count == 1 ? "" : "s", SLICE_MS);
+	const struct sched_policy *policy = sched_policy;
+	if (!sched_configured)
+		knobs_default(policy->knobs, policy->knob_count, sched_knob);
+	char knobs[160];
+	knobs_format(policy->knobs, policy->knob_count, sched_knob, knobs, sizeof knobs);
+	kprintf("hv: scheduler %s, %u VM%s, %s\n", policy->name, vm_count, vm_count == 1 ? "" : "s",
+	        knobs);
 	for (unsigned i = 0; i < vm_count; i++)
 		vms[i].start_tsc = rdtsc();
 	console_start(host_tsc_khz);
-	struct vcpu *last_run = NULL; /* ran the last slice, not settled since */
+	struct vcpu *last_run = NULL;    /* ran the last slice, not settled since */
+	struct vcpu *last_picked = NULL; /* ran the last slice anyone ran */
 	while (!all_stopped() || migration_active() || sched_listening()) {
 		uint64_t now = rdtsc();
 		uint64_t next_deadline = wake_due_vcpus(now);
@@ -162,7 +234,7 @@ void sched_run(const struct sched_policy *policy)
 		net_poll_uplink();
 		migration_poll();
 		hold_throttled(rdtsc()); /* a packet may have woken one meanwhile */
-		struct vcpu *v = policy->pick_next();
+		struct vcpu *v = policy->pick_next(sched_knob);
 		/* Settle exactly where the CPU changes hands: to another vCPU or
 		 * to idle. A vCPU picked again after its own slice is no switch:
 		 * settling there too added a second settlement per slice right
@@ -173,8 +245,11 @@ void sched_run(const struct sched_policy *policy)
 			power_settle(true);
 		last_run = NULL;
 		if (v) {
+			if (v != last_picked)
+				v->vm->switched_in++;
+			last_picked = v;
 			uint64_t entered = rdtsc();
-			arch_vcpu_run(v, entered + policy->slice_ticks(v));
+			arch_vcpu_run(v, entered + policy->slice_ticks(v, sched_knob));
 			throttle_after_run(v, rdtsc() - entered);
 			power_switch_to(ACCOUNT_HV_OTHER_ID);
 			last_run = v;

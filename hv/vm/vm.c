@@ -362,10 +362,10 @@ void vm_report_exit(struct vm *vm)
 	        (unsigned long long)vm->guest_tsc, (unsigned long long)vm->hv_tsc);
 	log_event("{\"ev\":\"vm_exit\",\"vm\":\"%s\",\"status\":%d,\"reason\":\"%s\","
 	          "\"exits_total\":%llu,\"exits\":{%s},\"guest_tsc\":%llu,\"hv_tsc\":%llu,"
-	          "\"tsc_khz\":%llu}",
+	          "\"tsc_khz\":%llu,\"switched_in\":%llu}",
 	          vm->name, vm->exit_status, reason, (unsigned long long)total, counts,
 	          (unsigned long long)vm->guest_tsc, (unsigned long long)vm->hv_tsc,
-	          (unsigned long long)host_tsc_khz);
+	          (unsigned long long)host_tsc_khz, (unsigned long long)vm->switched_in);
 }
 
 void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len)

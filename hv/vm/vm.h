@@ -268,6 +268,7 @@ struct vm {
 	uint64_t exits_other;
 	uint64_t start_tsc;         /* the guest's TSC when it started */
 	uint64_t guest_tsc, hv_tsc; /* host ticks spent in the guest, in hv for it */
+	uint64_t switched_in;       /* times the scheduler gave it the CPU from another */
 	unsigned unknown_msr_reports;
 	struct dirty_log dirty;
 	struct vm_limit_state limits[LIMIT_COUNT];
@@ -385,14 +386,26 @@ void vlapic_ack(struct vlapic *l, int vector);
 
 /* sched.c: a scheduler is a policy table (the reference one is round
  * robin); sched_run() runs every VM until all have stopped. */
+/* A scheduling policy, in the shape of the batching and migration ones
+ * (docs/policies.md): its knobs as a table (lib.h, struct knob), their
+ * values kept by the mechanism and handed to it on every call. Adding one
+ * is its functions and one line in SCHED_POLICY_TABLE (sched.c). */
 struct sched_policy {
 	const char *name;
+	const char *summary; /* one line, for refusals and the boot line */
+	const struct knob *knobs;
+	size_t knob_count;
 	/* Next vCPU to run among the runnable ones, or NULL. */
-	struct vcpu *(*pick_next)(void);
+	struct vcpu *(*pick_next)(const uint64_t *knob);
 	/* Slice length in TSC ticks for this vCPU. */
-	uint64_t (*slice_ticks)(const struct vcpu *v);
+	uint64_t (*slice_ticks)(const struct vcpu *v, const uint64_t *knob);
 };
-void sched_run(const struct sched_policy *policy);
+/* sched= (hv's boot option): "policy=NAME,knob=value,..." (commas for
+ * spaces, as at=); the policy defaults to round-robin, its knobs to their
+ * defaults. Refused with a one-line reason naming what is allowed. */
+int sched_configure(const char *text, char *err, size_t err_len);
+/* Runs the VMs with the policy sched_configure chose. */
+void sched_run(void);
 /* With no VM running, keep the loop alive until this TSC (an incoming
  * migration may arrive); 0: stop when every VM has stopped. */
 /* Listening for incoming migrations (listen=S, the console's `listen S`):
@@ -401,7 +414,6 @@ void sched_run(const struct sched_policy *policy);
 void sched_listen(uint64_t seconds);
 void sched_listen_restart(void);
 bool sched_listening(void);
-extern const struct sched_policy sched_round_robin;
 extern uint64_t host_tsc_khz;
 
 #endif

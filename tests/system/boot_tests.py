@@ -131,6 +131,12 @@ def test_bad_command_line():
     r3.expect_status(5)
     r3.expect_line(r"^hv: bad command line: limits=: unknown limit 'frames' \(known: mem_mib "
                    r"console_lines .*no_progress_entries\)$")
+    for bad, why in (("slice=1us", r"slice=1us out of range \(100us to 100ms\)"),
+                     ("policy=lottery", r"unknown scheduling policy \(known: round-robin\)"),
+                     ("quantum=3ms", r"unknown knob 'quantum' \(knobs: round-robin: slice\)")):
+        r5 = Run("bad_sched_" + bad.split("=")[0], "qemu-kernel", cmdline="sched=" + bad, timeout=60)
+        r5.expect_status(5)
+        r5.expect_line(r"^hv: bad command line: sched=: " + why)
     for bad in ("0", "65", "two"):
         r4 = Run("bad_cpus_" + bad, "qemu-kernel", cmdline="cpus=" + bad, timeout=60)
         r4.expect_status(5)
@@ -153,6 +159,23 @@ def test_every_cpu_comes_up_and_vms_run_as_before():
     r.expect_line(r"^hv: CPUs: 4 online of 4 listed \(acpi-madt\)")
     expect(r.guest_event("mvb", "mvb")["check"] == "ok", "mvb beside three parked CPUs got a wrong result")
     r.expect_line(r"^\[hello\] hello from Joulevisor guest$")
+
+
+def test_scheduler_slice_is_a_knob():
+    # Two busy VMs share the CPU in slices of sched=slice=: with 20 ms
+    # slices each VM is switched in about a tenth as often as with 2 ms.
+    exits = {}
+    for slice_ms in (2, 20):
+        r = Run("sched_slice_%d" % slice_ms, "bochs", cmdline="sched=policy=round-robin,slice=%dms" % slice_ms,
+                timeout=180, modules=[(GUEST % "mvb", "name=a mem=32M -- mvb 128 40"),
+                                      (GUEST % "mvb", "name=b mem=32M -- mvb 128 40")])
+        r.expect_status(0)
+        r.expect_line(r"^hv: scheduler round-robin, 2 VMs, slice=%dms$" % slice_ms)
+        for vm in ("a", "b"):
+            expect(r.guest_event(vm, "mvb")["check"] == "ok", "%s: mvb failed" % vm)
+        exits[slice_ms] = r.event("vm_exit", vm="a")["switched_in"]
+    expect(exits[2] >= 10 and exits[20] * 5 < exits[2],
+           "times VM a was switched in with 2 ms and 20 ms slices: %r" % exits)
 
 
 def test_cpus_option_limits_the_cpus_brought_up():
