@@ -102,7 +102,11 @@ uint64_t batch_deadline(const struct batch_state *s, enum net_dir dir)
 {
 	if (!s->dir[dir].pending || !s->policy->deadline)
 		return 0;
-	return s->policy->deadline(s, dir);
+	/* 0 means "no deadline" to callers, but a policy's oldest_ns + buffer
+	 * is 0 for a packet at t=0 whose buffer became 0 (adaptive, after a
+	 * period): that batch is due now, not never. Found by fuzz_batch_run. */
+	uint64_t due = s->policy->deadline(s, dir);
+	return due ? due : 1;
 }
 
 uint64_t batch_next_deadline(const struct batch_state *s)

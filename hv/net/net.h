@@ -89,7 +89,8 @@ bool ring_consumer_rearm(struct pvnet_ring_indices *ring, uint32_t cons);
  *   s->dir[dir] (pending, oldest_ns): true notifies now.
  * - deadline() is called only while packets are pending, after every
  *   packet and whenever the caller arms its timer: the ns by which the
- *   batch must go out (0: no deadline). hv's timer is polled from the
+ *   batch must go out (always a time: a policy without one has no deadline
+ *   hook; a result of 0 is taken as due at once). hv's timer is polled from the
  *   scheduler loop: a deadline fires late by up to a scheduler pass (tens
  *   of us in bochs), never early; a late timer flushes at the next packet.
  * - on_period() is called every s->period_ns (set it in init; 0: never),

@@ -188,34 +188,47 @@ def elf_seeds():
 
 # ---- batching, as fuzz_batch_run.c reads it ----
 def batch_run():
-    def params(policy, tbuf_us=None, count=None, alpha=None):
-        which = 0
+    # Policies in BATCH_POLICY_TABLE's order (hv/net/net.h), each with its
+    # knobs in its table's order; read_params() takes the policy index, a
+    # mask of the knobs set, a mask of those given in us (u16 x 1000 ns),
+    # then each set knob (u16 if small, else u64).
+    policies = {"none": (0, []), "napi": (1, []), "fixed-time": (2, ["tbuf"]),
+                "fixed-count": (3, ["count", "tbuf"]), "qemu-timer": (4, []),
+                "adaptive": (5, ["tbuf", "alpha", "period", "variant"]),
+                "idle": (6, ["count", "idle", "tbuf"])}
+
+    def params(policy, **knobs):
+        index, names = policies[policy]
+        which = small = 0
         tail = b""
-        if count is not None:
-            which |= 2
-        if alpha is not None:
-            which |= 4
-        if tbuf_us is not None:
-            which |= 32
-        if count is not None:
-            tail += u32(count)
-        if alpha is not None:
-            tail += u32(alpha)
-        if tbuf_us is not None:
-            tail += u16(tbuf_us)
-        return u8(policy) + u8(which) + tail
+        for k, name in enumerate(names):
+            if name + "_us" in knobs:
+                which |= 1 << k
+                small |= 1 << k
+                tail += u16(knobs[name + "_us"])
+            elif name in knobs:
+                which |= 1 << k
+                tail += u64(knobs[name])
+        return u8(index) + u8(which) + u8(small) + tail
 
     def packets(n, dt_us, used=1, rx=False):
         op = (0x80 if rx else 0) | 4  # a packet, dt in us
         return b"".join(u8(op) + u16(dt_us) + u16(used) for _ in range(n))
 
-    write("batch_run", "fixed_time", params(2, tbuf_us=500) + u32(1000) + packets(5, 100) +
+    write("batch_run", "fixed_time", params("fixed-time", tbuf_us=500) + u32(1000) + packets(5, 100) +
           u8(1) + u16(600) + packets(3, 50, rx=True) + u8(2) + u32(5000000))
-    write("batch_run", "adaptive", params(5, tbuf_us=800, alpha=700) + u32(0) +
+    write("batch_run", "adaptive", params("adaptive", tbuf_us=800, alpha=700) + u32(0) +
           packets(20, 900) + packets(10, 3000, rx=True) + u8(2) + u32(50000000) +
-          u8(3) + params(3, tbuf_us=100, count=4) + packets(9, 10))
-    write("batch_run", "half_full", params(4) + u32(7) + packets(3, 1, used=200) +
+          u8(3) + params("fixed-count", tbuf_us=100, count=4) + packets(9, 10))
+    write("batch_run", "half_full", params("qemu-timer") + u32(7) + packets(3, 1, used=200) +
           u8(0x81) + u16(200))
+    # fuzz_batch_run's finding: an RX packet at t=0, a period of RX, then
+    # one of TX that ends inside the timer loop: the RX buffer becomes 0
+    # and the batch was due at 0, which read as "no deadline".
+    write("batch_run", "due_at_zero",
+          params("adaptive", tbuf_us=10000, alpha=0, period_us=1000) + u32(0) +
+          u8(0x84) + u16(0) + u16(1) + u8(1) + u16(1000) +
+          packets(1, 500) + u8(2) + u32(20000000))
 
 
 # ---- the pvnet rings, as fuzz_net_ring.c reads them ----

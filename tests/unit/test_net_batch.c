@@ -373,6 +373,22 @@ TEST(net_batch_adaptive_idle_period_samples_zero)
 	CHECK_EQ(s.period_end_ns, 51 * MS);
 }
 
+/* A packet at t=0 whose buffer becomes 0 at a period's end is due then:
+ * oldest_ns + 0 is 0, which once read as "no deadline" and left the batch
+ * pending for ever (found by fuzz_batch_run). */
+TEST(net_batch_adaptive_batch_from_t0_whose_buffer_shrinks_to_zero_still_flushes)
+{
+	struct batch_state s;
+	CHECK(start_policy(&s, "policy=adaptive tbuf=10ms period=1ms alpha=0"));
+	CHECK(!batch_packet(&s, NET_RX, 0, 1)); /* held: RX buffer 5 ms */
+	CHECK_EQ(batch_next_deadline(&s), 5 * MS);
+	batch_timer(&s, NET_TX, 1 * MS);        /* period 1 was all RX */
+	batch_packet(&s, NET_TX, 1500 * US, 1); /* period 2 all TX: RX share 0 */
+	CHECK(batch_timer(&s, NET_RX, 2 * MS));
+	CHECK_EQ(s.dir[NET_RX].pending, 0);
+	CHECK_EQ(batch_next_deadline(&s), 0);
+}
+
 /* ---- a producer and a consumer racing, step by step ----
  * The consumer sleeps until interrupted, then polls; when it finds the ring
  * empty it re-arms (with or without the re-check). After every step: a
