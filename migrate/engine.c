@@ -80,6 +80,19 @@ static void begin_round(struct migrate_source *src, bool sweep, uint64_t list_le
 	src->phase = SRC_ROUND;
 }
 
+/* A page the VM wrote again since the last harvest is in the next round's
+ * list already: sending it now as well would send it twice. Only while the
+ * VM runs; the stop-and-copy sends all it has. */
+static bool leave_to_next_round(struct migrate_source *src, uint64_t pfn)
+{
+	const struct dirty_tracker_ops *t = src->cfg.tracker;
+	if (src->phase != SRC_ROUND || !t->written_since_harvest ||
+	    !t->written_since_harvest(src->cfg.tracker_ctx, pfn))
+		return false;
+	src->cur.pages_skipped++;
+	return true;
+}
+
 /* The next page of this round: all of them in order in round 1, else the
  * harvested list. */
 static bool next_pfn(struct migrate_source *src, uint64_t *pfn)
@@ -89,13 +102,15 @@ static bool next_pfn(struct migrate_source *src, uint64_t *pfn)
 			if (src->cursor >= src->cfg.nr_pages)
 				return false;
 			*pfn = src->cursor++;
-			return true;
+		} else {
+			if (src->cursor >= src->list_len)
+				return false;
+			*pfn = src->cfg.pfn_buf[src->cursor++];
+			if (*pfn >= src->cfg.nr_pages)
+				continue; /* a tracker bug must not make us read outside the VM */
 		}
-		if (src->cursor >= src->list_len)
-			return false;
-		*pfn = src->cfg.pfn_buf[src->cursor++];
-		if (*pfn < src->cfg.nr_pages)
-			return true; /* a tracker bug must not make us read outside the VM */
+		if (!leave_to_next_round(src, *pfn))
+			return true;
 	}
 }
 
@@ -206,6 +221,7 @@ static void record_round(struct migrate_source *src)
 	r->pages_sent += src->cur.pages_sent;
 	r->zero_pages += src->cur.zero_pages;
 	r->bytes_sent += src->cur.bytes_sent;
+	r->pages_skipped += src->cur.pages_skipped;
 }
 
 /* Every frame of the round is acknowledged: measure it, harvest what the

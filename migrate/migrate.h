@@ -305,20 +305,21 @@ void migrate_transport_send_abort(struct migrate_transport *t, enum migrate_erro
 
 /* What a policy sees after each live round. */
 struct migrate_round_stats {
-	unsigned round;                 /* 1 = the first round, which sends every page */
-	uint64_t vm_pages;              /* the VM's memory in pages */
-	uint64_t pages_sent;            /* in this round, zero pages included */
-	uint64_t zero_pages;            /* of which sent as zero-page markers */
-	uint64_t bytes_sent;            /* frame bytes of this round, retransmissions excluded */
-	uint64_t duration_us;           /* first frame of the round to its last ACK */
-	uint64_t dirty_pages;           /* dirtied meanwhile: what is left to send */
-	uint64_t prev_dirty_pages;      /* what this round had to send (vm_pages in round 1) */
-	uint64_t dirty_rate_pps;        /* dirty pages per second during this round */
-	uint64_t bandwidth_Bps;         /* bytes per second this round moved */
-	uint64_t total_pages_sent;      /* all rounds so far */
-	uint64_t total_bytes_sent;      /* all rounds so far */
-	uint64_t rtt_us;                /* the link's smoothed round-trip time */
-	unsigned throttle_percent;      /* how much the vCPU is slowed down now */
+	unsigned round;            /* 1 = the first round, which sends every page */
+	uint64_t vm_pages;         /* the VM's memory in pages */
+	uint64_t pages_sent;       /* in this round, zero pages included */
+	uint64_t zero_pages;       /* of which sent as zero-page markers */
+	uint64_t pages_skipped;    /* written again before their turn: left to the next round */
+	uint64_t bytes_sent;       /* frame bytes of this round, retransmissions excluded */
+	uint64_t duration_us;      /* first frame of the round to its last ACK */
+	uint64_t dirty_pages;      /* dirtied meanwhile: what is left to send */
+	uint64_t prev_dirty_pages; /* what this round had to send (vm_pages in round 1) */
+	uint64_t dirty_rate_pps;   /* dirty pages per second during this round */
+	uint64_t bandwidth_Bps;    /* bytes per second this round moved */
+	uint64_t total_pages_sent; /* all rounds so far */
+	uint64_t total_bytes_sent; /* all rounds so far */
+	uint64_t rtt_us;           /* the link's smoothed round-trip time */
+	unsigned throttle_percent; /* how much the vCPU is slowed down now */
 	uint64_t predicted_downtime_us; /* migrate_predict_downtime_us() of this round */
 };
 /* What the user asked for, and where a policy keeps its state.
@@ -418,6 +419,12 @@ struct dirty_tracker_ops {
 	 * them clean; returns how many. Pages beyond max stay dirty. */
 	size_t (*harvest)(void *ctx, uint64_t *pfns, size_t max);
 	void (*stop)(void *ctx);
+	/* Optional: true if the page was written since the last harvest, so
+	 * the next harvest will return it. A live round then leaves the page
+	 * to the next round instead of sending it twice (Xen's "skip pages
+	 * dirtied again"); must not change what harvest returns. NULL: every
+	 * page of the list is sent. */
+	bool (*written_since_harvest)(void *ctx, uint64_t pfn);
 };
 
 enum migrate_status {
@@ -442,6 +449,7 @@ struct migrate_report {
 	unsigned rounds;           /* live rounds (stop-and-copy not counted) */
 	struct migrate_round_stats round[MIGRATE_ROUNDS_RECORDED]; /* the first ones */
 	uint64_t pages_sent, zero_pages, bytes_sent; /* all rounds and stop-and-copy */
+	uint64_t pages_skipped;                      /* all live rounds */
 	uint64_t stop_copy_pages, stop_copy_bytes, state_bytes;
 	uint64_t total_ns;              /* start to COMMIT_ACK */
 	uint64_t downtime_ns;           /* migrate_source_paused() to COMMIT_ACK */

@@ -552,7 +552,8 @@ static void report(void)
 	    "\"predicted_downtime_us\":%llu,\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
 	    "\"throttle\":[%s],\"vcpu_percent\":[%s],\"throttled_ms\":%llu,"
 	    "\"link_Bps\":%llu,\"total_ms_at_1gbps\":%llu,\"downtime_us_at_1gbps\":%llu,"
-	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"state_bytes\":%llu,"
+	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"pages_skipped\":%llu,"
+	    "\"state_bytes\":%llu,"
 	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"tracker_scan_us\":%"
 	    "llu,\"policy\":\"%s\",\"knobs\":\"%s\",\"stopped_by\":\"%s\","
 	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
@@ -571,9 +572,9 @@ static void report(void)
 	    (unsigned long long)at_1gbps(r->total_ns / 1000000, link_Bps),
 	    (unsigned long long)at_1gbps(r->downtime_ns / 1000, link_Bps),
 	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->bytes_sent,
-	    (unsigned long long)r->zero_pages, (unsigned long long)r->state_bytes,
-	    (unsigned long long)r->link.retransmits, job.tracker->name,
-	    (unsigned long long)job.src_vm->dirty.exits,
+	    (unsigned long long)r->zero_pages, (unsigned long long)r->pages_skipped,
+	    (unsigned long long)r->state_bytes, (unsigned long long)r->link.retransmits,
+	    job.tracker->name, (unsigned long long)job.src_vm->dirty.exits,
 	    (unsigned long long)(job.src_vm->dirty.scan_cycles * 1000 / khz), job.policy->name,
 	    job.knobs, r->stopped_by_round_limit ? "round_limit" : "policy",
 	    job.src.cfg.link.payload_size,

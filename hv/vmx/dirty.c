@@ -91,6 +91,38 @@ static size_t take_bitmap(struct vm *vm, uint64_t *pfns, size_t max, uint64_t re
 	return n;
 }
 
+static bool test_bit64(const uint64_t *bits, uint64_t i)
+{
+	return bits[i / 64] >> (i % 64) & 1;
+}
+
+/* Written since the last harvest: in the bitmap, or (ad, pml) D set in the
+ * leaf, which start and every harvest clear; a D found here goes into the
+ * bitmap so that the next harvest returns the page whatever it scans (pml
+ * drains only its log). The VM is not running while hv asks. */
+static bool written_since_harvest(struct vm *vm, uint64_t pfn, uint64_t leaf_bit)
+{
+	if (!vm->dirty.bitmap || pfn >= vm_pages(vm))
+		return false;
+	if (test_bit64(vm->dirty.bitmap, pfn))
+		return true;
+	const uint64_t *leaf = leaf_bit ? ept_leaf(vm->ept_root, pfn * PAGE_SIZE) : NULL;
+	if (!leaf || !(*leaf & leaf_bit))
+		return false;
+	set_bit64(vm->dirty.bitmap, pfn);
+	return true;
+}
+
+static bool wp_written(void *ctx, uint64_t pfn)
+{
+	return written_since_harvest(ctx, pfn, 0);
+}
+
+static bool d_flag_written(void *ctx, uint64_t pfn)
+{
+	return written_since_harvest(ctx, pfn, EPT_DIRTY);
+}
+
 /* ---- wp ---- */
 static void wp_start(void *ctx)
 {
@@ -249,9 +281,9 @@ enum exit_action exit_pml_full(struct vcpu *v, const struct vmx_exit *e)
 }
 
 static const struct dirty_tracker_ops trackers[] = {
-    {"pml", pml_start, pml_harvest, pml_stop},
-    {"ad", ad_start, ad_harvest, ad_stop},
-    {"wp", wp_start, wp_harvest, wp_stop},
+    {"pml", pml_start, pml_harvest, pml_stop, d_flag_written},
+    {"ad", ad_start, ad_harvest, ad_stop, d_flag_written},
+    {"wp", wp_start, wp_harvest, wp_stop, wp_written},
 };
 
 const struct dirty_tracker_ops *arch_dirty_tracker(const char *name)

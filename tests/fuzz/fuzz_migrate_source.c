@@ -74,8 +74,21 @@ static void tracker_stop(void *ctx)
 	w.stops++;
 }
 
-static const struct dirty_tracker_ops tracker = {
-    .name = "fuzz", .start = tracker_start, .harvest = tracker_harvest, .stop = tracker_stop};
+/* Written since the last harvest: in the list the next harvest returns. */
+static bool tracker_written(void *ctx, uint64_t pfn)
+{
+	(void)ctx;
+	for (unsigned i = 0; i < w.dirty_count; i++)
+		if (w.dirty[i] == pfn)
+			return true;
+	return false;
+}
+
+static const struct dirty_tracker_ops tracker = {.name = "fuzz",
+                                                 .start = tracker_start,
+                                                 .harvest = tracker_harvest,
+                                                 .stop = tracker_stop,
+                                                 .written_since_harvest = tracker_written};
 
 static bool harness_should_stop(const struct migrate_round_stats *s, const struct migrate_params *p)
 {
