@@ -791,9 +791,12 @@ def log_matches(side):
 
 def finish_side(side):
     side.text = open(side.serial, errors="replace").read().replace("\r", "")
-    if side.killed_on_purpose:
-        # The plug was pulled mid-write: a cut last line is not the host's.
+    if side.killed_on_purpose or side.killed:
+        # The runner stopped it, maybe mid-write: a cut last line is the
+        # runner's doing, not the host's (and would read as a malformed
+        # event).
         side.text = side.text[:side.text.rfind("\n") + 1]
+    if side.killed_on_purpose:
         side.status = 0
         side.why = "killed by the runner on purpose: its log matched %r" % side.kill_on.pattern
         return

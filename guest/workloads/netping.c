@@ -2,7 +2,8 @@
  *
  *   netping --echo [--count N] [--timeout S] [--batch "policy=..."]
  *   netping [--to MAC] --count N [--size BYTES] [--interval-us U]
- *           [--reply-timeout-ms MS] [--timeout S] [--batch "policy=..."]
+ *           [--reply-timeout-ms MS] [--max-lost N] [--timeout S]
+ *           [--batch "policy=..."]
  *
  * The probe sends one PING (net/net.h), waits for its PONG, and only then
  * sends the next, so each round trip is measured alone: guest TSC at send
@@ -33,6 +34,7 @@ struct options {
 	long count;
 	long size;
 	long interval_us;
+	long max_lost; /* the probe still succeeds with this many lost */
 	struct peer_options peer;
 	char batch[160];
 };
@@ -46,13 +48,17 @@ static int usage(const char *problem, const char *argument)
 	fprintf(stderr,
 	        "usage: netping --echo [--count N] [--timeout S] [--batch \"policy=...\"]\n"
 	        "       netping [--to MAC] --count N [--size BYTES] [--interval-us U]\n"
-	        "               [--reply-timeout-ms MS] [--timeout S] [--batch \"policy=...\"]\n"
+	        "               [--reply-timeout-ms MS] [--max-lost N] [--timeout S]\n"
+	        "               [--batch \"policy=...\"]\n"
 	        "  --echo                 send PINGs back (default: probe)\n"
 	        "  --count N              probes to send, or with --echo to answer, 1..%d\n"
 	        "  --size BYTES           PING frame length with the Ethernet header, %d..%d\n"
 	        "                         (default 64)\n"
 	        "  --interval-us U        from one PING to the next at least, 0..10000000 (default "
-	        "0)\n" PEER_OPTIONS_USAGE STREAM_BATCH_USAGE,
+	        "0)\n"
+	        "  --max-lost N           exit 0 with up to N probes lost (default 0), for runs\n"
+	        "                         that expect some, e.g. across a "
+	        "migration\n" PEER_OPTIONS_USAGE STREAM_BATCH_USAGE,
 	        COUNT_MAX, STREAM_MIN_FRAME, NET_FRAME_MAX);
 	return GUEST_EXIT_USAGE;
 }
@@ -92,6 +98,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		} else if (strcmp(name, "--interval-us") == 0) {
 			if (!arg_whole(value, 0, 10000000, &o->interval_us))
 				return usage("--interval-us wants 0..10000000, not", value);
+		} else if (strcmp(name, "--max-lost") == 0) {
+			if (!arg_whole(value, 0, COUNT_MAX, &o->max_lost))
+				return usage("--max-lost wants 0..100000, not", value);
 		} else {
 			return usage("unknown option", name);
 		}
@@ -215,7 +224,7 @@ static int run_probe(const struct options *o)
 	       (unsigned long long)net_counters()->interrupts,
 	       (unsigned long long)net_counters()->kicks);
 	free(rtt);
-	return c.lost == 0 ? GUEST_EXIT_OK : GUEST_EXIT_FAILURE;
+	return c.lost <= (uint64_t)o->max_lost ? GUEST_EXIT_OK : GUEST_EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)

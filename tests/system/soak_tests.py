@@ -60,7 +60,7 @@ def test_vm_migrated_back_and_forth_answering_pings_keeps_its_checksum():
                  "name=d mem=16M -- dirty --ws 2 --rate %d --seconds %d --checksum --echo" % (rate, seconds),
                  "--module-a", GUEST % "netping",
                  "name=probe mem=16M -- netping --to %s --count %d --interval-us %d --reply-timeout-ms 3000 "
-                 "--timeout 60" % (ECHO_MAC, pings, interval_ms * 1000)])
+                 "--max-lost %d --timeout 60" % (ECHO_MAC, pings, interval_ms * 1000, pings // 20)])
     done = [e for h in (p.a, p.b) for e in h.events if e.get("ev") == "migrate_done"]
     committed = [e for e in done if e["status"] == "committed"]
     expect(len(committed) == 2 * trips and len(done) == 2 * trips,
@@ -91,6 +91,8 @@ def test_vm_migrated_back_and_forth_answering_pings_keeps_its_checksum():
     most = pings // 20
     expect(probe["bad"] == 0 and probe["replies"] + probe["lost"] == pings and probe["lost"] <= most,
            "the probe lost more than 1 in 20 (%d): %r" % (most, probe))
+    # With its losses allowed (--max-lost), both hosts end with status 0.
+    p.expect_status(0)
     expect(ended["echoed"] >= probe["replies"], "the VM answered %d, the probe got %d" % (ended["echoed"], probe["replies"]))
     figures("trips", round_trips=trips, moves=len(committed), wall_s="%.0f" % p.wall,
             guest_seconds=seconds, downtime_ms_sum=downtime_us // 1000,
