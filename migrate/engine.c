@@ -73,6 +73,10 @@ static void begin_round(struct migrate_source *src, bool sweep, uint64_t list_le
 	src->cur.vm_pages = src->cfg.nr_pages;
 	src->cur.prev_dirty_pages = sweep ? src->cfg.nr_pages : list_len;
 	src->cur.throttle_percent = src->throttle_percent;
+	if (src->cfg.model && src->cfg.model->migrations) {
+		src->cur.learned_Bps = src->cfg.model->stop_copy_Bps;
+		src->cur.learned_commit_us = src->cfg.model->commit_us;
+	}
 	src->sweep = sweep;
 	src->cursor = 0;
 	src->list_len = list_len;
@@ -235,6 +239,7 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 	s->total_pages_sent = src->report.pages_sent + s->pages_sent;
 	s->total_bytes_sent = src->report.bytes_sent + s->bytes_sent;
 	s->rtt_us = src->link.stats.rtt_ns / 1000;
+	s->commit_us = MAX(src->link.stats.rtt_min_ns / 1000, 1);
 	migrate_round_measure(s, &src->cfg.params);
 	record_round(src);
 	uint64_t dirty = s->dirty_pages;
@@ -243,6 +248,7 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 	if (d != MIGRATE_GO_ON) {
 		src->report.stopped_by_round_limit = d == MIGRATE_STOP_ROUND_LIMIT;
 		src->report.predicted_downtime_us = s->predicted_downtime_us;
+		src->report.forecast_learned = s->learned_Bps != 0;
 		src->list_len = dirty; /* sent once the vCPU is stopped */
 		src->phase = SRC_WAIT_PAUSE;
 		return MIGRATE_NEED_PAUSE;
@@ -309,7 +315,34 @@ static int send_stop_copy(struct migrate_source *src, uint64_t now_ns)
 	m.commit.state_len = src->state_len;
 	m.commit.rounds = src->report.rounds;
 	m.commit.state_checksum = migrate_hash64(MIGRATE_HASH_START, src->state, src->state_len);
+	src->commit_sent_ns = now_ns;
 	return source_send(src, &m, now_ns) ? 1 : -1;
+}
+
+/* What this stop-and-copy did, for the next migration over the same link,
+ * in the forecast's own terms (migrate_predict_downtime_us): the pages and
+ * state it moved (4 KiB a page) over the downtime less one shortest round
+ * trip, and that round trip. The newest migration counts as much as all
+ * before it (the link's load changes), so one odd run does not rule. */
+static void learn(struct migrate_source *src)
+{
+	struct migrate_link_model *m = src->cfg.model;
+	const struct migrate_report *r = &src->report;
+	if (!m)
+		return;
+	uint64_t downtime_us = r->downtime_ns / 1000;
+	uint64_t commit_us = MAX(src->link.stats.rtt_min_ns / 1000, 1);
+	uint64_t moved = r->stop_copy_pages * MIGRATE_PAGE_SIZE + r->state_bytes;
+	uint64_t send_us = MAX(downtime_us - MIN(commit_us, downtime_us), 1);
+	uint64_t Bps = MAX(migrate_scale(moved, 1000000, send_us), 1);
+	if (m->migrations == 0) {
+		m->stop_copy_Bps = Bps;
+		m->commit_us = commit_us;
+	} else {
+		m->stop_copy_Bps = (m->stop_copy_Bps + Bps) / 2;
+		m->commit_us = (m->commit_us + commit_us) / 2;
+	}
+	m->migrations++;
 }
 
 bool migrate_source_start(struct migrate_source *src, const struct migrate_source_config *cfg,
@@ -372,6 +405,8 @@ static enum migrate_status source_handle(struct migrate_source *src, const struc
 		 * resumes the VM only when it knows we have let go. */
 		migrate_transport_ack_now(&src->link, now_ns);
 		src->report.downtime_ns = now_ns - src->paused_ns;
+		src->report.commit_us = (now_ns - src->commit_sent_ns) / 1000;
+		learn(src);
 		return source_end(src, MIGRATE_COMMITTED, MIGRATE_OK, false, now_ns);
 	}
 	return source_abort(src, MIGRATE_ERR_PROTOCOL, false, now_ns);
@@ -619,7 +654,13 @@ static enum migrate_error dest_handle(struct migrate_dest *dst, const struct mig
 	switch (m.type) {
 	case MIGRATE_ZERO_PAGES: return dest_zero_pages(dst, &m.zero);
 	case MIGRATE_STATE: return dest_state(dst, &m.state);
-	case MIGRATE_ROUND_END: dst->report.rounds++; return MIGRATE_OK;
+	case MIGRATE_ROUND_END:
+		/* The source measures the round up to this ACK: send it now,
+		 * not after the delayed-ACK timer (which would be counted as
+		 * link time in the round's bandwidth). */
+		dst->report.rounds++;
+		dst->link.ack_now = true;
+		return MIGRATE_OK;
 	case MIGRATE_COMMIT: return dest_commit(dst, &m.commit, now_ns);
 	default: return MIGRATE_ERR_PROTOCOL;
 	}

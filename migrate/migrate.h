@@ -243,6 +243,7 @@ struct migrate_link_stats {
 	uint64_t out_of_window;   /* data frames too far ahead, dropped */
 	uint64_t delivered;       /* data frames handed to the engine in order */
 	uint64_t rtt_ns;          /* smoothed round-trip time (0 until measured) */
+	uint64_t rtt_min_ns;      /* the shortest: a frame answered at once, no ACK delay */
 	enum migrate_error last_reject;
 };
 
@@ -305,21 +306,24 @@ void migrate_transport_send_abort(struct migrate_transport *t, enum migrate_erro
 
 /* What a policy sees after each live round. */
 struct migrate_round_stats {
-	unsigned round;            /* 1 = the first round, which sends every page */
-	uint64_t vm_pages;         /* the VM's memory in pages */
-	uint64_t pages_sent;       /* in this round, zero pages included */
-	uint64_t zero_pages;       /* of which sent as zero-page markers */
-	uint64_t pages_skipped;    /* written again before their turn: left to the next round */
-	uint64_t bytes_sent;       /* frame bytes of this round, retransmissions excluded */
-	uint64_t duration_us;      /* first frame of the round to its last ACK */
-	uint64_t dirty_pages;      /* dirtied meanwhile: what is left to send */
-	uint64_t prev_dirty_pages; /* what this round had to send (vm_pages in round 1) */
-	uint64_t dirty_rate_pps;   /* dirty pages per second during this round */
-	uint64_t bandwidth_Bps;    /* bytes per second this round moved */
-	uint64_t total_pages_sent; /* all rounds so far */
-	uint64_t total_bytes_sent; /* all rounds so far */
-	uint64_t rtt_us;           /* the link's smoothed round-trip time */
-	unsigned throttle_percent; /* how much the vCPU is slowed down now */
+	unsigned round;             /* 1 = the first round, which sends every page */
+	uint64_t vm_pages;          /* the VM's memory in pages */
+	uint64_t pages_sent;        /* in this round, zero pages included */
+	uint64_t zero_pages;        /* of which sent as zero-page markers */
+	uint64_t pages_skipped;     /* written again before their turn: left to the next round */
+	uint64_t bytes_sent;        /* frame bytes of this round, retransmissions excluded */
+	uint64_t duration_us;       /* first frame of the round to its last ACK */
+	uint64_t dirty_pages;       /* dirtied meanwhile: what is left to send */
+	uint64_t prev_dirty_pages;  /* what this round had to send (vm_pages in round 1) */
+	uint64_t dirty_rate_pps;    /* dirty pages per second during this round */
+	uint64_t bandwidth_Bps;     /* bytes per second this round moved */
+	uint64_t total_pages_sent;  /* all rounds so far */
+	uint64_t total_bytes_sent;  /* all rounds so far */
+	uint64_t rtt_us;            /* the link's smoothed round-trip time */
+	uint64_t commit_us;         /* the link's shortest RTT: what COMMIT's round trip costs */
+	uint64_t learned_Bps;       /* earlier stop-and-copies over this link (0: none yet) */
+	uint64_t learned_commit_us; /* and their COMMIT round trips */
+	unsigned throttle_percent;  /* how much the vCPU is slowed down now */
 	uint64_t predicted_downtime_us; /* migrate_predict_downtime_us() of this round */
 };
 /* What the user asked for, and where a policy keeps its state.
@@ -402,8 +406,14 @@ int migrate_params_format(const struct migrate_policy *policy, const struct migr
 /* value * mul / div in 64-bit integers, saturating at UINT64_MAX (exact as
  * long as div * mul < 2^64, as for every rate here); div 0 gives UINT64_MAX. */
 uint64_t migrate_scale(uint64_t value, uint64_t mul, uint64_t div);
-/* Our downtime model: what is left (dirty pages and the state blob) over
- * the measured bandwidth, plus one round trip for the COMMIT handshake. */
+/* Our downtime model: what is left (dirty pages and the state blob) over a
+ * rate, plus the COMMIT handshake. The rate and the handshake are those
+ * earlier stop-and-copies over the same link measured (learned_*), or,
+ * on a link's first migration, this round's bandwidth and the link's
+ * shortest RTT (commit_us: COMMIT is answered at once, while the smoothed
+ * RTT holds delayed ACKs; that stands in where commit_us is 0, as in old
+ * traces). A round's bandwidth is measured while the VM runs, so it
+ * underestimates a stop-and-copy, which has the CPU to itself. */
 uint64_t migrate_predict_downtime_us(const struct migrate_round_stats *s,
                                      const struct migrate_params *p);
 
@@ -453,9 +463,20 @@ struct migrate_report {
 	uint64_t stop_copy_pages, stop_copy_bytes, state_bytes;
 	uint64_t total_ns;              /* start to COMMIT_ACK */
 	uint64_t downtime_ns;           /* migrate_source_paused() to COMMIT_ACK */
+	uint64_t commit_us;             /* of which COMMIT to COMMIT_ACK */
+	bool forecast_learned;          /* the prediction came from the link's model */
 	uint64_t predicted_downtime_us; /* the model's figure when the policy stopped */
 	bool stopped_by_round_limit;    /* the engine stopped it, not the policy */
 	struct migrate_link_stats link; /* retransmits etc. */
+};
+
+/* What stop-and-copies over one link did, kept by the caller from one
+ * migration to the next (one per destination) and updated at each commit:
+ * the forecast of the next migration over that link uses it. */
+struct migrate_link_model {
+	uint64_t stop_copy_Bps; /* pages (4 KiB each) and state over the downtime less commit_us */
+	uint64_t commit_us;     /* the link's shortest round trip */
+	unsigned migrations;    /* how many taught it (0: nothing known) */
 };
 
 struct migrate_source_config {
@@ -469,6 +490,7 @@ struct migrate_source_config {
 	struct migrate_params params;
 	uint32_t state_max; /* the state blob will be at most this long */
 	struct migrate_link_config link;
+	struct migrate_link_model *model; /* optional: learned per link, see above */
 };
 
 struct migrate_source {
@@ -476,7 +498,7 @@ struct migrate_source {
 	struct migrate_transport link;
 	int phase;     /* enum source_phase in engine.c */
 	bool tracking; /* the dirty tracker is started */
-	uint64_t start_ns, round_start_ns, paused_ns;
+	uint64_t start_ns, round_start_ns, paused_ns, commit_sent_ns;
 	/* the pages of the current round: all of them (round 1) or pfn_buf */
 	bool sweep;
 	uint64_t cursor, list_len;

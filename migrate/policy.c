@@ -116,6 +116,9 @@ uint64_t migrate_predict_downtime_us(const struct migrate_round_stats *s,
                                      const struct migrate_params *p)
 {
 	uint64_t left_bytes = s->dirty_pages * MIGRATE_PAGE_SIZE + p->state_bytes;
-	uint64_t copy_us = migrate_scale(left_bytes, 1000000, s->bandwidth_Bps);
-	return copy_us > UINT64_MAX - s->rtt_us ? UINT64_MAX : copy_us + s->rtt_us;
+	bool learned = s->learned_Bps != 0;
+	uint64_t rate = learned ? s->learned_Bps : s->bandwidth_Bps;
+	uint64_t commit = learned ? s->learned_commit_us : s->commit_us ? s->commit_us : s->rtt_us;
+	uint64_t copy_us = migrate_scale(left_bytes, 1000000, rate);
+	return copy_us > UINT64_MAX - commit ? UINT64_MAX : copy_us + commit;
 }

@@ -84,6 +84,11 @@ static bool take(void *ctx, const char *ev, const char *line, char *why, size_t 
 		         (unsigned long long)round, t->rounds + 1, ROUNDS_MAX);
 		return false;
 	}
+	/* The forecast's inputs since the commit handshake and the link model
+	 * (absent from older traces: the smoothed RTT stands in). */
+	json_u64(line, "commit_us", &s.commit_us);
+	json_u64(line, "learned_Bps", &s.learned_Bps);
+	json_u64(line, "learned_commit_us", &s.learned_commit_us);
 	s.round = (unsigned)round;
 	s.throttle_percent = (unsigned)throttle;
 	t->round[t->rounds++] = s;
@@ -129,7 +134,8 @@ static struct result replay(const struct trace *t, const struct migrate_policy *
 	double bw = later_us ? (double)later_bytes / (double)later_us
 	                     : (double)r1->bytes_sent / (double)r1->duration_us; /* bytes per us */
 	double rate = live_us ? (double)dirty / (double)live_us : 0;             /* pages per us */
-	uint64_t rtt = t->round[t->rounds - 1].rtt_us;
+	const struct migrate_round_stats *last = &t->round[t->rounds - 1];
+	uint64_t rtt = last->rtt_us;
 
 	struct result res = {0};
 	bool on_path = true;
@@ -151,6 +157,9 @@ static struct result replay(const struct trace *t, const struct migrate_policy *
 			s.duration_us = r->duration_us;
 			s.dirty_pages = r->dirty_pages;
 			s.rtt_us = r->rtt_us;
+			s.commit_us = r->commit_us;
+			s.learned_Bps = r->learned_Bps;
+			s.learned_commit_us = r->learned_commit_us;
 			res.on_path++;
 		} else {
 			on_path = false;
@@ -160,6 +169,9 @@ static struct result replay(const struct trace *t, const struct migrate_policy *
 			double d = rate * (double)s.duration_us * (100 - throttle) / 100.0;
 			s.dirty_pages = MIN((uint64_t)(d + 0.5), s.vm_pages);
 			s.rtt_us = rtt;
+			s.commit_us = last->commit_us;
+			s.learned_Bps = last->learned_Bps;
+			s.learned_commit_us = last->learned_commit_us;
 		}
 		s.total_pages_sent = total_pages + s.pages_sent;
 		s.total_bytes_sent = total_bytes + s.bytes_sent;

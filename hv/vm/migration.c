@@ -16,6 +16,8 @@
 #include "vm/vm.h"
 #include "x86/x86.h"
 
+static struct migrate_link_model *link_model(bool remote, unsigned payload);
+
 #define PIPE_SLOTS 64
 /* One pass of the migration engine in the scheduler loop lasts this long,
  * like a vCPU's slice: on one CPU a busy VM and its migration then share
@@ -342,6 +344,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	sc.link.send_frame = remote ? remote_send : pipe_send;
 	if (payload_size)
 		sc.link.payload_size = payload_size;
+	sc.model = link_model(remote, sc.link.payload_size);
 
 	if (remote)
 		be_patient(&sc.link);
@@ -549,7 +552,8 @@ static void report(void)
 	log_event(
 	    "{\"ev\":\"migrate_done\",\"vm\":\"%s\",\"to\":\"%s\",\"status\":\"%s\","
 	    "\"reason\":\"%s\",\"total_ms\":%llu,\"downtime_us\":%llu,"
-	    "\"predicted_downtime_us\":%llu,\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
+	    "\"predicted_downtime_us\":%llu,\"forecast\":\"%s\",\"commit_us\":%llu,"
+	    "\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
 	    "\"throttle\":[%s],\"vcpu_percent\":[%s],\"throttled_ms\":%llu,"
 	    "\"link_Bps\":%llu,\"total_ms_at_1gbps\":%llu,\"downtime_us_at_1gbps\":%llu,"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"pages_skipped\":%llu,"
@@ -564,8 +568,9 @@ static void report(void)
 	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
 	    (unsigned long long)(r->total_ns / 1000000),
 	    (unsigned long long)(r->downtime_ns / 1000),
-	    (unsigned long long)r->predicted_downtime_us, r->rounds, pages.text, rates.text,
-	    throttle.text, share.text,
+	    (unsigned long long)r->predicted_downtime_us,
+	    r->forecast_learned ? "learned" : "rounds", (unsigned long long)r->commit_us, r->rounds,
+	    pages.text, rates.text, throttle.text, share.text,
 	    (unsigned long long)((job.src_vm->vcpu.throttled_ticks - job.throttled_start_ticks) /
 	                         khz),
 	    (unsigned long long)link_Bps,
@@ -603,13 +608,16 @@ static void trace_rounds(void)
 		const struct migrate_round_stats *s = &r->round[i];
 		log_event("{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"round\":%u,\"vm_pages\":%llu,"
 		          "\"pages\":%llu,\"zero\":%llu,\"bytes\":%llu,\"us\":%llu,\"dirty\":%llu,"
-		          "\"prev\":%llu,\"rtt_us\":%llu,\"throttle\":%u,\"predicted_us\":%llu}",
+		          "\"prev\":%llu,\"rtt_us\":%llu,\"commit_us\":%llu,\"learned_Bps\":%llu,"
+		          "\"learned_commit_us\":%llu,\"throttle\":%u,\"predicted_us\":%llu}",
 		          vm, s->round, (unsigned long long)s->vm_pages,
 		          (unsigned long long)s->pages_sent, (unsigned long long)s->zero_pages,
 		          (unsigned long long)s->bytes_sent, (unsigned long long)s->duration_us,
 		          (unsigned long long)s->dirty_pages,
 		          (unsigned long long)s->prev_dirty_pages, (unsigned long long)s->rtt_us,
-		          s->throttle_percent, (unsigned long long)s->predicted_downtime_us);
+		          (unsigned long long)s->commit_us, (unsigned long long)s->learned_Bps,
+		          (unsigned long long)s->learned_commit_us, s->throttle_percent,
+		          (unsigned long long)s->predicted_downtime_us);
 	}
 	log_event(
 	    "{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"end\":1,\"knobs\":\"%s\","
@@ -696,6 +704,28 @@ static void pump(uint64_t now)
 		job.src_status = migrate_source_step(&job.src, now);
 	if (job.role != ROLE_SOURCE && job.dst_status == MIGRATE_RUNNING)
 		job.dst_status = migrate_dest_step(&job.dst, now);
+}
+
+/* What earlier stop-and-copies did, per link (local pipe or the e1000
+ * peer) and payload size, for the forecast of the next one
+ * (migrate_link_model). A few links at most; a new one takes the oldest
+ * slot. */
+static struct link_model_slot {
+	bool used, remote;
+	unsigned payload;
+	struct migrate_link_model model;
+} link_models[8];
+static unsigned link_model_next;
+
+static struct migrate_link_model *link_model(bool remote, unsigned payload)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(link_models); i++)
+		if (link_models[i].used && link_models[i].remote == remote &&
+		    link_models[i].payload == payload)
+			return &link_models[i].model;
+	struct link_model_slot *slot = &link_models[link_model_next++ % ARRAY_SIZE(link_models)];
+	*slot = (struct link_model_slot){.used = true, .remote = remote, .payload = payload};
+	return &slot->model;
 }
 
 static void resume_destination(void)

@@ -123,6 +123,7 @@ struct setup {
 	bool dest_zeroed; /* the destination starts all zero and says so */
 	bool (*state_check)(void *ctx, const uint8_t *state, size_t len);
 	const struct dirty_tracker_ops *tracker; /* NULL: fake_tracker_ops */
+	struct migrate_link_model *model;        /* the link's history, if any */
 };
 
 static struct setup defaults(void)
@@ -212,6 +213,7 @@ static bool start(const struct setup *s, uint64_t seed)
 	                                   .state_max = s->state_max};
 	knobs_default(s->policy->knobs, s->policy->knob_count, sc.params.knob);
 	sc.params.engine[MIGRATE_ROUND_LIMIT] = s->round_limit;
+	sc.model = s->model;
 	link_config(&sc.link, s, &w.a2b);
 	sc.link.session = 0x5e55 + (uint32_t)seed;
 	return migrate_source_start(&w.src, &sc, 0);
@@ -410,6 +412,49 @@ TEST(migrate_engine_pages_written_again_are_sent_once_not_twice)
 	CHECK_EQ(skipped[0], 0);
 	CHECK(skipped[1] > 0);
 	CHECK(sent[1] < sent[0]);
+}
+
+/* The forecast of a link's first migration comes from its rounds; each
+ * commit teaches the link's model what a stop-and-copy took (bytes over
+ * time, and the COMMIT round trip), and the next migration over that link
+ * forecasts from it (issue 15, item 4). */
+TEST(migrate_engine_link_model_learns_from_each_stop_and_copy)
+{
+	struct migrate_link_model model = {0};
+	struct setup s = defaults();
+	s.model = &model;
+	CHECK(start(&s, 3));
+	CHECK(run(10000 * MS));
+	CHECK_EQ(w.s, MIGRATE_COMMITTED);
+	const struct migrate_report *r = &w.src.report;
+	CHECK(!r->forecast_learned);
+	CHECK_EQ(r->round[0].learned_Bps, 0);
+	CHECK(r->round[0].commit_us > 0 && r->round[0].commit_us <= r->round[0].rtt_us);
+	CHECK_EQ(model.migrations, 1);
+	/* (This link sends a whole window in one tick: the commit round trip
+	 * can be all of the downtime.) */
+	CHECK(r->commit_us > 0 && r->commit_us <= r->downtime_ns / 1000);
+	CHECK_EQ(model.commit_us, w.src.link.stats.rtt_min_ns / 1000);
+	uint64_t moved = r->stop_copy_pages * MIGRATE_PAGE_SIZE + STATE_LEN;
+	uint64_t down_us = r->downtime_ns / 1000;
+	uint64_t send_us = MAX(down_us - MIN(model.commit_us, down_us), 1);
+	CHECK_EQ(model.stop_copy_Bps, migrate_scale(moved, 1000000, send_us));
+	struct migrate_link_model first = model;
+
+	CHECK(start(&s, 4)); /* the same link again */
+	CHECK(run(10000 * MS));
+	CHECK_EQ(w.s, MIGRATE_COMMITTED);
+	CHECK(images_equal());
+	CHECK(r->forecast_learned);
+	CHECK_EQ(r->round[0].learned_Bps, first.stop_copy_Bps);
+	CHECK_EQ(r->round[0].learned_commit_us, first.commit_us);
+	/* The forecast is the model's: what was left over its rate, plus its
+	 * commit round trip. */
+	const struct migrate_round_stats *last = &r->round[r->rounds - 1];
+	uint64_t left = last->dirty_pages * MIGRATE_PAGE_SIZE + STATE_LEN;
+	CHECK_EQ(r->predicted_downtime_us,
+	         migrate_scale(left, 1000000, first.stop_copy_Bps) + first.commit_us);
+	CHECK_EQ(model.migrations, 2);
 }
 
 TEST(migrate_engine_lossy_link_gives_identical_image)
