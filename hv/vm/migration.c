@@ -527,9 +527,10 @@ static void report(void)
 	power_settle(true);
 	uint64_t energy_now = power_account_nj(ACCOUNT_MIGRATION_ID);
 	const struct migrate_report *r = &job.src.report;
-	struct number_list pages = {0}, rates = {0}, throttle = {0}, share = {0};
+	struct number_list pages = {0}, skipped = {0}, rates = {0}, throttle = {0}, share = {0};
 	for (unsigned i = 0; i < r->rounds && i < MIGRATE_ROUNDS_RECORDED; i++) {
 		number_list_add(&pages, r->round[i].pages_sent);
+		number_list_add(&skipped, r->round[i].pages_skipped);
 		number_list_add(&rates, r->round[i].dirty_rate_pps);
 		number_list_add(&throttle, r->round[i].throttle_percent);
 		number_list_add(&share, job.vcpu_percent[i]);
@@ -553,7 +554,7 @@ static void report(void)
 	    "{\"ev\":\"migrate_done\",\"vm\":\"%s\",\"to\":\"%s\",\"status\":\"%s\","
 	    "\"reason\":\"%s\",\"total_ms\":%llu,\"downtime_us\":%llu,"
 	    "\"predicted_downtime_us\":%llu,\"forecast\":\"%s\",\"commit_us\":%llu,"
-	    "\"rounds\":%u,\"pages\":[%s],\"dirty_rate\":[%s],"
+	    "\"rounds\":%u,\"pages\":[%s],\"skipped\":[%s],\"dirty_rate\":[%s],"
 	    "\"throttle\":[%s],\"vcpu_percent\":[%s],\"throttled_ms\":%llu,"
 	    "\"link_Bps\":%llu,\"total_ms_at_1gbps\":%llu,\"downtime_us_at_1gbps\":%llu,"
 	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"pages_skipped\":%llu,"
@@ -570,7 +571,7 @@ static void report(void)
 	    (unsigned long long)(r->downtime_ns / 1000),
 	    (unsigned long long)r->predicted_downtime_us,
 	    r->forecast_learned ? "learned" : "rounds", (unsigned long long)r->commit_us, r->rounds,
-	    pages.text, rates.text, throttle.text, share.text,
+	    pages.text, skipped.text, rates.text, throttle.text, share.text,
 	    (unsigned long long)((job.src_vm->vcpu.throttled_ticks - job.throttled_start_ticks) /
 	                         khz),
 	    (unsigned long long)link_Bps,
