@@ -150,9 +150,12 @@ static void take_page(struct migrate_source *src, uint64_t pfn)
 	src->page_open = true;
 }
 
+/* The first piece of a page says which page (PAGE); the others only go on
+ * with it (PAGE_MORE, then PAGE_END with the checksum). */
 static bool send_page_piece(struct migrate_source *src, uint64_t now_ns)
 {
-	unsigned room = src->cfg.link.payload_size - MIGRATE_PAGE_CHUNK_HEADER;
+	bool first = src->page_offset == 0;
+	unsigned room = src->cfg.link.payload_size - (first ? MIGRATE_PAGE_CHUNK_HEADER : 0);
 	unsigned left = MIGRATE_PAGE_SIZE - src->page_offset;
 	struct migrate_msg m = {.type = MIGRATE_PAGE};
 	m.page.pfn = src->page_pfn;
@@ -167,6 +170,8 @@ static bool send_page_piece(struct migrate_source *src, uint64_t now_ns)
 		 * one leaves it at least one byte. */
 		m.page.len = (uint16_t)MIN(room, left - 1);
 	}
+	if (!first)
+		m.type = m.page.last ? MIGRATE_PAGE_END : MIGRATE_PAGE_MORE;
 	if (!source_send(src, &m, now_ns))
 		return false;
 	src->page_offset += m.page.len;
@@ -556,8 +561,20 @@ static enum migrate_error dest_hello(struct migrate_dest *dst, const struct migr
 /* Pieces of a page arrive in order (the stream is in order and the source
  * sends a page's pieces back to back), straight into the image; the page
  * counts only once its checksum matches. */
-static enum migrate_error dest_page(struct migrate_dest *dst, const struct migrate_page_chunk *c)
+static enum migrate_error dest_page(struct migrate_dest *dst, struct migrate_page_chunk *c)
 {
+	if (c->continued) {
+		/* PAGE_MORE or PAGE_END: the open page, where it left off; a
+		 * piece that would end it without its checksum, or run past
+		 * it, is refused. */
+		if (!dst->page_open)
+			return MIGRATE_ERR_PROTOCOL;
+		c->pfn = dst->page_pfn;
+		c->offset = dst->page_next_offset;
+		uint32_t end = (uint32_t)c->offset + c->len;
+		if (c->last ? end != MIGRATE_PAGE_SIZE : end >= MIGRATE_PAGE_SIZE)
+			return MIGRATE_ERR_PROTOCOL;
+	}
 	if (c->pfn >= dst->report.vm_pages)
 		return MIGRATE_ERR_PROTOCOL;
 	if (c->offset == 0) {
@@ -647,7 +664,7 @@ static enum migrate_error dest_handle(struct migrate_dest *dst, const struct mig
 		return dest_hello(dst, &m.hello, now_ns);
 	if (dst->phase != DST_RECEIVING)
 		return MIGRATE_ERR_PROTOCOL;
-	if (m.type == MIGRATE_PAGE)
+	if (m.type == MIGRATE_PAGE || m.type == MIGRATE_PAGE_MORE || m.type == MIGRATE_PAGE_END)
 		return dest_page(dst, &m.page);
 	if (dst->page_open)
 		return MIGRATE_ERR_PROTOCOL; /* nothing may come between a page's pieces */

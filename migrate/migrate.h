@@ -50,7 +50,7 @@
  *  chained with the payload's, folded to 32 bits). Bytes after the payload
  *  are padding (the e1000 pads short frames to 60 bytes) and are ignored. */
 #define MIGRATE_MAGIC       0x4A4D
-#define MIGRATE_VERSION     2 /* 2: migrate_hash64 replaced byte-wise FNV-1a */
+#define MIGRATE_VERSION     3 /* 3: PAGE_MORE, PAGE_END; 2: migrate_hash64 */
 #define MIGRATE_HEADER_SIZE 18
 #define MIGRATE_PAYLOAD_MIN 32 /* smallest payload size a link may be set to */
 #define MIGRATE_PAYLOAD_MAX (MIGRATE_MTU - MIGRATE_HEADER_SIZE) /* 1482 */
@@ -71,6 +71,8 @@ enum migrate_type {
 	MIGRATE_COMMIT_ACK, /* dest -> source: verified, the VM is mine now */
 	MIGRATE_ABORT,      /* either way, out of band: stop, with a reason */
 	MIGRATE_ACK,        /* transport only, out of band: what has arrived */
+	MIGRATE_PAGE_MORE,  /* the open page goes on: data only, no header */
+	MIGRATE_PAGE_END,   /* the open page's last piece: data, then its checksum */
 	MIGRATE_TYPE_END
 };
 
@@ -142,11 +144,18 @@ struct migrate_hello { /* 16: nr_pages u64, page_size u32, state_max u32 */
 struct migrate_hello_ack { /* 8: nr_pages u64 (the destination's capacity) */
 	uint64_t nr_pages;
 };
-struct migrate_page_chunk { /* 12 + len (+ 8): pfn u64, offset u16, len u16, data, [checksum u64] */
+/* PAGE (12 + len (+ 8)): pfn u64, offset u16, len u16, data, [checksum u64]
+ * opens a page. Its next pieces need no header, the stream being in order
+ * and a page's pieces back to back: PAGE_MORE (len: data) and PAGE_END
+ * (len + 8: data, checksum u64), which at 32-byte payloads carry 32 and 24
+ * bytes of the page instead of 20. For those two, pfn and offset are the
+ * open page's (the destination knows them) and `continued` is set. */
+struct migrate_page_chunk {
 	uint64_t pfn;
 	uint16_t offset, len;
 	const uint8_t *data;
-	bool last;              /* offset + len == MIGRATE_PAGE_SIZE: the checksum follows */
+	bool last;              /* the page's last piece: the checksum follows */
+	bool continued;         /* PAGE_MORE or PAGE_END: pfn and offset not on the wire */
 	uint64_t page_checksum; /* only in the last piece */
 };
 struct migrate_zero_pages { /* 8 * count: pfn u64 each */

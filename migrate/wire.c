@@ -130,6 +130,8 @@ bool migrate_msg_encode(uint8_t *buf, size_t cap, const struct migrate_msg *m, u
 	case MIGRATE_PAGE:
 		n = PAGE_CHUNK_HEADER + (size_t)m->page.len + (m->page.last ? 8 : 0);
 		break;
+	case MIGRATE_PAGE_MORE: n = (size_t)m->page.len; break;
+	case MIGRATE_PAGE_END: n = (size_t)m->page.len + 8; break;
 	case MIGRATE_ZERO_PAGES: n = 8 * (size_t)m->zero.count; break;
 	case MIGRATE_STATE: n = STATE_CHUNK_HEADER + (size_t)m->state.len; break;
 	case MIGRATE_ROUND_END: n = 8; break;
@@ -155,6 +157,11 @@ bool migrate_msg_encode(uint8_t *buf, size_t cap, const struct migrate_msg *m, u
 		memcpy(buf + PAGE_CHUNK_HEADER, m->page.data, m->page.len);
 		if (m->page.last)
 			put64(buf + PAGE_CHUNK_HEADER + m->page.len, m->page.page_checksum);
+		break;
+	case MIGRATE_PAGE_MORE: memcpy(buf, m->page.data, m->page.len); break;
+	case MIGRATE_PAGE_END:
+		memcpy(buf, m->page.data, m->page.len);
+		put64(buf + m->page.len, m->page.page_checksum);
 		break;
 	case MIGRATE_ZERO_PAGES:
 		for (unsigned i = 0; i < m->zero.count; i++)
@@ -220,6 +227,21 @@ enum migrate_error migrate_msg_decode(const struct migrate_frame *f, struct migr
 		c->data = p + PAGE_CHUNK_HEADER;
 		if (c->last)
 			c->page_checksum = get64(p + PAGE_CHUNK_HEADER + c->len);
+		return MIGRATE_OK;
+	}
+	case MIGRATE_PAGE_MORE:
+	case MIGRATE_PAGE_END: {
+		/* Whether it fits the open page only the destination knows. */
+		struct migrate_page_chunk *c = &out->page;
+		c->continued = true;
+		c->last = f->type == MIGRATE_PAGE_END;
+		size_t data = c->last ? n - MIN(n, (size_t)8) : n;
+		if (data == 0 || data > MIGRATE_PAGE_SIZE)
+			return MIGRATE_ERR_BAD_PAYLOAD;
+		c->len = (uint16_t)data;
+		c->data = p;
+		if (c->last)
+			c->page_checksum = get64(p + data);
 		return MIGRATE_OK;
 	}
 	case MIGRATE_ZERO_PAGES:
@@ -310,11 +332,12 @@ const char *migrate_error_name(enum migrate_error e)
 const char *migrate_type_name(unsigned type)
 {
 	static const char *const names[MIGRATE_TYPE_END] = {
-	    [MIGRATE_HELLO] = "HELLO",   [MIGRATE_HELLO_ACK] = "HELLO_ACK",
-	    [MIGRATE_PAGE] = "PAGE",     [MIGRATE_ZERO_PAGES] = "ZERO_PAGES",
-	    [MIGRATE_STATE] = "STATE",   [MIGRATE_ROUND_END] = "ROUND_END",
-	    [MIGRATE_COMMIT] = "COMMIT", [MIGRATE_COMMIT_ACK] = "COMMIT_ACK",
-	    [MIGRATE_ABORT] = "ABORT",   [MIGRATE_ACK] = "ACK",
+	    [MIGRATE_HELLO] = "HELLO",         [MIGRATE_HELLO_ACK] = "HELLO_ACK",
+	    [MIGRATE_PAGE] = "PAGE",           [MIGRATE_ZERO_PAGES] = "ZERO_PAGES",
+	    [MIGRATE_STATE] = "STATE",         [MIGRATE_ROUND_END] = "ROUND_END",
+	    [MIGRATE_COMMIT] = "COMMIT",       [MIGRATE_COMMIT_ACK] = "COMMIT_ACK",
+	    [MIGRATE_ABORT] = "ABORT",         [MIGRATE_ACK] = "ACK",
+	    [MIGRATE_PAGE_MORE] = "PAGE_MORE", [MIGRATE_PAGE_END] = "PAGE_END",
 	};
 	return type < MIGRATE_TYPE_END && names[type] ? names[type] : "?";
 }

@@ -112,8 +112,12 @@ static void send_page(struct fuzz_in *in, uint8_t op)
 	uint64_t sum = migrate_page_checksum(page);
 	if (op & 16)
 		sum ^= 1; /* a page damaged end to end: the destination must abort */
-	unsigned room = w.peer.cfg.payload_size - MIGRATE_PAGE_CHUNK_HEADER;
+	/* op & 32: later pieces as PAGE_MORE/PAGE_END, as the source sends
+	 * them; else each piece a PAGE with its offset (also valid). */
+	bool continued = op & 32;
 	for (uint16_t offset = 0; offset < MIGRATE_PAGE_SIZE;) {
+		bool bare = continued && offset > 0;
+		unsigned room = w.peer.cfg.payload_size - (bare ? 0 : MIGRATE_PAGE_CHUNK_HEADER);
 		unsigned left = MIGRATE_PAGE_SIZE - offset;
 		struct migrate_msg m = {.type = MIGRATE_PAGE};
 		m.page.pfn = pfn;
@@ -126,6 +130,8 @@ static void send_page(struct fuzz_in *in, uint8_t op)
 		} else {
 			m.page.len = (uint16_t)MIN(room, left - 1);
 		}
+		if (bare)
+			m.type = m.page.last ? MIGRATE_PAGE_END : MIGRATE_PAGE_MORE;
 		peer_send_msg(&w.peer, &m);
 		offset += m.page.len;
 	}

@@ -138,8 +138,20 @@ static void on_engine_frame(void *ctx, const struct migrate_frame *f, const stru
 		FUZZ_ASSERT(m->hello.nr_pages == w.nr_pages);
 		FUZZ_ASSERT(m->hello.page_size == MIGRATE_PAGE_SIZE);
 		break;
+	case MIGRATE_PAGE_MORE:
+	case MIGRATE_PAGE_END:
 	case MIGRATE_PAGE: {
-		const struct migrate_page_chunk *c = &m->page;
+		struct migrate_page_chunk piece = m->page, *c = &piece;
+		if (c->continued) { /* the open page, where it left off */
+			FUZZ_ASSERT(w.page_open && w.page_next > 0);
+			c->pfn = w.page_pfn;
+			c->offset = (uint16_t)w.page_next;
+			FUZZ_ASSERT(c->offset + c->len <= MIGRATE_PAGE_SIZE);
+			FUZZ_ASSERT(c->last == (c->offset + c->len == MIGRATE_PAGE_SIZE));
+		} else {
+			/* The source opens a page with PAGE and goes on without. */
+			FUZZ_ASSERT(c->offset == 0);
+		}
 		FUZZ_ASSERT(c->pfn < w.nr_pages);
 		if (c->offset == 0) {
 			FUZZ_ASSERT(!w.page_open); /* pieces of one page go back to back */

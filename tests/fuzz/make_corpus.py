@@ -288,7 +288,7 @@ def hash64(h, data):
 
 
 def frame(t, payload, session=0x1234, seq=0):
-    head = u16(0x4A4D) + u8(2) + u8(t) + u32(session) + u32(seq) + u16(len(payload))
+    head = u16(0x4A4D) + u8(3) + u8(t)  # MIGRATE_VERSION + u32(session) + u32(seq) + u16(len(payload))
     h = hash64(hash64(START, head), payload)
     return head + u32((h ^ (h >> 32)) & 0xFFFFFFFF) + payload
 
@@ -306,6 +306,8 @@ def wire():
         "commit_ack": (8, b""),
         "abort": (9, u16(10)),
         "ack": (10, u32(17) + u64(0x5)),
+        "page_more": (11, b"\x33" * 32),
+        "page_end": (12, b"\x44" * 24 + u64(0xbeef)),
     }
     for name, (t, p) in msgs.items():
         f = frame(t, p, seq=3)

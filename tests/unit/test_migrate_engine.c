@@ -944,6 +944,72 @@ TEST(migrate_engine_destination_checks_page_checksum)
 	CHECK_EQ(h.abort_reason, MIGRATE_ERR_PAGE_CHECKSUM);
 }
 
+/* Continuation pieces fit only the open page: none without one, none that
+ * would end it without the checksum (PAGE_MORE up to the page's end), none
+ * that ends it early or late (PAGE_END); a page sent as PAGE, PAGE_MORE,
+ * PAGE_END arrives whole. */
+static enum migrate_status hand_piece(uint8_t type, uint16_t len, const uint8_t *data)
+{
+	struct migrate_msg m = {.type = type};
+	m.page.len = len;
+	m.page.data = data;
+	m.page.last = type == MIGRATE_PAGE_END;
+	m.page.page_checksum = migrate_page_checksum(h.page);
+	hand_send(&m);
+	return h.dst.report.status;
+}
+
+static void hand_open_page(uint64_t pfn, uint16_t len)
+{
+	struct migrate_msg m = {.type = MIGRATE_PAGE};
+	m.page.pfn = pfn;
+	m.page.len = len;
+	m.page.data = h.page;
+	hand_send(&m);
+}
+
+TEST(migrate_engine_destination_takes_continuation_pieces_only_where_they_fit)
+{
+	for (int c = 0; c < 4; c++) {
+		hand_setup();
+		hand_hello();
+		for (unsigned i = 0; i < sizeof h.page; i++)
+			h.page[i] = (uint8_t)(i * 3 + 1);
+		switch (c) {
+		case 0: /* the whole page: 1000 + 1400 + 1400 + 296 */
+			hand_open_page(3, 1000);
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_MORE, 1400, h.page + 1000),
+			         MIGRATE_RUNNING);
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_MORE, 1400, h.page + 2400),
+			         MIGRATE_RUNNING);
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_END, 296, h.page + 3800), MIGRATE_RUNNING);
+			CHECK_EQ(h.dst.report.pages_received, 1);
+			CHECK(memcmp(h.mem + 3 * MIGRATE_PAGE_SIZE, h.page, MIGRATE_PAGE_SIZE) ==
+			      0);
+			continue;
+		case 1: /* no page open */
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_MORE, 10, h.page), MIGRATE_ABORTED);
+			break;
+		case 2: /* MORE up to the end: the checksum would never come */
+			hand_open_page(3, 1000);
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_MORE, 1400, h.page + 1000),
+			         MIGRATE_RUNNING);
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_MORE, 1400, h.page + 2400),
+			         MIGRATE_RUNNING);
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_MORE, 296, h.page + 3800),
+			         MIGRATE_ABORTED);
+			break;
+		case 3: /* END short of the page's end */
+			hand_open_page(3, 1000);
+			CHECK_EQ(hand_piece(MIGRATE_PAGE_END, 1400, h.page + 1000),
+			         MIGRATE_ABORTED);
+			break;
+		}
+		CHECK_EQ(h.dst.report.reason, MIGRATE_ERR_PROTOCOL);
+		CHECK_EQ(h.dst.report.pages_received, 0);
+	}
+}
+
 TEST(migrate_engine_destination_refuses_early_commit)
 {
 	hand_setup();

@@ -94,6 +94,23 @@ TEST(migrate_wire_every_message_round_trips)
 	CHECK(out.page.last);
 	CHECK_EQ(out.page.page_checksum, migrate_page_checksum(page));
 
+	/* A page's later pieces carry no header: data, or data and checksum. */
+	m = (struct migrate_msg){.type = MIGRATE_PAGE_MORE};
+	m.page.len = 32;
+	m.page.data = page + 20;
+	CHECK_EQ(build(&m), MIGRATE_HEADER_SIZE + 32);
+	CHECK_EQ(parse(MIGRATE_HEADER_SIZE + 32, &out), MIGRATE_OK);
+	CHECK(out.page.continued && !out.page.last && out.page.len == 32);
+	CHECK(memcmp(out.page.data, page + 20, 32) == 0);
+	m = (struct migrate_msg){.type = MIGRATE_PAGE_END};
+	m.page.len = 24;
+	m.page.data = page + MIGRATE_PAGE_SIZE - 24;
+	m.page.last = true;
+	m.page.page_checksum = migrate_page_checksum(page);
+	CHECK_EQ(parse(build(&m), &out), MIGRATE_OK);
+	CHECK(out.page.continued && out.page.last && out.page.len == 24);
+	CHECK_EQ(out.page.page_checksum, migrate_page_checksum(page));
+
 	uint64_t pfns[3] = {0, 5, 1ull << 33};
 	m = (struct migrate_msg){.type = MIGRATE_ZERO_PAGES};
 	m.zero.count = 3;
@@ -280,6 +297,12 @@ TEST(migrate_wire_malformed_payloads_are_rejected)
 	CHECK_EQ(raw(MIGRATE_COMMIT_ACK, p, 1), MIGRATE_ERR_BAD_PAYLOAD);
 	CHECK_EQ(raw(MIGRATE_ABORT, p, 3), MIGRATE_ERR_BAD_PAYLOAD);
 	CHECK_EQ(raw(MIGRATE_ACK, p, 11), MIGRATE_ERR_BAD_PAYLOAD);
+	/* Continuation pieces: never empty; PAGE_END has its 8-byte checksum
+	 * and at least one byte of data. */
+	CHECK_EQ(raw(MIGRATE_PAGE_MORE, p, 0), MIGRATE_ERR_BAD_PAYLOAD);
+	CHECK_EQ(raw(MIGRATE_PAGE_MORE, p, 1), MIGRATE_OK);
+	CHECK_EQ(raw(MIGRATE_PAGE_END, p, 8), MIGRATE_ERR_BAD_PAYLOAD);
+	CHECK_EQ(raw(MIGRATE_PAGE_END, p, 9), MIGRATE_OK);
 
 	/* PAGE: header too short, empty piece, offset past the page, piece
 	 * running past the page, lengths that disagree, a last piece
