@@ -97,22 +97,16 @@ static bool leave_to_next_round(struct migrate_source *src, uint64_t pfn)
 	return true;
 }
 
-/* The next page of this round: all of them in order in round 1, else the
- * harvested list. */
+/* The next page of this round's list (round 1: the non-zero pages its
+ * scan found; later rounds: the harvest). */
 static bool next_pfn(struct migrate_source *src, uint64_t *pfn)
 {
 	for (;;) {
-		if (src->sweep) {
-			if (src->cursor >= src->cfg.nr_pages)
-				return false;
-			*pfn = src->cursor++;
-		} else {
-			if (src->cursor >= src->list_len)
-				return false;
-			*pfn = src->cfg.pfn_buf[src->cursor++];
-			if (*pfn >= src->cfg.nr_pages)
-				continue; /* a tracker bug must not make us read outside the VM */
-		}
+		if (src->cursor >= src->list_len)
+			return false;
+		*pfn = src->cfg.pfn_buf[src->cursor++];
+		if (*pfn >= src->cfg.nr_pages)
+			continue; /* a tracker bug must not make us read outside the VM */
 		if (!leave_to_next_round(src, *pfn))
 			return true;
 	}
@@ -152,6 +146,24 @@ static void take_page(struct migrate_source *src, uint64_t pfn)
 
 /* The first piece of a page says which page (PAGE); the others only go on
  * with it (PAGE_MORE, then PAGE_END with the checksum). */
+/* Round 1 looks at every page first: a zero page joins a marker frame, a
+ * non-zero one the list the round then sends. Scanning apart from sending
+ * lets the round's bandwidth leave the scan out (scan_us): the forecast
+ * of a stop-and-copy, which sends written pages, not zero ones, was
+ * several times too long when a round 1 of mostly zero pages counted it. */
+static void scan_page(struct migrate_source *src, uint64_t pfn)
+{
+	if (page_is_zero(src->cfg.memory + pfn * MIGRATE_PAGE_SIZE)) {
+		src->zero_pfns[src->zero_count++] = pfn;
+		src->cur.pages_sent++;
+		src->cur.zero_pages++;
+	} else if (src->list_len < src->cfg.pfn_buf_len) {
+		src->cfg.pfn_buf[src->list_len++] = pfn;
+	} else {
+		take_page(src, pfn); /* no room to list it: send it now */
+	}
+}
+
 static bool send_page_piece(struct migrate_source *src, uint64_t now_ns)
 {
 	bool first = src->page_offset == 0;
@@ -209,7 +221,14 @@ static int send_pages(struct migrate_source *src, uint64_t now_ns, size_t max_pa
 			ok = send_page_piece(src, now_ns);
 		else if (src->zero_count == zero_room)
 			ok = flush_zero_pages(src, now_ns);
-		else if (next_pfn(src, &pfn)) {
+		else if (src->sweep && src->cursor < src->cfg.nr_pages) {
+			scan_page(src, src->cursor++);
+			looked_at++;
+		} else if (src->sweep) {
+			src->sweep = false; /* the scan is done: send what it listed */
+			src->cursor = 0;
+			src->cur.scan_us = (now_ns - src->round_start_ns) / 1000;
+		} else if (next_pfn(src, &pfn)) {
 			take_page(src, pfn);
 			looked_at++;
 		} else if (src->zero_count)
@@ -265,7 +284,8 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 void migrate_round_measure(struct migrate_round_stats *s, const struct migrate_params *p)
 {
 	s->dirty_rate_pps = migrate_scale(s->dirty_pages, 1000000, s->duration_us);
-	s->bandwidth_Bps = migrate_scale(s->bytes_sent, 1000000, s->duration_us);
+	uint64_t sending_us = s->duration_us - MIN(s->scan_us, s->duration_us - 1);
+	s->bandwidth_Bps = migrate_scale(s->bytes_sent, 1000000, sending_us);
 	s->predicted_downtime_us = migrate_predict_downtime_us(s, p);
 }
 

@@ -322,10 +322,11 @@ struct migrate_round_stats {
 	uint64_t pages_skipped;     /* written again before their turn: left to the next round */
 	uint64_t bytes_sent;        /* frame bytes of this round, retransmissions excluded */
 	uint64_t duration_us;       /* first frame of the round to its last ACK */
+	uint64_t scan_us;           /* round 1: of which the scan for zero pages */
 	uint64_t dirty_pages;       /* dirtied meanwhile: what is left to send */
 	uint64_t prev_dirty_pages;  /* what this round had to send (vm_pages in round 1) */
 	uint64_t dirty_rate_pps;    /* dirty pages per second during this round */
-	uint64_t bandwidth_Bps;     /* bytes per second this round moved */
+	uint64_t bandwidth_Bps;     /* bytes per second this round moved (its scan left out) */
 	uint64_t total_pages_sent;  /* all rounds so far */
 	uint64_t total_bytes_sent;  /* all rounds so far */
 	uint64_t rtt_us;            /* the link's smoothed round-trip time */

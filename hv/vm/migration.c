@@ -609,14 +609,16 @@ static void trace_rounds(void)
 		const struct migrate_round_stats *s = &r->round[i];
 		log_event("{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"round\":%u,\"vm_pages\":%llu,"
 		          "\"pages\":%llu,\"zero\":%llu,\"bytes\":%llu,\"us\":%llu,\"dirty\":%llu,"
-		          "\"prev\":%llu,\"rtt_us\":%llu,\"commit_us\":%llu,\"learned_Bps\":%llu,"
+		          "\"prev\":%llu,\"rtt_us\":%llu,\"scan_us\":%llu,\"commit_us\":%llu,"
+		          "\"learned_Bps\":%llu,"
 		          "\"learned_commit_us\":%llu,\"throttle\":%u,\"predicted_us\":%llu}",
 		          vm, s->round, (unsigned long long)s->vm_pages,
 		          (unsigned long long)s->pages_sent, (unsigned long long)s->zero_pages,
 		          (unsigned long long)s->bytes_sent, (unsigned long long)s->duration_us,
 		          (unsigned long long)s->dirty_pages,
 		          (unsigned long long)s->prev_dirty_pages, (unsigned long long)s->rtt_us,
-		          (unsigned long long)s->commit_us, (unsigned long long)s->learned_Bps,
+		          (unsigned long long)s->scan_us, (unsigned long long)s->commit_us,
+		          (unsigned long long)s->learned_Bps,
 		          (unsigned long long)s->learned_commit_us, s->throttle_percent,
 		          (unsigned long long)s->predicted_downtime_us);
 	}
