@@ -66,6 +66,11 @@ static bool source_send(struct migrate_source *src, const struct migrate_msg *m,
 	return bytes != 0;
 }
 
+static uint64_t vm_time(const struct migrate_source *src)
+{
+	return src->cfg.vm_time_ns ? src->cfg.vm_time_ns(src->cfg.vm_time_ctx) : 0;
+}
+
 static void begin_round(struct migrate_source *src, bool sweep, uint64_t list_len, uint64_t now_ns)
 {
 	memset(&src->cur, 0, sizeof src->cur);
@@ -81,6 +86,7 @@ static void begin_round(struct migrate_source *src, bool sweep, uint64_t list_le
 	src->cursor = 0;
 	src->list_len = list_len;
 	src->round_start_ns = now_ns;
+	src->vm_time_at_send_ns = vm_time(src);
 	src->phase = SRC_ROUND;
 }
 
@@ -228,6 +234,7 @@ static int send_pages(struct migrate_source *src, uint64_t now_ns, size_t max_pa
 			src->sweep = false; /* the scan is done: send what it listed */
 			src->cursor = 0;
 			src->cur.scan_us = (now_ns - src->round_start_ns) / 1000;
+			src->vm_time_at_send_ns = vm_time(src);
 		} else if (next_pfn(src, &pfn)) {
 			take_page(src, pfn);
 			looked_at++;
@@ -258,6 +265,7 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 {
 	struct migrate_round_stats *s = &src->cur;
 	s->duration_us = MAX((now_ns - src->round_start_ns) / 1000, 1);
+	s->vm_us = (vm_time(src) - src->vm_time_at_send_ns) / 1000;
 	s->dirty_pages =
 	    src->cfg.tracker->harvest(src->cfg.tracker_ctx, src->cfg.pfn_buf, src->cfg.pfn_buf_len);
 	s->total_pages_sent = src->report.pages_sent + s->pages_sent;
@@ -284,7 +292,8 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 void migrate_round_measure(struct migrate_round_stats *s, const struct migrate_params *p)
 {
 	s->dirty_rate_pps = migrate_scale(s->dirty_pages, 1000000, s->duration_us);
-	uint64_t sending_us = s->duration_us - MIN(s->scan_us, s->duration_us - 1);
+	uint64_t left_out = s->scan_us + s->vm_us;
+	uint64_t sending_us = s->duration_us - MIN(left_out, s->duration_us - 1);
 	s->bandwidth_Bps = migrate_scale(s->bytes_sent, 1000000, sending_us);
 	s->predicted_downtime_us = migrate_predict_downtime_us(s, p);
 }

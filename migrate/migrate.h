@@ -323,10 +323,11 @@ struct migrate_round_stats {
 	uint64_t bytes_sent;        /* frame bytes of this round, retransmissions excluded */
 	uint64_t duration_us;       /* first frame of the round to its last ACK */
 	uint64_t scan_us;           /* round 1: of which the scan for zero pages */
+	uint64_t vm_us;             /* of the rest, the migrating VM's own time (vm_time_ns) */
 	uint64_t dirty_pages;       /* dirtied meanwhile: what is left to send */
 	uint64_t prev_dirty_pages;  /* what this round had to send (vm_pages in round 1) */
 	uint64_t dirty_rate_pps;    /* dirty pages per second during this round */
-	uint64_t bandwidth_Bps;     /* bytes per second this round moved (its scan left out) */
+	uint64_t bandwidth_Bps;     /* bytes per second this round moved (scan and VM left out) */
 	uint64_t total_pages_sent;  /* all rounds so far */
 	uint64_t total_bytes_sent;  /* all rounds so far */
 	uint64_t rtt_us;            /* the link's smoothed round-trip time */
@@ -501,6 +502,13 @@ struct migrate_source_config {
 	uint32_t state_max; /* the state blob will be at most this long */
 	struct migrate_link_config link;
 	struct migrate_link_model *model; /* optional: learned per link, see above */
+	/* Optional: the time the migrating VM has had the CPU so far (ns,
+	 * its guest time and hv's work for it). On one CPU a round shares it
+	 * with the VM, a stop-and-copy does not: a round's bandwidth leaves
+	 * the VM's share out, so that it forecasts the stop-and-copy. Other
+	 * VMs' time stays in: they run during a stop-and-copy too. */
+	uint64_t (*vm_time_ns)(void *ctx);
+	void *vm_time_ctx;
 };
 
 struct migrate_source {
@@ -509,6 +517,7 @@ struct migrate_source {
 	int phase;     /* enum source_phase in engine.c */
 	bool tracking; /* the dirty tracker is started */
 	uint64_t start_ns, round_start_ns, paused_ns, commit_sent_ns;
+	uint64_t vm_time_at_send_ns; /* vm_time_ns() when the round began sending */
 	/* the pages of the current round: all of them (round 1) or pfn_buf */
 	bool sweep;
 	uint64_t cursor, list_len;

@@ -87,6 +87,7 @@ static bool take(void *ctx, const char *ev, const char *line, char *why, size_t 
 	/* The forecast's inputs since the commit handshake and the link model
 	 * (absent from older traces: the smoothed RTT stands in). */
 	json_u64(line, "scan_us", &s.scan_us);
+	json_u64(line, "vm_us", &s.vm_us);
 	json_u64(line, "commit_us", &s.commit_us);
 	json_u64(line, "learned_Bps", &s.learned_Bps);
 	json_u64(line, "learned_commit_us", &s.learned_commit_us);
@@ -159,6 +160,7 @@ static struct result replay(const struct trace *t, const struct migrate_policy *
 			s.dirty_pages = r->dirty_pages;
 			s.rtt_us = r->rtt_us;
 			s.scan_us = r->scan_us;
+			s.vm_us = r->vm_us;
 			s.commit_us = r->commit_us;
 			s.learned_Bps = r->learned_Bps;
 			s.learned_commit_us = r->learned_commit_us;

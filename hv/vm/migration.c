@@ -18,6 +18,13 @@
 
 static struct migrate_link_model *link_model(bool remote, unsigned payload);
 
+/* The migrating VM's CPU time so far: in the guest and in hv for it. */
+static uint64_t vm_cpu_time_ns(void *ctx)
+{
+	const struct vm *vm = ctx;
+	return host_ticks_to_ns(vm->guest_tsc + vm->hv_tsc);
+}
+
 #define PIPE_SLOTS 64
 /* One pass of the migration engine in the scheduler loop lasts this long,
  * like a vCPU's slice: on one CPU a busy VM and its migration then share
@@ -345,6 +352,8 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	if (payload_size)
 		sc.link.payload_size = payload_size;
 	sc.model = link_model(remote, sc.link.payload_size);
+	sc.vm_time_ns = vm_cpu_time_ns;
+	sc.vm_time_ctx = vm;
 
 	if (remote)
 		be_patient(&sc.link);
@@ -609,7 +618,8 @@ static void trace_rounds(void)
 		const struct migrate_round_stats *s = &r->round[i];
 		log_event("{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"round\":%u,\"vm_pages\":%llu,"
 		          "\"pages\":%llu,\"zero\":%llu,\"bytes\":%llu,\"us\":%llu,\"dirty\":%llu,"
-		          "\"prev\":%llu,\"rtt_us\":%llu,\"scan_us\":%llu,\"commit_us\":%llu,"
+		          "\"prev\":%llu,\"rtt_us\":%llu,\"scan_us\":%llu,\"vm_us\":%llu,\"commit_"
+		          "us\":%llu,"
 		          "\"learned_Bps\":%llu,"
 		          "\"learned_commit_us\":%llu,\"throttle\":%u,\"predicted_us\":%llu}",
 		          vm, s->round, (unsigned long long)s->vm_pages,
@@ -617,8 +627,8 @@ static void trace_rounds(void)
 		          (unsigned long long)s->bytes_sent, (unsigned long long)s->duration_us,
 		          (unsigned long long)s->dirty_pages,
 		          (unsigned long long)s->prev_dirty_pages, (unsigned long long)s->rtt_us,
-		          (unsigned long long)s->scan_us, (unsigned long long)s->commit_us,
-		          (unsigned long long)s->learned_Bps,
+		          (unsigned long long)s->scan_us, (unsigned long long)s->vm_us,
+		          (unsigned long long)s->commit_us, (unsigned long long)s->learned_Bps,
 		          (unsigned long long)s->learned_commit_us, s->throttle_percent,
 		          (unsigned long long)s->predicted_downtime_us);
 	}

@@ -327,6 +327,11 @@ uint64_t vm_time_ns(const struct vm *vm)
 	return ticks_to_ns(rdtsc() + vm->vcpu.tsc_offset - vm->start_tsc);
 }
 
+uint64_t host_ticks_to_ns(uint64_t ticks)
+{
+	return ticks_to_ns(ticks);
+}
+
 uint64_t host_now_ns(void)
 {
 	return ticks_to_ns(rdtsc());

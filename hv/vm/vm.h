@@ -317,6 +317,7 @@ uint64_t vm_time_ns(const struct vm *vm);
 /* The host TSC in nanoseconds (the clock of the network and migration
  * engines, which take time as an argument). */
 uint64_t host_now_ns(void);
+uint64_t host_ticks_to_ns(uint64_t ticks); /* host TSC ticks as ns */
 
 /* limits_vm.c: applying the limits table to a running VM. */
 /* hv's own limits= (boot): checked at boot, applied to every VM after. */
