@@ -271,7 +271,10 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 	s->total_pages_sent = src->report.pages_sent + s->pages_sent;
 	s->total_bytes_sent = src->report.bytes_sent + s->bytes_sent;
 	s->rtt_us = src->link.stats.rtt_ns / 1000;
-	s->commit_us = MAX(src->link.stats.rtt_min_ns / 1000, 1);
+	/* ROUND_END's round trip, less any VM slice that came in between. */
+	uint64_t lone_ns = now_ns - src->round_end_sent_ns;
+	uint64_t vm_ns = vm_time(src) - src->vm_time_at_round_end_ns;
+	s->commit_us = MAX((lone_ns - MIN(vm_ns, lone_ns)) / 1000, 1);
 	migrate_round_measure(s, &src->cfg.params);
 	record_round(src);
 	uint64_t dirty = s->dirty_pages;
@@ -292,9 +295,11 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 void migrate_round_measure(struct migrate_round_stats *s, const struct migrate_params *p)
 {
 	s->dirty_rate_pps = migrate_scale(s->dirty_pages, 1000000, s->duration_us);
-	uint64_t left_out = s->scan_us + s->vm_us;
+	uint64_t left_out = s->scan_us + s->vm_us + s->commit_us;
 	uint64_t sending_us = s->duration_us - MIN(left_out, s->duration_us - 1);
 	s->bandwidth_Bps = migrate_scale(s->bytes_sent, 1000000, sending_us);
+	uint64_t data_pages = s->pages_sent - MIN(s->zero_pages, s->pages_sent);
+	s->page_Bps = migrate_scale(data_pages * MIGRATE_PAGE_SIZE, 1000000, sending_us);
 	s->predicted_downtime_us = migrate_predict_downtime_us(s, p);
 }
 
@@ -355,8 +360,8 @@ static int send_stop_copy(struct migrate_source *src, uint64_t now_ns)
 
 /* What this stop-and-copy did, for the next migration over the same link,
  * in the forecast's own terms (migrate_predict_downtime_us): the pages and
- * state it moved (4 KiB a page) over the downtime less one shortest round
- * trip, and that round trip. The newest migration counts as much as all
+ * state it moved (4 KiB a page) over the downtime less one lone round trip
+ * (the last ROUND_END's), and that round trip. The newest migration counts as much as all
  * before it (the link's load changes), so one odd run does not rule. */
 static void learn(struct migrate_source *src)
 {
@@ -365,7 +370,8 @@ static void learn(struct migrate_source *src)
 	if (!m)
 		return;
 	uint64_t downtime_us = r->downtime_ns / 1000;
-	uint64_t commit_us = MAX(src->link.stats.rtt_min_ns / 1000, 1);
+	unsigned last = MIN(r->rounds, (unsigned)MIGRATE_ROUNDS_RECORDED);
+	uint64_t commit_us = last ? r->round[last - 1].commit_us : 1;
 	uint64_t moved = r->stop_copy_pages * MIGRATE_PAGE_SIZE + r->state_bytes;
 	uint64_t send_us = MAX(downtime_us - MIN(commit_us, downtime_us), 1);
 	uint64_t Bps = MAX(migrate_scale(moved, 1000000, send_us), 1);
@@ -480,7 +486,12 @@ enum migrate_status migrate_source_step(struct migrate_source *src, uint64_t now
 		r = send_pages(src, now_ns, MIGRATE_LIVE_PAGES_PER_STEP);
 		if (r < 0)
 			return source_abort(src, MIGRATE_ERR_PROTOCOL, false, now_ns);
-		if (r > 0 && migrate_transport_can_send(&src->link)) {
+		/* ROUND_END goes alone, once every page is acknowledged: its
+		 * round trip is what COMMIT's will be (commit_us), measured
+		 * on an idle link. */
+		if (r > 0 && migrate_transport_all_acked(&src->link)) {
+			src->round_end_sent_ns = now_ns;
+			src->vm_time_at_round_end_ns = vm_time(src);
 			struct migrate_msg m = {.type = MIGRATE_ROUND_END};
 			m.round_end.round = src->cur.round;
 			m.round_end.pages = (uint32_t)src->cur.pages_sent;

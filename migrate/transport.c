@@ -137,8 +137,6 @@ static void sample_rtt(struct migrate_transport *t, const struct migrate_tx_slot
 	if (slot->retries || now_ns < slot->sent_ns)
 		return;
 	uint64_t sample = now_ns - slot->sent_ns;
-	if (t->stats.rtt_min_ns == 0 || sample < t->stats.rtt_min_ns)
-		t->stats.rtt_min_ns = MAX(sample, 1);
 	if (t->stats.rtt_ns == 0)
 		t->stats.rtt_ns = sample;
 	else if (sample > t->stats.rtt_ns)
