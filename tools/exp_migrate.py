@@ -177,6 +177,15 @@ def energy(d):
     return (d["energy_rounds_uj"] + d["energy_stop_copy_uj"]) / 1e6
 
 
+def forecast_off_percent(d):
+    return 100.0 * (d["predicted_downtime_us"] - d["downtime_us"]) / max(d["downtime_us"], 1)
+
+
+def forecast_holds(d):
+    """issue 15's target: predicted within max(20%, 1 ms) of measured."""
+    return abs(d["predicted_downtime_us"] - d["downtime_us"]) <= max(0.2 * d["downtime_us"], 1000)
+
+
 def row(case, d):
     wl, tracker, payload, link, policy = case
     knobs = dict(w.split("=", 1) for w in d.get("knobs", "").split()[1:])
@@ -267,18 +276,23 @@ def main():
                 w.writerow(row(c, d))
     print("16 MiB VM migrated at 1 s (bochs, emulated time); link local: in-memory, "
           "same host; e1000: two bochs hosts through bxhub")
-    print("%-10s %-3s %5s %-5s %-7s %8s %11s %6s %10s %6s %4s %10s %9s %11s" % (
-        "workload", "trk", "pay", "link", "policy", "total ms", "downtime us", "rounds", "bytes", "exits",
-        "thr%", "link B/s", "ms@1Gb/s", "us@1Gb/s"))
+    print("%-10s %-3s %5s %-5s %-7s %8s %11s %12s %5s %6s %10s %6s %4s %10s %9s %11s" % (
+        "workload", "trk", "pay", "link", "policy", "total ms", "downtime us", "predicted us", "off",
+        "rounds", "bytes", "exits", "thr%", "link B/s", "ms@1Gb/s", "us@1Gb/s"))
     for c, d in rows:
         wl, t, p, link, policy = c
         if not d:
             print("%-10s %-3s %5d %-5s %-7s FAILED" % (wl, t, p, link, policy))
             continue
-        print("%-10s %-3s %5d %-5s %-7s %8d %11d %6d %10d %6d %4d %10d %9d %11d" % (
-            wl, t, p, link, policy, d["total_ms"], d["downtime_us"], d["rounds"], d["bytes"],
+        print("%-10s %-3s %5d %-5s %-7s %8d %11d %12d %+4.0f%% %6d %10d %6d %4d %10d %9d %11d" % (
+            wl, t, p, link, policy, d["total_ms"], d["downtime_us"], d["predicted_downtime_us"],
+            forecast_off_percent(d), d["rounds"], d["bytes"],
             d["tracker_exits"], max(d.get("throttle") or [0]), d["link_Bps"], d["total_ms_at_1gbps"],
             d["downtime_us_at_1gbps"]))
+    done = [d for c, d in rows if d]
+    held = sum(1 for d in done if forecast_holds(d))
+    print("forecast (predicted downtime) within max(20%%, 1 ms) of the measured one: %d of %d runs (%.0f%%)"
+          % (held, len(done), 100.0 * held / len(done) if done else 0))
     print("seeds: downtime 3-81 ms, total 2-25 s for 180 MB over GbE (Xen, OpenVZ, KVM); "
           "much longer at 32-byte packets")
     if shutil.which("gnuplot"):
