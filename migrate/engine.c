@@ -150,8 +150,6 @@ static void take_page(struct migrate_source *src, uint64_t pfn)
 	src->page_open = true;
 }
 
-/* The first piece of a page says which page (PAGE); the others only go on
- * with it (PAGE_MORE, then PAGE_END with the checksum). */
 /* Round 1 looks at every page first: a zero page joins a marker frame, a
  * non-zero one the list the round then sends. Scanning apart from sending
  * lets the round's bandwidth leave the scan out (scan_us): the forecast
@@ -170,6 +168,8 @@ static void scan_page(struct migrate_source *src, uint64_t pfn)
 	}
 }
 
+/* The first piece of a page says which page (PAGE); the others only go on
+ * with it (PAGE_MORE, then PAGE_END with the checksum). */
 static bool send_page_piece(struct migrate_source *src, uint64_t now_ns)
 {
 	bool first = src->page_offset == 0;
@@ -265,7 +265,8 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 {
 	struct migrate_round_stats *s = &src->cur;
 	s->duration_us = MAX((now_ns - src->round_start_ns) / 1000, 1);
-	s->vm_us = (vm_time(src) - src->vm_time_at_send_ns) / 1000;
+	uint64_t vm_now_ns = vm_time(src);
+	s->vm_us = (vm_now_ns - src->vm_time_at_send_ns) / 1000;
 	s->dirty_pages =
 	    src->cfg.tracker->harvest(src->cfg.tracker_ctx, src->cfg.pfn_buf, src->cfg.pfn_buf_len);
 	s->total_pages_sent = src->report.pages_sent + s->pages_sent;
@@ -273,7 +274,7 @@ static enum migrate_status end_round(struct migrate_source *src, uint64_t now_ns
 	s->rtt_us = src->link.stats.rtt_ns / 1000;
 	/* ROUND_END's round trip, less any VM slice that came in between. */
 	uint64_t lone_ns = now_ns - src->round_end_sent_ns;
-	uint64_t vm_ns = vm_time(src) - src->vm_time_at_round_end_ns;
+	uint64_t vm_ns = vm_now_ns - src->vm_time_at_round_end_ns;
 	s->commit_us = MAX((lone_ns - MIN(vm_ns, lone_ns)) / 1000, 1);
 	migrate_round_measure(s, &src->cfg.params);
 	record_round(src);
@@ -361,8 +362,9 @@ static int send_stop_copy(struct migrate_source *src, uint64_t now_ns)
 /* What this stop-and-copy did, for the next migration over the same link,
  * in the forecast's own terms (migrate_predict_downtime_us): the pages and
  * state it moved (4 KiB a page) over the downtime less one lone round trip
- * (the last ROUND_END's), and that round trip. The newest migration counts as much as all
- * before it (the link's load changes), so one odd run does not rule. */
+ * (the last ROUND_END's), and that round trip. The newest migration
+ * counts as much as all before it (the link's load changes), so one odd
+ * run does not rule. */
 static void learn(struct migrate_source *src)
 {
 	struct migrate_link_model *m = src->cfg.model;

@@ -314,28 +314,27 @@ void migrate_transport_send_abort(struct migrate_transport *t, enum migrate_erro
 
 /* What a policy sees after each live round. */
 struct migrate_round_stats {
-	unsigned round;            /* 1 = the first round, which sends every page */
-	uint64_t vm_pages;         /* the VM's memory in pages */
-	uint64_t pages_sent;       /* in this round, zero pages included */
-	uint64_t zero_pages;       /* of which sent as zero-page markers */
-	uint64_t pages_skipped;    /* written again before their turn: left to the next round */
-	uint64_t bytes_sent;       /* frame bytes of this round, retransmissions excluded */
-	uint64_t duration_us;      /* first frame of the round to its last ACK */
-	uint64_t scan_us;          /* round 1: of which the scan for zero pages */
-	uint64_t vm_us;            /* of the rest, the migrating VM's own time (vm_time_ns) */
-	uint64_t dirty_pages;      /* dirtied meanwhile: what is left to send */
-	uint64_t prev_dirty_pages; /* what this round had to send (vm_pages in round 1) */
-	uint64_t dirty_rate_pps;   /* dirty pages per second during this round */
-	uint64_t bandwidth_Bps;    /* bytes per second this round moved (scan and VM left out) */
-	uint64_t
-	    page_Bps; /* the same in page bytes (4 KiB a non-zero page): frames' headers cost */
-	uint64_t total_pages_sent;      /* all rounds so far */
-	uint64_t total_bytes_sent;      /* all rounds so far */
-	uint64_t rtt_us;                /* the link's smoothed round-trip time */
-	uint64_t commit_us;             /* ROUND_END's lone round trip: what COMMIT's will cost */
-	uint64_t learned_Bps;           /* earlier stop-and-copies over this link (0: none yet) */
-	uint64_t learned_commit_us;     /* and their COMMIT round trips */
-	unsigned throttle_percent;      /* how much the vCPU is slowed down now */
+	unsigned round;             /* 1 = the first round, which sends every page */
+	uint64_t vm_pages;          /* the VM's memory in pages */
+	uint64_t pages_sent;        /* in this round, zero pages included */
+	uint64_t zero_pages;        /* of which sent as zero-page markers */
+	uint64_t pages_skipped;     /* written again before their turn: left to the next round */
+	uint64_t bytes_sent;        /* frame bytes of this round, retransmissions excluded */
+	uint64_t duration_us;       /* first frame of the round to its last ACK */
+	uint64_t scan_us;           /* round 1: of which the scan for zero pages */
+	uint64_t vm_us;             /* of the rest, the migrating VM's own time (vm_time_ns) */
+	uint64_t dirty_pages;       /* dirtied meanwhile: what is left to send */
+	uint64_t prev_dirty_pages;  /* what this round had to send (vm_pages in round 1) */
+	uint64_t dirty_rate_pps;    /* dirty pages per second during this round */
+	uint64_t bandwidth_Bps;     /* bytes per second this round moved (scan and VM left out) */
+	uint64_t page_Bps;          /* the same in page bytes: 4 KiB a non-zero page */
+	uint64_t total_pages_sent;  /* all rounds so far */
+	uint64_t total_bytes_sent;  /* all rounds so far */
+	uint64_t rtt_us;            /* the link's smoothed round-trip time */
+	uint64_t commit_us;         /* ROUND_END's lone round trip: what COMMIT's will cost */
+	uint64_t learned_Bps;       /* earlier stop-and-copies over this link (0: none yet) */
+	uint64_t learned_commit_us; /* and their lone round trips (commit_us) */
+	unsigned throttle_percent;  /* how much the vCPU is slowed down now */
 	uint64_t predicted_downtime_us; /* migrate_predict_downtime_us() of this round */
 };
 /* What the user asked for, and where a policy keeps its state.
@@ -424,8 +423,10 @@ uint64_t migrate_scale(uint64_t value, uint64_t mul, uint64_t div);
  * on a link's first migration, this round's bandwidth and ROUND_END's
  * round trip (commit_us: sent alone once the round's pages are
  * acknowledged and answered at once, like COMMIT; the smoothed RTT, which
- * holds delayed ACKs, stands in where it is 0, as in old traces). A round's bandwidth is measured
- * while the VM runs, so it underestimates a stop-and-copy, which has the CPU to itself. */
+ * holds delayed ACKs, stands in where it is 0, as in old traces). The
+ * round's rate is page_Bps: page bytes, over its time less the zero-page
+ * scan, the VM's own time and that round trip (a stop-and-copy has the CPU
+ * to itself and sends written pages); old traces use bandwidth_Bps. */
 uint64_t migrate_predict_downtime_us(const struct migrate_round_stats *s,
                                      const struct migrate_params *p);
 
@@ -520,7 +521,8 @@ struct migrate_source {
 	uint64_t start_ns, round_start_ns, paused_ns, commit_sent_ns;
 	uint64_t vm_time_at_send_ns; /* vm_time_ns() when the round began sending */
 	uint64_t round_end_sent_ns, vm_time_at_round_end_ns; /* ROUND_END's round trip */
-	/* the pages of the current round: all of them (round 1) or pfn_buf */
+	/* the pages of the current round: round 1 scans all of them (sweep)
+	 * into pfn_buf, then sends that list; later rounds send the harvest */
 	bool sweep;
 	uint64_t cursor, list_len;
 	/* the page being sent, copied so that all its pieces and its checksum

@@ -618,10 +618,9 @@ static void trace_rounds(void)
 		const struct migrate_round_stats *s = &r->round[i];
 		log_event("{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"round\":%u,\"vm_pages\":%llu,"
 		          "\"pages\":%llu,\"zero\":%llu,\"bytes\":%llu,\"us\":%llu,\"dirty\":%llu,"
-		          "\"prev\":%llu,\"rtt_us\":%llu,\"scan_us\":%llu,\"vm_us\":%llu,\"commit_"
-		          "us\":%llu,"
-		          "\"learned_Bps\":%llu,"
-		          "\"learned_commit_us\":%llu,\"throttle\":%u,\"predicted_us\":%llu}",
+		          "\"prev\":%llu,\"rtt_us\":%llu,\"scan_us\":%llu,\"vm_us\":%llu,"
+		          "\"commit_us\":%llu,\"learned_Bps\":%llu,\"learned_commit_us\":%llu,"
+		          "\"throttle\":%u,\"predicted_us\":%llu}",
 		          vm, s->round, (unsigned long long)s->vm_pages,
 		          (unsigned long long)s->pages_sent, (unsigned long long)s->zero_pages,
 		          (unsigned long long)s->bytes_sent, (unsigned long long)s->duration_us,
