@@ -10,6 +10,7 @@
 #include "migrate/migrate.h"
 #include "net/net.h"
 #include "power/power.h"
+#include "snapshot/snapshot.h"
 #include "vm/vm.h"
 #include "x86/x86.h"
 
@@ -565,17 +566,9 @@ struct vnic_state {
 #define VNIC_STATE_MAGIC   0x4E56534Au /* "JSVN" */
 #define VNIC_STATE_VERSION 2           /* 1: the knobs as fixed fields */
 
-size_t net_state_size(void)
-{
-	return sizeof(struct vnic_state);
-}
-
-bool net_save(const struct vm *vm, void *out, size_t cap)
+static bool net_save(const struct vm *vm, struct vnic_state *s)
 {
 	const struct vnic *n = &vnics[vm->id];
-	struct vnic_state *s = out;
-	if (cap < sizeof *s)
-		return false;
 	memset(s, 0, sizeof *s);
 	s->magic = VNIC_STATE_MAGIC;
 	s->version = VNIC_STATE_VERSION;
@@ -594,44 +587,51 @@ bool net_save(const struct vm *vm, void *out, size_t cap)
 	return true;
 }
 
-/* Checked as at attach: the blob crossed a wire. */
-static bool vnic_state_usable(struct vm *vm, const struct vnic_state *s, size_t len)
+/* Checked as at attach: the blob crossed a wire. False with the reason. */
+static bool vnic_state_usable(const struct vm *vm, const struct vnic_state *s, char *why,
+                              size_t why_len)
 {
-	if (len != sizeof *s || s->magic != VNIC_STATE_MAGIC)
+	if (s->magic != VNIC_STATE_MAGIC) {
+		fmt_snprintf(why, why_len, "not a vNIC state");
 		return false;
+	}
 	if (s->version != VNIC_STATE_VERSION) {
-		kprintf("hv: %s: migrated vNIC refused: saved in version %u, this hv reads %u\n",
-		        vm->name, s->version, VNIC_STATE_VERSION);
+		fmt_snprintf(why, why_len, "saved in version %u, this hv reads %u", s->version,
+		             VNIC_STATE_VERSION);
+		return false;
+	}
+	if (s->attached > 1) {
+		fmt_snprintf(why, why_len, "attached is neither 0 nor 1");
 		return false;
 	}
 	if (!s->attached)
 		return true;
 	if (s->area_gpa & (PVNET_PAGE_SIZE - 1) ||
-	    !vm_gpa_to_host(vm, s->area_gpa, PVNET_AREA_SIZE) || s->vector < 32 || s->vector > 254)
+	    !vm_gpa_to_host((struct vm *)vm, s->area_gpa, PVNET_AREA_SIZE) || s->vector < 32 ||
+	    s->vector > 254) {
+		fmt_snprintf(why, why_len,
+		             "ring area 0x%llx or vector %u outside what attach takes",
+		             (unsigned long long)s->area_gpa, s->vector);
 		return false;
+	}
 	/* The batching text gets the checks a control message gets. */
 	struct batch_params p;
 	char err[160];
-	if (batch_saved_check(&s->batch, &p, err, sizeof err) || s->mac[0] & 1) {
-		char why[200];
-		fmt_json_escape(why, sizeof why, s->mac[0] & 1 ? "a group MAC" : err);
-		kprintf("hv: %s: migrated vNIC refused: %s\n", vm->name, why);
+	if (s->mac[0] & 1) {
+		fmt_snprintf(why, why_len, "a group MAC");
+		return false;
+	}
+	if (batch_saved_check(&s->batch, &p, err, sizeof err)) {
+		fmt_snprintf(why, why_len, "%s", err);
 		return false;
 	}
 	return true;
 }
 
-bool net_state_valid(struct vm *vm, const void *in, size_t len)
+/* Only after vnic_state_usable said yes (the snapshot's check). */
+static bool net_restore(struct vm *vm, const struct vnic_state *s)
 {
-	return vnic_state_usable(vm, in, len);
-}
-
-bool net_restore(struct vm *vm, const void *in, size_t len)
-{
-	const struct vnic_state *s = in;
 	struct vnic *n = &vnics[vm->id];
-	if (!vnic_state_usable(vm, s, len))
-		return false;
 	memset(n, 0, sizeof *n);
 	if (!s->attached)
 		return true;
@@ -663,3 +663,45 @@ bool net_restore(struct vm *vm, const void *in, size_t len)
 	        n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], s->batch.text);
 	return true;
 }
+
+/* ---- the vNIC's snapshot section (snapshot/snapshot.h) ---- */
+
+static size_t vnic_section_size(void)
+{
+	return sizeof(struct vnic_state);
+}
+
+static bool vnic_section_save(struct vm *vm, struct snapshot_host *host, void *out)
+{
+	(void)host;
+	return net_save(vm, out);
+}
+
+static bool vnic_section_check(const struct vm *vm, const struct snapshot_host *host,
+                               const void *in, char *why, size_t why_len)
+{
+	(void)host;
+	struct vnic_state s;
+	memcpy(&s, in, sizeof s);
+	return vnic_state_usable(vm, &s, why, why_len);
+}
+
+static bool vnic_section_restore(struct vm *vm, struct snapshot_host *host, const void *in)
+{
+	struct vnic_state s;
+	memcpy(&s, in, sizeof s);
+	if (!net_restore(vm, &s))
+		return false;
+	if (s.attached)
+		host->vcpu_state = VCPU_RUNNABLE; /* to take the interrupt the restore raised */
+	return true;
+}
+
+const struct snapshot_section snapshot_vnic_section = {
+    .name = "vnic",
+    .tag = SNAPSHOT_TAG('V', 'N', 'I', '2'),
+    .size = vnic_section_size,
+    .save = vnic_section_save,
+    .check = vnic_section_check,
+    .restore = vnic_section_restore,
+};

@@ -313,14 +313,8 @@ bool net_attached(const struct vm *vm);
 /* The VM stopped (or left by migration): its switch port and the MACs
  * learned there go, so frames for a MAC that moved flood to the uplink. */
 void net_vm_stopped(const struct vm *vm);
-/* Live migration: a vNIC's state as a blob of net_state_size() bytes (no
- * pointers, no host times; the policy by name). net_restore checks it like
- * an attach and re-attaches the VM's port with the same MAC. */
-size_t net_state_size(void);
-bool net_save(const struct vm *vm, void *out, size_t cap);
-bool net_restore(struct vm *vm, const void *in, size_t len);
-/* Whether net_restore would take the blob for this VM. */
-bool net_state_valid(struct vm *vm, const void *in, size_t len);
+/* Live migration: a vNIC's state is its snapshot section
+ * (snapshot_vnic_section, snapshot/snapshot.h). */
 #endif
 
 #endif

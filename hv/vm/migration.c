@@ -13,6 +13,7 @@
 #include "mm/mm.h"
 #include "net/net.h"
 #include "power/power.h"
+#include "snapshot/snapshot.h"
 #include "vm/vm.h"
 #include "x86/x86.h"
 
@@ -43,27 +44,10 @@ struct pipe {
 	uint64_t cut_after; /* fault injection: the link dies after this many frames (0: never) */
 };
 
-/* The state blob: struct device_state, the vCPU (vmx's own blob), then the
- * vNIC (net's own blob). A device section here is a plain struct copy. The
- * guest's own TSC travels as its value at the pause: the destination
- * offsets its TSC so the guest's clock goes on from there (the downtime is
- * not seen by the guest, as with KVM's saved TSC), and the timer's deadline
- * travels on that clock. The VM's age (the time hypercall) travels in ns,
- * since the two hosts' TSC rates may differ. */
-struct device_state {
-	uint32_t magic, vcpu_len;
-	uint32_t vcpu_state; /* enum vcpu_state at the pause (throttled resumes runnable) */
-	uint32_t net_len;
-	struct vlapic lapic;
-	uint64_t guest_timer_deadline; /* the x2APIC timer's deadline on the guest's TSC */
-	uint64_t guest_tsc;            /* the guest's TSC at the pause */
-	uint64_t vm_age_ns;            /* vm_time_ns() at the pause: it goes on from there */
-	uint64_t vrapl_nj;             /* its virtual RAPL counter: it goes on too */
-	struct vuart uart;
-	struct vpic pic; /* the PIC pair and the RTC index */
-};
-#define DEVICE_STATE_MAGIC 0x3256444Au /* "JDV2": with the PIC */
-#define STATE_CAP          8192
+/* The state blob is a snapshot (snapshot/snapshot.h): one section per
+ * device, each checked against what the device could have reached before
+ * the destination lets the source go. */
+#define STATE_CAP 8192
 
 enum role { ROLE_LOCAL, ROLE_SOURCE, ROLE_DEST };
 
@@ -84,7 +68,9 @@ static struct {
 	struct pipe to_dst, to_src;
 	uint64_t *pfn_buf, *seen;
 	uint64_t pfn_pages, seen_pages; /* frames backing them, to free */
-	uint8_t state_out[STATE_CAP], state_in[STATE_CAP];
+	/* Snapshots read their sections in place: 8-byte aligned. */
+	uint8_t state_out[STATE_CAP] __attribute__((aligned(64)));
+	uint8_t state_in[STATE_CAP] __attribute__((aligned(64)));
 	enum vcpu_state state_at_pause; /* an abort gives the source vCPU this back */
 	bool reported;
 	/* The source vCPU's share of the CPU in each live round (guest-mode
@@ -96,20 +82,32 @@ static struct {
 	struct linkfault fault_at_start; /* the fault counters at the start */
 } job;
 
+/* What the snapshot's sections need of this host, now. */
+static struct snapshot_host this_host(const struct vm *vm, enum vcpu_state state)
+{
+	return (struct snapshot_host){
+	    .now_tsc = rdtsc(),
+	    .tsc_khz = host_tsc_khz,
+	    .phys_addr_reserved = phys_addr_reserved_bits(),
+	    .timer_period_min_us = vm_limit(vm, LIMIT_TIMER_PERIOD_US),
+	    .vcpu_state = state,
+	};
+}
+
 /* Asked by the engine before it lets the source go (COMMIT_ACK): would
- * restore_state take this blob? Layouts and values, not the restore. */
+ * the snapshot restore here? Every section's check, not the restore. */
 static bool state_will_restore(void *ctx, const uint8_t *blob, size_t len)
 {
 	struct vm *vm = ctx;
-	const struct device_state *d = (const struct device_state *)blob;
-	bool ok = len >= sizeof *d && d->magic == DEVICE_STATE_MAGIC &&
-	          len == (uint64_t)sizeof *d + d->vcpu_len + d->net_len &&
-	          arch_vcpu_state_valid(blob + sizeof *d, d->vcpu_len) &&
-	          net_state_valid(vm, blob + sizeof *d + d->vcpu_len, d->net_len);
-	if (!ok)
-		kprintf("hv: incoming migration: the state blob would not restore here "
-		        "(another build or layout?): refused, the VM stays on its source\n");
-	return ok;
+	struct snapshot_host host = this_host(vm, VCPU_RUNNABLE);
+	char why[SNAPSHOT_WHY_MAX], quoted[2 * SNAPSHOT_WHY_MAX];
+	if (snapshot_check(&hv_snapshot_table, vm, &host, blob, len, why, sizeof why))
+		return true;
+	fmt_json_escape(quoted, sizeof quoted, why); /* a peer's bytes: never raw */
+	kprintf("hv: incoming migration: the state blob would not restore here: %s: refused, "
+	        "the VM stays on its source\n",
+	        quoted);
+	return false;
 }
 
 static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
@@ -306,8 +304,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	}
 	/* The policy and its knobs, and the engine's: refused whole, like
 	 * every other option. */
-	struct migrate_params params = {.state_bytes = arch_vcpu_state_size() + net_state_size() +
-	                                               sizeof(struct device_state)};
+	struct migrate_params params = {.state_bytes = snapshot_size(&hv_snapshot_table)};
 	char err[200];
 	if (migrate_params_parse(knobs ? knobs : "", &job.policy, &params, err, sizeof err)) {
 		kprintf("hv: migrate: %s: not started\n", err);
@@ -439,57 +436,6 @@ void migration_receive_frame(const uint8_t *bytes, size_t len)
 	} else if (job.role == ROLE_DEST) {
 		job.dst_status = migrate_dest_receive(&job.dst, bytes, len, now);
 	}
-}
-
-static uint32_t save_state(struct vm *vm)
-{
-	struct device_state *d = (struct device_state *)job.state_out;
-	size_t vcpu_len = arch_vcpu_state_size(), net_len = net_state_size();
-	if (sizeof *d + vcpu_len + net_len > sizeof job.state_out ||
-	    !arch_vcpu_save(&vm->vcpu, job.state_out + sizeof *d, vcpu_len) ||
-	    !net_save(vm, job.state_out + sizeof *d + vcpu_len, net_len))
-		return 0;
-	memset(d, 0, sizeof *d);
-	d->magic = DEVICE_STATE_MAGIC;
-	d->vcpu_len = (uint32_t)vcpu_len;
-	d->net_len = (uint32_t)net_len;
-	d->lapic = vm->vcpu.lapic;
-	uint64_t now = rdtsc();
-	d->guest_timer_deadline = d->lapic.timer_deadline + vm->vcpu.tsc_offset;
-	d->guest_tsc = now + vm->vcpu.tsc_offset;
-	d->vm_age_ns = vm_time_ns(vm);
-	d->vrapl_nj = vrapl_counter_nj(vm->id);
-	d->uart = vm->uart;
-	d->pic = vm->pic;
-	return (uint32_t)(sizeof *d + vcpu_len + net_len);
-}
-
-static bool restore_state(struct vm *vm, const uint8_t *blob, size_t len, enum vcpu_state *state)
-{
-	const struct device_state *d = (const struct device_state *)blob;
-	if (len < sizeof *d || d->magic != DEVICE_STATE_MAGIC ||
-	    len != (uint64_t)sizeof *d + d->vcpu_len + d->net_len ||
-	    !arch_vcpu_restore(&vm->vcpu, blob + sizeof *d, d->vcpu_len))
-		return false;
-	uint64_t now = rdtsc();
-	if (!arch_vcpu_set_tsc_offset(&vm->vcpu, d->guest_tsc - now))
-		return false;
-	uint64_t age_ticks = migrate_scale(d->vm_age_ns, host_tsc_khz, 1000000);
-	vm->start_tsc = d->guest_tsc - MIN(age_ticks, d->guest_tsc);
-	vm->vcpu.lapic = d->lapic;
-	if (d->lapic.timer_deadline)
-		vm->vcpu.lapic.timer_deadline =
-		    vlapic_host_deadline(&vm->vcpu, d->guest_timer_deadline, now);
-	vm->uart = d->uart;
-	vm->pic = d->pic;
-	vrapl_continue_from(vm->id, d->vrapl_nj);
-	*state = d->vcpu_state == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
-	/* Last: it raises an interrupt in the x2APIC just restored. */
-	if (!net_restore(vm, blob + sizeof *d + d->vcpu_len, d->net_len))
-		return false;
-	if (net_attached(vm))
-		*state = VCPU_RUNNABLE; /* to take that interrupt */
-	return true;
 }
 
 /* A time measured on a link of link_Bps as it would be on 1 Gb/s (125 MB/s),
@@ -742,13 +688,18 @@ static struct migrate_link_model *link_model(bool remote, unsigned payload)
 
 static void resume_destination(void)
 {
-	enum vcpu_state state;
 	struct vm *dst = job.dst_vm;
-	if (!restore_state(dst, job.state_in, job.dst.report.state_len, &state)) {
+	struct snapshot_host host = this_host(dst, VCPU_RUNNABLE);
+	char why[SNAPSHOT_WHY_MAX];
+	if (!snapshot_restore(&hv_snapshot_table, dst, &host, job.state_in,
+	                      job.dst.report.state_len, why, sizeof why)) {
+		char quoted[2 * SNAPSHOT_WHY_MAX];
+		fmt_json_escape(quoted, sizeof quoted, why);
+		kprintf("hv: %s: the migrated state does not restore: %s\n", dst->name, quoted);
 		vm_stop(dst, 255, "migrated state does not restore");
 		return;
 	}
-	dst->vcpu.state = state;
+	dst->vcpu.state = host.vcpu_state;
 	log_event(
 	    "{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\",\"pages\":%llu,"
 	    "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\",\"energy_uj\":%"
@@ -812,8 +763,9 @@ void migration_poll(void)
 			enum vcpu_state was = src->vcpu.state;
 			job.state_at_pause = was == VCPU_HALTED ? VCPU_HALTED : VCPU_RUNNABLE;
 			src->vcpu.state = VCPU_PAUSED;
-			uint32_t len = save_state(src);
-			((struct device_state *)job.state_out)->vcpu_state = was;
+			struct snapshot_host host = this_host(src, was);
+			size_t len = snapshot_save(&hv_snapshot_table, src, &host, job.state_out,
+			                           sizeof job.state_out);
 			power_settle(true); /* energy is split at settlements */
 			job.energy_pause_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 			job.src_status =

@@ -9,11 +9,6 @@
 
 #define MSR_IA32_APIC_BASE    0x1B
 #define MSR_IA32_TSC_DEADLINE 0x6E0
-#define APIC_BASE_BSP         (1ull << 8)
-#define APIC_BASE_X2APIC      (1ull << 10)
-#define APIC_BASE_ENABLE      (1ull << 11)
-#define LVT_MASKED            (1u << 16)
-#define LVT_MODE(l)           (((l) >> 17) & 3) /* 0 one-shot, 1 periodic, 2 TSC-deadline */
 
 enum {
 	X2APIC_ID = 0x802,
@@ -40,8 +35,8 @@ enum {
 void vlapic_reset(struct vlapic *l)
 {
 	memset(l, 0, sizeof *l);
-	l->apic_base = 0xFEE00000ull | APIC_BASE_ENABLE | APIC_BASE_BSP;
-	l->lvt_timer = LVT_MASKED;
+	l->apic_base = 0xFEE00000ull | VLAPIC_BASE_ENABLE | VLAPIC_BASE_BSP;
+	l->lvt_timer = VLAPIC_LVT_MASKED;
 	/* LINT0 as ExtINT, unmasked: the virtual-wire mode firmware leaves
 	 * (MultiProcessor Specification 3.6.2.2), so the PIC's interrupts
 	 * reach the CPU until the OS says otherwise. The PIC starts with every
@@ -75,7 +70,7 @@ static int highest(const uint64_t *bits)
 
 int vlapic_pending_vector(const struct vlapic *l)
 {
-	if (!(l->apic_base & APIC_BASE_ENABLE))
+	if (!(l->apic_base & VLAPIC_BASE_ENABLE))
 		return -1; /* a disabled APIC delivers nothing (SDM 11.4.3) */
 	int requested = highest(l->irr);
 	if (requested < 16)
@@ -91,7 +86,7 @@ int vlapic_pending_vector(const struct vlapic *l)
 
 bool vlapic_extint_enabled(const struct vlapic *l)
 {
-	return (l->apic_base & APIC_BASE_ENABLE) && !(l->lvt_lint0 & LVT_MASKED) &&
+	return (l->apic_base & VLAPIC_BASE_ENABLE) && !(l->lvt_lint0 & VLAPIC_LVT_MASKED) &&
 	       ((l->lvt_lint0 >> 8) & 7) == 7;
 }
 
@@ -121,24 +116,11 @@ void vlapic_tick(struct vcpu *v, uint64_t now)
 	} else {
 		l->timer_deadline = 0;
 	}
-	if (!(l->lvt_timer & LVT_MASKED) && (l->svr & 0x100)) {
+	if (!(l->lvt_timer & VLAPIC_LVT_MASKED) && (l->svr & 0x100)) {
 		set_bit(l->irr, (int)(l->lvt_timer & 0xFF));
 		if (v->state == VCPU_HALTED)
 			v->state = VCPU_RUNNABLE;
 	}
-}
-
-/* The guest writes a deadline on its own TSC (host + tsc_offset); the
- * timer fires once that TSC reaches it (SDM 11.5.4.1). Taken relative to
- * the guest's now, so a deadline already passed stays due instead of
- * wrapping around to the far future when the offset is large. */
-uint64_t vlapic_host_deadline(const struct vcpu *v, uint64_t guest_deadline, uint64_t host_now)
-{
-	uint64_t guest_now = host_now + v->tsc_offset;
-	if (guest_deadline <= guest_now)
-		return host_now ? host_now : 1; /* due; 0 would mean disarmed */
-	uint64_t ahead = guest_deadline - guest_now;
-	return ahead > UINT64_MAX - host_now ? UINT64_MAX : host_now + ahead;
 }
 
 bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value)
@@ -151,11 +133,12 @@ bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value)
 	if (msr == MSR_IA32_TSC_DEADLINE) {
 		/* The value written until the timer fires (SDM 11.5.4.1): the
 		 * host-clock copy may have been clamped to "due now". */
-		*value =
-		    LVT_MODE(l->lvt_timer) == 2 && l->timer_deadline ? l->tsc_deadline_written : 0;
+		*value = VLAPIC_LVT_MODE(l->lvt_timer) == 2 && l->timer_deadline
+		             ? l->tsc_deadline_written
+		             : 0;
 		return true;
 	}
-	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & APIC_BASE_X2APIC))
+	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & VLAPIC_BASE_X2APIC))
 		return false;
 	switch (msr) {
 	case X2APIC_ID: *value = 0; break;
@@ -170,11 +153,11 @@ bool vlapic_read_msr(struct vcpu *v, uint32_t msr, uint64_t *value)
 	case X2APIC_LVT_THERMAL:
 	case X2APIC_LVT_PMC:
 	case X2APIC_LVT_LINT1:
-	case X2APIC_LVT_ERROR: *value = LVT_MASKED; break;
+	case X2APIC_LVT_ERROR: *value = VLAPIC_LVT_MASKED; break;
 	case X2APIC_TIMER_INITIAL: *value = l->initial_count; break;
 	case X2APIC_TIMER_CURRENT: {
 		uint64_t now = rdtsc();
-		*value = LVT_MODE(l->lvt_timer) < 2 && l->timer_deadline > now
+		*value = VLAPIC_LVT_MODE(l->lvt_timer) < 2 && l->timer_deadline > now
 		             ? (l->timer_deadline - now) >> divide_shift(l->divide_config)
 		             : 0;
 		break;
@@ -208,11 +191,12 @@ bool vlapic_write_cr8(struct vcpu *v, uint64_t value)
  * xAPIC mode. A refused write is #GP. */
 static bool apic_base_write(struct vlapic *l, uint64_t value)
 {
-	uint64_t reserved = 0x2FFull | phys_addr_reserved_bits();
+	uint64_t reserved = VLAPIC_BASE_RESERVED | phys_addr_reserved_bits();
 	if (value & reserved)
 		return false;
-	bool en = value & APIC_BASE_ENABLE, extd = value & APIC_BASE_X2APIC;
-	bool was_en = l->apic_base & APIC_BASE_ENABLE, was_extd = l->apic_base & APIC_BASE_X2APIC;
+	bool en = value & VLAPIC_BASE_ENABLE, extd = value & VLAPIC_BASE_X2APIC;
+	bool was_en = l->apic_base & VLAPIC_BASE_ENABLE,
+	     was_extd = l->apic_base & VLAPIC_BASE_X2APIC;
 	if (extd && !en)
 		return false;
 	if (was_extd && was_en && en && !extd)
@@ -248,14 +232,14 @@ enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 	if (msr == MSR_IA32_TSC_DEADLINE) {
 		/* SDM 11.5.4.1: ignored unless the timer is in TSC-deadline mode;
 		 * 0 disarms. */
-		if (LVT_MODE(l->lvt_timer) == 2) {
+		if (VLAPIC_LVT_MODE(l->lvt_timer) == 2) {
 			l->timer_deadline = value ? vlapic_host_deadline(v, value, now) : 0;
 			l->tsc_deadline_written = value;
 			l->timer_period = 0;
 		}
 		return VLAPIC_MSR_DONE;
 	}
-	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & APIC_BASE_X2APIC))
+	if (msr < 0x800 || msr > 0x8FF || !(l->apic_base & VLAPIC_BASE_X2APIC))
 		return VLAPIC_MSR_NOT_MINE;
 	uint32_t v32 = (uint32_t)value;
 	switch (msr) {
@@ -266,7 +250,7 @@ enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 			clear_bit(l->isr, in_service);
 		break;
 	}
-	case X2APIC_SVR: l->svr = v32 & 0x1FF; break;
+	case X2APIC_SVR: l->svr = v32 & VLAPIC_SVR_BITS; break;
 	case X2APIC_ESR: break;
 	case X2APIC_ICR: {
 		/* SDM 11.6.1, 11.12.9: one CPU, so an IPI reaches only us: a
@@ -286,31 +270,31 @@ enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)
 			vlapic_raise(v, (int)(v32 & 0xFF));
 		break;
 	case X2APIC_LVT_TIMER:
-		if (LVT_MODE(v32) != LVT_MODE(l->lvt_timer)) {
+		if (VLAPIC_LVT_MODE(v32) != VLAPIC_LVT_MODE(l->lvt_timer)) {
 			l->timer_deadline = 0; /* a mode change disarms (SDM 11.5.4.1) */
 			l->timer_period = 0;
 		}
-		l->lvt_timer = v32 & (0xFF | LVT_MASKED | (3u << 17));
+		l->lvt_timer = v32 & VLAPIC_LVT_TIMER_BITS;
 		break;
-	case X2APIC_LVT_LINT0: l->lvt_lint0 = v32 & 0x1A7FF; break; /* SDM figure 11-8 */
+	case X2APIC_LVT_LINT0: l->lvt_lint0 = v32 & VLAPIC_LVT_LINT0_BITS; break;
 	case X2APIC_LVT_THERMAL:
 	case X2APIC_LVT_PMC:
 	case X2APIC_LVT_LINT1:
 	case X2APIC_LVT_ERROR: break;
 	case X2APIC_TIMER_INITIAL:
-		if (LVT_MODE(l->lvt_timer) < 2) {
+		if (VLAPIC_LVT_MODE(l->lvt_timer) < 2) {
 			l->initial_count = v32;
 			uint64_t ticks = (uint64_t)v32 << divide_shift(l->divide_config);
-			if (LVT_MODE(l->lvt_timer) == 1 && ticks < min_period_ticks(v)) {
+			if (VLAPIC_LVT_MODE(l->lvt_timer) == 1 && ticks < min_period_ticks(v)) {
 				vm_limit_exceeded(v->vm, LIMIT_TIMER_PERIOD_US,
 				                  ticks * 1000 / (host_tsc_khz ? host_tsc_khz : 1));
 				ticks = min_period_ticks(v);
 			}
 			l->timer_deadline = v32 ? now + ticks : 0;
-			l->timer_period = LVT_MODE(l->lvt_timer) == 1 ? ticks : 0;
+			l->timer_period = VLAPIC_LVT_MODE(l->lvt_timer) == 1 ? ticks : 0;
 		}
 		break;
-	case X2APIC_TIMER_DIVIDE: l->divide_config = v32 & 0xB; break;
+	case X2APIC_TIMER_DIVIDE: l->divide_config = v32 & VLAPIC_DIVIDE_BITS; break;
 	default: return VLAPIC_MSR_NOT_MINE;
 	}
 	return VLAPIC_MSR_DONE;

@@ -156,6 +156,23 @@ struct vpic { /* the PIC pair, ELCR and the CMOS RTC's index (vpic.c) */
 	uint8_t rtc_index;
 };
 
+/* The emulated devices' register bits, shared by the devices and the
+ * checks of their saved state (hv/snapshot/device_state.c). */
+#define VUART_IER_BITS 0x0Fu /* 16550: IER bits 3:0 exist */
+#define VUART_MCR_BITS 0x1Fu /* MCR bits 4:0 (loop, OUT2, OUT1, RTS, DTR) */
+/* IA32_APIC_BASE (SDM Vol. 3A 11.12.5, figure 11-27) */
+#define VLAPIC_BASE_BSP      (1ull << 8)
+#define VLAPIC_BASE_X2APIC   (1ull << 10)
+#define VLAPIC_BASE_ENABLE   (1ull << 11)
+#define VLAPIC_BASE_RESERVED 0x2FFull /* bits 7:0 and 9; those above MAXPHYADDR too */
+/* LVT entries and the SVR (SDM Vol. 3A figures 11-8 and 11-23) */
+#define VLAPIC_LVT_MASKED     (1u << 16)
+#define VLAPIC_LVT_MODE(l)    (((l) >> 17) & 3) /* 0 one-shot, 1 periodic, 2 TSC-deadline */
+#define VLAPIC_LVT_TIMER_BITS (0xFFu | VLAPIC_LVT_MASKED | (3u << 17))
+#define VLAPIC_LVT_LINT0_BITS 0x1A7FFu
+#define VLAPIC_SVR_BITS       0x1FFu
+#define VLAPIC_DIVIDE_BITS    0xBu /* bits 3, 1, 0 (SDM figure 11-10) */
+
 struct vlapic { /* x2APIC with the TSC-deadline timer (vlapic.c) */
 	uint64_t apic_base;
 	uint32_t svr, tpr, lvt_timer, lvt_lint0, divide_config, initial_count;
@@ -375,8 +392,21 @@ enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value);
 bool vlapic_write_cr8(struct vcpu *v, uint64_t value);
 /* Raises the timer interrupt if its deadline has passed. */
 void vlapic_tick(struct vcpu *v, uint64_t now_tsc);
-/* A deadline on the guest's TSC as a host TSC value (due ones stay due). */
-uint64_t vlapic_host_deadline(const struct vcpu *v, uint64_t guest_deadline, uint64_t host_now);
+/* A deadline on the guest's TSC as a host TSC value. The guest writes a
+ * deadline on its own TSC (host + tsc_offset); the timer fires once that
+ * TSC reaches it (SDM Vol. 3A 11.5.4.1). Taken relative to the guest's
+ * now, so a deadline already passed stays due instead of wrapping around
+ * to the far future when the offset is large. Inline: the snapshot's pure
+ * x2APIC section restores timers with it too. */
+static inline uint64_t vlapic_host_deadline(const struct vcpu *v, uint64_t guest_deadline,
+                                            uint64_t host_now)
+{
+	uint64_t guest_now = host_now + v->tsc_offset;
+	if (guest_deadline <= guest_now)
+		return host_now ? host_now : 1; /* due; 0 would mean disarmed */
+	uint64_t ahead = guest_deadline - guest_now;
+	return ahead > UINT64_MAX - host_now ? UINT64_MAX : host_now + ahead;
+}
 /* A device raises an interrupt: the vector becomes pending, a halted vCPU
  * wakes. */
 void vlapic_raise(struct vcpu *v, int vector);
@@ -436,12 +466,11 @@ struct dirty_tracker_ops;
 const struct dirty_tracker_ops *arch_dirty_tracker(const char *name);
 /* The vCPU's architectural state as a blob (vmx/vcpu_state.c), for
  * migration: save with the VM paused; restore into a vCPU made by
- * arch_vcpu_init. False if the blob does not fit or does not check. */
+ * arch_vcpu_init. False if the blob does not fit or does not check (the
+ * check, with its reason, is the vCPU's snapshot section). */
 size_t arch_vcpu_state_size(void);
 bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap);
 bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len);
-/* Whether arch_vcpu_restore would take the blob (its layout, not values). */
-bool arch_vcpu_state_valid(const uint8_t *in, size_t len);
 /* Sets v->tsc_offset and the VMCS field that applies it. */
 bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset);
 /* Makes sure v's FPU/SSE state and swapped MSRs are in v (not live in the

@@ -102,13 +102,13 @@ void vuart_write(struct vm *vm, unsigned offset, uint32_t value)
 		} else {
 			if ((b & IER_ETBEI) && !(u->ier & IER_ETBEI))
 				u->thre_pending = true; /* enabling it with the THR empty */
-			u->ier = b & 0x0F;
+			u->ier = b & VUART_IER_BITS;
 			update_irq(vm);
 		}
 		break;
 	case LCR: u->lcr = b; break;
 	case MCR:
-		u->mcr = b & 0x1F;
+		u->mcr = b & VUART_MCR_BITS;
 		update_irq(vm);
 		break;
 	case SCR: u->scr = b; break;

@@ -209,10 +209,10 @@ bool vcpu_write_cr4(struct vcpu *v, uint64_t value)
 	return true;
 }
 
-bool vcpu_write_efer(struct vcpu *v, uint64_t value)
+/* The EFER bits this guest may set: what its CPUID shows, as for CR4. */
+static uint64_t efer_allowed(struct vcpu *v)
 {
-	uint64_t old = vmcs_read(VMCS_GUEST_IA32_EFER);
-	struct cpuid_regs ext; /* what this guest was shown, as for CR4 */
+	struct cpuid_regs ext;
 	vcpu_cpuid(v, 0x80000001, 0, &ext);
 	uint64_t allowed = EFER_LMA;
 	if (ext.edx & (1u << 11))
@@ -221,7 +221,13 @@ bool vcpu_write_efer(struct vcpu *v, uint64_t value)
 		allowed |= EFER_LME;
 	if (ext.edx & (1u << 20))
 		allowed |= EFER_NXE;
-	if (value & ~allowed)
+	return allowed;
+}
+
+bool vcpu_write_efer(struct vcpu *v, uint64_t value)
+{
+	uint64_t old = vmcs_read(VMCS_GUEST_IA32_EFER);
+	if (value & ~efer_allowed(v))
 		return false;
 	/* LME cannot change while paging is on (SDM Vol. 3A 10.8.5). */
 	if (paging(vmcs_read(VMCS_CR0_READ_SHADOW)) && ((value ^ old) & EFER_LME))
@@ -229,4 +235,48 @@ bool vcpu_write_efer(struct vcpu *v, uint64_t value)
 	/* LMA is the CPU's to set: it follows CR0.PG (10.8.5). */
 	vmcs_write(VMCS_GUEST_IA32_EFER, (value & ~EFER_LMA) | (old & EFER_LMA));
 	return true;
+}
+
+/* A vCPU state from elsewhere (a migration's blob) is held to the rules
+ * above and to the VM-entry checks they keep: the state a guest could
+ * have reached here through vcpu_write_cr0/cr4/efer, and one this CPU's
+ * VM entry takes (SDM Vol. 3C 27.3.1.1 control registers and IA-32e mode,
+ * 27.3.1.4 RFLAGS, 27.3.1.5 activity state), so that a corrupt blob is
+ * refused with its reason instead of failing the VM entry. */
+const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	uint64_t cr0_free = CR0_PE | CR0_PG; /* unrestricted guest (27.3.1.1) */
+	if (s->cr0_shadow & ~CR0_DEFINED || !(s->cr0_shadow & CR0_ET))
+		return "CR0 has bits no write sets";
+	if ((s->cr0_shadow & CR0_PG) && !(s->cr0_shadow & CR0_PE))
+		return "CR0.PG without CR0.PE";
+	if ((s->cr0_shadow & CR0_NW) && !(s->cr0_shadow & CR0_CD))
+		return "CR0.NW without CR0.CD";
+	if ((s->cr0 ^ s->cr0_shadow) & cr0_free)
+		return "CR0's PE or PG differ from what the guest sees";
+	if ((s->cr0 & (c->cr0_fixed0 & ~cr0_free)) != (c->cr0_fixed0 & ~cr0_free) ||
+	    s->cr0 & ~(c->cr0_fixed1 | cr0_free))
+		return "CR0 breaks this CPU's VMX fixed bits";
+	if (s->cr4_shadow & ~cr4_allowed(v))
+		return "CR4 has a bit reserved to this guest";
+	if ((s->cr4 & c->cr4_fixed0) != c->cr4_fixed0 || s->cr4 & ~c->cr4_fixed1)
+		return "CR4 breaks this CPU's VMX fixed bits";
+	if ((s->cr4_shadow & CR4_CET) && !(s->cr0_shadow & CR0_WP))
+		return "CR4.CET without CR0.WP";
+	if (s->efer & ~efer_allowed(v))
+		return "IA32_EFER has a bit reserved to this guest";
+	if (!!(s->efer & EFER_LMA) != s->ia32e)
+		return "IA32_EFER.LMA differs from the IA-32e mode guest control";
+	if (s->ia32e &&
+	    (!(s->efer & EFER_LME) || !paging(s->cr0_shadow) || !(s->cr4_shadow & CR4_PAE)))
+		return "IA-32e mode without LME, paging or PAE";
+	if ((s->cr4_shadow & CR4_PCIDE) && !s->ia32e)
+		return "CR4.PCIDE outside IA-32e mode";
+	/* RFLAGS: bit 1 is 1, bits 63:22, 15, 5 and 3 are 0 */
+	if (!(s->rflags & 2) || s->rflags & (~0x3FFFFFull | 1u << 15 | 1u << 5 | 1u << 3))
+		return "RFLAGS has reserved bits wrong";
+	if (s->activity_state > 1)
+		return "an activity state other than active or HLT";
+	return NULL;
 }

@@ -96,6 +96,14 @@ void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t subleaf, struct cpuid_re
 bool vcpu_write_cr0(struct vcpu *v, uint64_t value);
 bool vcpu_write_cr4(struct vcpu *v, uint64_t value);
 bool vcpu_write_efer(struct vcpu *v, uint64_t value);
+/* A vCPU's control state as a migration's blob brings it (cr.c): NULL if
+ * the guest could have reached it and this CPU's VM entry takes it, else
+ * what is wrong with it. */
+struct vcpu_control_state {
+	uint64_t cr0, cr4, cr0_shadow, cr4_shadow, efer, rflags, activity_state;
+	bool ia32e;
+};
+const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s);
 
 /* vcpu.c: an interrupt the vCPU could be given (x2APIC or PIC). */
 bool vcpu_interrupt_pending(const struct vcpu *v);

@@ -5,6 +5,7 @@
  * MSRs VT-x does not switch. The blob is a list of {u32 field, u64 value} pairs plus fixed
  * sections, so a reader can check every length. */
 #include "lib/lib.h"
+#include "snapshot/snapshot.h"
 #include "vmx/exits.h"
 #include "x86/x86.h"
 
@@ -132,27 +133,65 @@ bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset)
 	return true;
 }
 
-bool arch_vcpu_state_valid(const uint8_t *in, size_t len)
+static uint64_t blob_field(const struct vcpu_blob *b, uint32_t field)
+{
+	for (unsigned i = 0; i < FIELD_COUNT; i++)
+		if (saved_fields[i] == field)
+			return b->fields[i].value;
+	return 0; /* not reached: every field asked for is saved */
+}
+
+/* Whether arch_vcpu_restore would take the blob into v: its layout, an
+ * XSAVE state this CPU can load, control registers the guest could have
+ * reached and the VM entry takes (cr.c). False with the reason in why. */
+static bool vcpu_blob_check(struct vcpu *v, const uint8_t *in, char *why, size_t why_len)
 {
 	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
-	if (len >= sizeof b->magic && b->magic == STATE_MAGIC_V2) {
+	if (b->magic == STATE_MAGIC_V2) {
 		/* A JCV2 blob has no XCR0 and no AVX state: restoring it would
 		 * lose the guest's YMM upper halves without a word. */
-		kprintf("hv: incoming vCPU state is JCV2 (from an hv without XSAVE "
-		        "switching: no XCR0, no AVX state): refused, this hv takes JCV3\n");
+		fmt_snprintf(why, why_len,
+		             "JCV2, from an hv without XSAVE switching (no XCR0, no AVX state); "
+		             "this hv takes JCV3");
 		return false;
 	}
-	if (len < sizeof *b || b->magic != STATE_MAGIC || b->field_count != FIELD_COUNT)
+	if (b->magic != STATE_MAGIC || b->field_count != FIELD_COUNT) {
+		fmt_snprintf(why, why_len, "not a JCV3 vCPU state of %u VMCS fields",
+		             (unsigned)FIELD_COUNT);
 		return false;
+	}
 	for (unsigned i = 0; i < FIELD_COUNT; i++)
-		if (b->fields[i].field != saved_fields[i])
+		if (b->fields[i].field != saved_fields[i] || b->fields[i].pad) {
+			fmt_snprintf(why, why_len, "VMCS field %u is 0x%x where this hv saves 0x%x",
+			             i, b->fields[i].field, saved_fields[i]);
 			return false; /* another layout: refuse rather than guess */
+		}
 	/* An XCR0 or area this host's XSETBV/XRSTOR would #GP on (a host
 	 * without AVX, a corrupt blob) is refused before hv loads it. */
 	if (!xsave_area_valid(b->fpu_area, b->xcr0)) {
-		kprintf("hv: incoming vCPU state: XCR0 0x%llx or its XSAVE area cannot be "
-		        "loaded on this CPU: refused\n",
-		        (unsigned long long)b->xcr0);
+		fmt_snprintf(why, why_len, "XCR0 0x%llx or its XSAVE area cannot be loaded here",
+		             (unsigned long long)b->xcr0);
+		return false;
+	}
+	struct vcpu_control_state c = {
+	    .cr0 = blob_field(b, VMCS_GUEST_CR0),
+	    .cr4 = blob_field(b, VMCS_GUEST_CR4),
+	    .cr0_shadow = blob_field(b, VMCS_CR0_READ_SHADOW),
+	    .cr4_shadow = blob_field(b, VMCS_CR4_READ_SHADOW),
+	    .efer = blob_field(b, VMCS_GUEST_IA32_EFER),
+	    .rflags = blob_field(b, VMCS_GUEST_RFLAGS),
+	    .activity_state = blob_field(b, VMCS_GUEST_ACTIVITY_STATE),
+	    .ia32e = b->ia32e_mode != 0,
+	};
+	const char *problem = b->ia32e_mode > 1 || b->interrupt_window > 1
+	                          ? "a control flag neither 0 nor 1"
+	                      : blob_field(b, VMCS_GUEST_DR7) >> 32 || b->dr6 >> 32
+	                          ? "DR6 or DR7 has bits 63:32 set (SDM 27.3.1.1)"
+	                          : vcpu_control_state_problem(v, &c);
+	if (problem) {
+		fmt_snprintf(why, why_len, "%s (CR0 0x%llx, CR4 0x%llx, EFER 0x%llx)", problem,
+		             (unsigned long long)c.cr0_shadow, (unsigned long long)c.cr4_shadow,
+		             (unsigned long long)c.efer);
 		return false;
 	}
 	return true;
@@ -161,7 +200,9 @@ bool arch_vcpu_state_valid(const uint8_t *in, size_t len)
 bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 {
 	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
-	if (!arch_vcpu_state_valid(in, len) || vmptrld(v->vmcs_pa) != VMX_OK)
+	char why[SNAPSHOT_WHY_MAX];
+	if (len < sizeof *b || !vcpu_blob_check(v, in, why, sizeof why) ||
+	    vmptrld(v->vmcs_pa) != VMX_OK)
 		return false;
 	/* If this vCPU's state is in the registers, park it first: the next
 	 * switch_to then loads what the blob brings. */
@@ -185,3 +226,39 @@ bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 	v->fpu_saved = true;
 	return true;
 }
+
+/* ---- the vCPU's snapshot section (snapshot/snapshot.h) ---- */
+
+static size_t vcpu_section_size(void)
+{
+	return sizeof(struct vcpu_blob);
+}
+
+static bool vcpu_section_save(struct vm *vm, struct snapshot_host *host, void *out)
+{
+	(void)host;
+	return arch_vcpu_save(&vm->vcpu, out, sizeof(struct vcpu_blob));
+}
+
+static bool vcpu_section_check(const struct vm *vm, const struct snapshot_host *host,
+                               const void *in, char *why, size_t why_len)
+{
+	(void)host;
+	/* vcpu_cpuid reads the VM's configuration only: v is not changed. */
+	return vcpu_blob_check((struct vcpu *)&vm->vcpu, in, why, why_len);
+}
+
+static bool vcpu_section_restore(struct vm *vm, struct snapshot_host *host, const void *in)
+{
+	(void)host;
+	return arch_vcpu_restore(&vm->vcpu, in, sizeof(struct vcpu_blob));
+}
+
+const struct snapshot_section snapshot_vcpu_section = {
+    .name = "vcpu",
+    .tag = SNAPSHOT_TAG('C', 'P', 'U', '3'),
+    .size = vcpu_section_size,
+    .save = vcpu_section_save,
+    .check = vcpu_section_check,
+    .restore = vcpu_section_restore,
+};

@@ -25,7 +25,7 @@ FUZZ_LDFLAGS := -fsanitize=fuzzer,$(FUZZ_SANITIZERS) -fno-sanitize-recover=all
 # UNIT_UNDER_TEST so that this file works wherever it is included. All of
 # migrate/ is pure (migrate/unit.mk); so is every batching policy file.
 FUZZ_LIB_SRCS := hv/boot/multiboot.c hv/lib/cmdline.c hv/lib/fmt.c hv/lib/knobs.c hv/vm/vm_config.c hv/vm/limits.c \
-	hv/smp/cpu_tables.c \
+	hv/smp/cpu_tables.c hv/snapshot/snapshot.c hv/snapshot/device_state.c \
 	hv/vm/elf_loader.c hv/net/ring.c hv/net/vswitch.c \
 	$(sort $(wildcard hv/net/batch*.c)) $(sort $(wildcard migrate/*.c))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
@@ -39,6 +39,16 @@ FUZZ_TARGETS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 .SECONDARY: $(FUZZ_LIB_OBJS) $(patsubst %,$(BUILD)/fuzz/obj/tests/fuzz/%.o,$(FUZZ_NAMES))
 
 fuzz-build: $(FUZZ_TARGETS)
+
+# hv code that only one target links, with that target's stubs of what it
+# calls in the rest of hv: the console (fuzz_console.c stubs the VM table,
+# the migration layer and the printers).
+# Both sides see hv's own declarations (not the hosted subset), so that a
+# stub whose signature drifts from hv's does not compile.
+FUZZ_CONSOLE_OBJS := $(BUILD)/fuzz/obj/hv/console/console.o
+.SECONDARY: $(FUZZ_CONSOLE_OBJS)
+$(BUILD)/fuzz/fuzz_console: $(FUZZ_CONSOLE_OBJS)
+$(FUZZ_CONSOLE_OBJS) $(BUILD)/fuzz/obj/tests/fuzz/fuzz_console.o: FUZZ_CFLAGS += -UHOSTED_TEST
 
 $(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

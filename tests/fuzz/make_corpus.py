@@ -378,6 +378,27 @@ def migrate_streams():
     write("migrate_dest", "bad_page", e)
 
 
+# ---- snapshot (tests/fuzz/fuzz_snapshot.c) ----
+def snapshot():
+    # even mode: the harness's valid blob, then {u16 offset, u8 xor} patches
+    write("snapshot", "valid_2ghz_200us", u8(0) + u8(1) + u8(200))
+    write("snapshot", "valid_4ghz_no_bound", u8(0) + u8(3) + u8(0))
+    # the header's count, then a UART byte (inside its line)
+    write("snapshot", "patched", u8(0) + u8(0) + u8(100) + u16(4) + u8(1) + u16(700) + u8(0x40))
+    # odd mode: the blob as it came; a header alone
+    write("snapshot", "raw_header", u8(1) + u8(1) + u8(200) + b"JSN1" + u32(3) + u64(16))
+
+
+# ---- console (tests/fuzz/fuzz_console.c): VM count, boot options, NUL, lines ----
+def console():
+    write("console", "script_and_lines",
+          u8(3) + b"listen=5 at=1500:energy at=2000:migrate,vm0,peer,pml at=9:batch,vm1,policy=none\0"
+          b"help\nvms\nlimits\nenergy\nnet\npolicies\n"
+          b"migrate vm0 local pml policy=fixed cut=10 payload=1000\n"
+          b"batch vm1 policy=fixed-time tbuf=1ms\ntrack lx pml\nharvest lx\nuntrack lx\nlisten 30\n")
+    write("console", "bad_script", u8(0) + b"at=x:energy at=10:nosuch\0migrate\nbatch nosuch\n")
+
+
 multiboot()
 texts()
 elf_seeds()
@@ -385,3 +406,5 @@ batch_run()
 net_ring()
 wire()
 migrate_streams()
+snapshot()
+console()
