@@ -3,6 +3,7 @@
 #include "console/console.h"
 #include "lib/lib.h"
 #include "migrate/migrate.h"
+#include "migration/migration.h"
 #include "mm/mm.h"
 #include "net/net.h"
 #include "power/power.h"

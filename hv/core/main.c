@@ -7,6 +7,7 @@
 #include "core/core.h"
 #include "dev/dev.h"
 #include "lib/lib.h"
+#include "migration/migration.h"
 #include "mm/mm.h"
 #include "power/power.h"
 #include "smp/smp.h"

@@ -100,7 +100,7 @@ __attribute__((noreturn)) void linktest_run(const char *spec, uint64_t tsc_khz);
 /* ======== linkfault.c: drop, duplicate, reorder frames on purpose ========
  * For the soak tests (linkfault=drop:P,dup:P,reorder:P[,seed:S], per mille
  * of the migration frames this host sends). Pure decisions and counts; the
- * caller (vm/migration.c, on its way to the e1000) acts on them: a HOLD
+ * caller (migration/link.c, on its way to the e1000) acts on them: a HOLD
  * frame goes out after the next one, so the two arrive swapped. */
 struct linkfault {
 	uint32_t drop, dup, reorder; /* per mille */

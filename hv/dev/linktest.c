@@ -17,15 +17,14 @@
 #include "dev/dev.h"
 #include "lib/lib.h"
 #include "mm/mm.h"
+#include "net/net.h"
 #include "x86/x86.h"
 
-#define LT_ETHERTYPE 0x88B5 /* IEEE local experimental (migration uses 0x88B6) */
-#define LT_MAGIC     0x544C /* "LT" */
-#define LT_TAIL      0xA5A5A5A5u
-#define ETH_HDR      14
-#define WINDOW_MAX   63 /* the ACK's selective bitmap covers 64 frames past the first hole */
-#define TX_SLOTS     64
-#define RX_SLOTS     16
+#define LT_MAGIC   0x544C /* "LT" */
+#define LT_TAIL    0xA5A5A5A5u
+#define WINDOW_MAX 63 /* the ACK's selective bitmap covers 64 frames past the first hole */
+#define TX_SLOTS   64
+#define RX_SLOTS   16
 
 /* Times in emulated ms (TSC): bochs' emulated clock outruns the wall clock
  * at low ips, so none of these waits for a peer to boot; the runner's wall
@@ -53,7 +52,7 @@ struct lt_msg {
 	uint32_t txno;  /* DATA, PROBE: transmission number; ACK: highest seen */
 	uint64_t sack;  /* ACK: bit i = frame seq + 1 + i received */
 } __attribute__((packed));
-#define MSG_END  (ETH_HDR + (unsigned)sizeof(struct lt_msg))
+#define MSG_END  (ETH_HEADER_LEN + (unsigned)sizeof(struct lt_msg))
 #define MIN_SIZE 60 /* the smallest Ethernet frame without FCS */
 
 struct config {
@@ -106,11 +105,8 @@ static uint8_t *queue(const uint8_t *dst, const struct lt_msg *m, unsigned len)
 	if (lt.tx_count == TX_SLOTS)
 		send_all();
 	uint8_t *f = lt.tx_space + lt.tx_count * E1000_FRAME_MAX;
-	memcpy(f, dst, 6);
-	memcpy(f + 6, e1000_mac(), 6);
-	f[12] = LT_ETHERTYPE >> 8;
-	f[13] = LT_ETHERTYPE & 0xff;
-	memcpy(f + ETH_HDR, m, sizeof *m);
+	eth_write_header(f, dst, e1000_mac(), ETH_TYPE_LINKTEST);
+	memcpy(f + ETH_HEADER_LEN, m, sizeof *m);
 	lt.tx[lt.tx_count].data = f;
 	lt.tx[lt.tx_count].len = (uint16_t)len;
 	lt.tx_count++;
@@ -162,11 +158,11 @@ static const struct lt_msg *parse(const struct net_frame_buf *b, const struct co
                                   uint64_t now)
 {
 	const uint8_t *f = b->data;
-	if (b->len < MSG_END || f[12] != LT_ETHERTYPE >> 8 || f[13] != (LT_ETHERTYPE & 0xff)) {
+	if (b->len < MSG_END || eth_type_of(f, b->len) != ETH_TYPE_LINKTEST) {
 		lt.other++;
 		return NULL;
 	}
-	const struct lt_msg *m = (const struct lt_msg *)(f + ETH_HDR);
+	const struct lt_msg *m = (const struct lt_msg *)(f + ETH_HEADER_LEN);
 	uint8_t peer_role = c->role == ROLE_SEND ? ROLE_RECV : ROLE_SEND;
 	if (m->magic != LT_MAGIC || m->role != peer_role) {
 		lt.other++;

@@ -8,6 +8,7 @@
 #include "joulevisor/hypercall.h"
 #include "lib/lib.h"
 #include "migrate/migrate.h"
+#include "migration/migration.h"
 #include "net/net.h"
 #include "power/power.h"
 #include "snapshot/snapshot.h"
@@ -48,17 +49,13 @@ static struct {
 	uint64_t tx_frames, rx_frames, tx_dropped;
 } uplink;
 
-/* A broadcast from mac with our announce EtherType (0x88B7, which every
- * receiver ignores): switches and bxhub learn where mac is from it, as
- * they would from a gratuitous ARP (PLATFORM.md gotcha B1). */
-#define ANNOUNCE_LEN 60
+/* A broadcast from mac with our announce EtherType (ETH_TYPE_ANNOUNCE,
+ * which every receiver ignores): switches and bxhub learn where mac is
+ * from it, as they would from a gratuitous ARP (PLATFORM.md gotcha B1). */
+#define ANNOUNCE_LEN ETH_FRAME_MIN
 static void build_announce(uint8_t frame[ANNOUNCE_LEN], const uint8_t *mac)
 {
-	memset(frame, 0, ANNOUNCE_LEN);
-	memset(frame, 0xff, ETH_ADDR_LEN);
-	memcpy(frame + ETH_ADDR_LEN, mac, ETH_ADDR_LEN);
-	frame[12] = 0x88;
-	frame[13] = 0xB7;
+	eth_frame(frame, ANNOUNCE_LEN, eth_broadcast, mac, ETH_TYPE_ANNOUNCE, NULL, 0);
 }
 
 static void switch_init(void)
@@ -79,30 +76,21 @@ static void switch_init(void)
 }
 
 /* Between hosts, VM frames travel inside an outer Ethernet frame from one
- * host's NIC (EtherType 0x88B8). The reason is the bochs socket backend: it
+ * host's NIC (ETH_TYPE_TUNNEL). The reason is the bochs socket backend: it
  * hands a guest only frames addressed to the NIC's own MAC or broadcast
  * (PLATFORM.md gotcha B8), so a VM's own MAC can never be reached directly.
  * The outer frame is a broadcast: unicast through bxhub depends on what it
  * has learned (gotcha B1) and was seen to vanish; the receiving hosts'
  * switches deliver only to their own VMs' MACs (or flood broadcasts). */
-#define TUNNEL_ETHERTYPE_HI 0x88
-#define TUNNEL_ETHERTYPE_LO 0xB8
-
 static void uplink_send(const uint8_t *frame, uint32_t len)
 {
-	static uint8_t outer[PVNET_FRAME_MAX + ETH_HEADER_LEN];
-	if (len + ETH_HEADER_LEN > sizeof outer || len + ETH_HEADER_LEN > 1514) {
+	static uint8_t outer[ETH_FRAME_MAX];
+	size_t total =
+	    eth_frame(outer, sizeof outer, eth_broadcast, e1000_mac(), ETH_TYPE_TUNNEL, frame, len);
+	if (!total) {
 		uplink.tx_dropped++; /* no room for the outer header: too big to tunnel */
 		return;
 	}
-	memset(outer, 0xff, ETH_ADDR_LEN);
-	memcpy(outer + ETH_ADDR_LEN, e1000_mac(), ETH_ADDR_LEN);
-	outer[12] = TUNNEL_ETHERTYPE_HI;
-	outer[13] = TUNNEL_ETHERTYPE_LO;
-	memcpy(outer + ETH_HEADER_LEN, frame, len);
-	uint32_t total = len + ETH_HEADER_LEN < 60 ? 60 : len + ETH_HEADER_LEN;
-	if (len + ETH_HEADER_LEN < 60)
-		memset(outer + ETH_HEADER_LEN + len, 0, 60 - ETH_HEADER_LEN - len);
 	struct net_frame f = {outer, (uint16_t)total};
 	if (e1000_send_batch(&f, 1) == 1)
 		uplink.tx_frames++;
@@ -520,14 +508,13 @@ void net_poll_uplink(void)
 	uint64_t now = host_now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *outer = bufs[i].data;
-		if (bufs[i].len > ETH_HEADER_LEN && outer[12] == (MIGRATE_ETHERTYPE >> 8) &&
-		    outer[13] == (MIGRATE_ETHERTYPE & 0xFF)) {
+		uint16_t type = eth_type_of(outer, bufs[i].len);
+		if (type == ETH_TYPE_MIGRATE && bufs[i].len > ETH_HEADER_LEN) {
 			migration_receive_frame(outer + ETH_HEADER_LEN,
 			                        bufs[i].len - ETH_HEADER_LEN);
 			continue;
 		}
-		if (bufs[i].len < 2 * ETH_HEADER_LEN || outer[12] != TUNNEL_ETHERTYPE_HI ||
-		    outer[13] != TUNNEL_ETHERTYPE_LO)
+		if (type != ETH_TYPE_TUNNEL || bufs[i].len < 2 * ETH_HEADER_LEN)
 			continue; /* not ours (e.g. another host's link test): ignored */
 		uplink.rx_frames++;
 		const uint8_t *frame = outer + ETH_HEADER_LEN;

@@ -262,6 +262,28 @@ bool net_notify_now(const struct batch_state *s, bool flush, uint32_t event, uin
 #define ETH_ADDR_LEN       6
 #define ETH_HEADER_LEN     14
 
+/* ---- ether.c: Ethernet II framing for every frame hv itself sends ---- */
+
+#define ETH_FRAME_MIN 60   /* without the FCS, which the NIC adds */
+#define ETH_FRAME_MAX 1514 /* without the FCS (and the bochs link's limit) */
+/* The EtherTypes hv puts on the wire, from IEEE 802's local experimental
+ * range: each kind of frame is told apart by its type alone. */
+enum eth_type {
+	ETH_TYPE_LINKTEST = 0x88B5, /* dev/linktest.c */
+	ETH_TYPE_MIGRATE = 0x88B6,  /* live migration (migrate/: MIGRATE_ETHERTYPE) */
+	ETH_TYPE_ANNOUNCE = 0x88B7, /* "this MAC is here", which every receiver ignores */
+	ETH_TYPE_TUNNEL = 0x88B8,   /* a VM's frame inside a host's (backend.c) */
+};
+extern const uint8_t eth_broadcast[ETH_ADDR_LEN];
+void eth_write_header(uint8_t *frame, const uint8_t *dst, const uint8_t *src, uint16_t type);
+/* A frame in frame (cap bytes): the header, len bytes of payload (which
+ * may already sit at frame + ETH_HEADER_LEN), zeros up to ETH_FRAME_MIN.
+ * Returns its length; 0 if it would exceed cap or ETH_FRAME_MAX. */
+size_t eth_frame(uint8_t *frame, size_t cap, const uint8_t *dst, const uint8_t *src, uint16_t type,
+                 const void *payload, size_t len);
+/* A frame's EtherType; 0 if it is shorter than a header. */
+uint16_t eth_type_of(const uint8_t *frame, size_t len);
+
 struct vswitch_entry {
 	uint8_t mac[ETH_ADDR_LEN];
 	uint8_t port;

@@ -4,6 +4,7 @@
  * scheduler can replace round robin without touching this loop. */
 #include "console/console.h"
 #include "lib/lib.h"
+#include "migration/migration.h"
 #include "net/net.h"
 #include "power/power.h"
 #include "vm/vm.h"

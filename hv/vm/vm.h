@@ -302,25 +302,6 @@ struct vm *vm_create_from_module(const struct boot_module *mod, const struct boo
 /* A VM with memory (zeroed), EPT and a vCPU, but no image: paused until
  * someone restores a state into it (an incoming migration). */
 struct vm *vm_create_empty(const struct vm_config *config, const char *name);
-/* migration.c: live migration driven from the scheduler loop. */
-/* Starts migrating vm to dest ("local": a new VM on this host, over an
- * in-memory lossy-free link); tracker NULL = the best; knobs: "policy=NAME
- * knob=value ..." with the engine's knobs (migrate_params_parse), NULL or
- * "" = policy default with its defaults. */
-bool migration_start(struct vm *vm, const char *dest, const char *tracker, const char *knobs,
-                     uint64_t cut_after_frames, unsigned payload_size);
-/* Moves frames and steps the engines; call from the scheduler loop. */
-void migration_poll(void);
-/* A frame of EtherType 0x88B6 from the e1000: feeds a running migration,
- * or starts an incoming one on a HELLO. */
-void migration_receive_frame(const uint8_t *bytes, size_t len);
-bool migration_active(void);
-/* linkfault=SPEC (dev.h): faults on the migration frames this host sends. */
-bool migration_set_linkfault(const char *spec, char *err, size_t err_size);
-/* send_back=MS[:N]: each VM that arrives is migrated back to the peer
- * (pml, default policy) MS ms after it resumed, N times at most (0 or
- * none: no limit). For the soak tests' back-and-forth. */
-bool migration_set_send_back(const char *spec, char *err, size_t err_size);
 /* Marks the VM stopped with a status and a reason (printed and logged). */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Guest-physical range -> host pointer, or NULL if not all inside the VM. */

@@ -1,23 +1,19 @@
 /* Runs in the scheduler loop: live migration of a running VM, driven by
  * migrate/'s pre-copy engine. hv supplies what the engine leaves to its
- * caller: the dirty tracker (vmx/dirty.c), the vCPU and device state blob
- * (vCPU, x2APIC, UART, vNIC, the guest's TSC), pausing and resuming, the
- * policy's throttle, and the link. Two links, one engine: "peer" sends
- * frames through the e1000 to another host (whose listener starts an
- * incoming migration on a HELLO), "local" through two in-memory queues to a
- * new VM on this host, so the whole path runs in one bochs too. The engine
- * runs in passes of MIGRATION_PASS_MS between vCPU slices. */
-#include "dev/dev.h"
+ * caller: the dirty tracker (vmx/dirty.c), the VM's state as a snapshot
+ * (snapshot/: vCPU, clocks, devices, vNIC), pausing and resuming, the
+ * policy's throttle, and the link (link.c). The engine runs in passes of
+ * MIGRATION_PASS_MS between vCPU slices. */
+#include "migration/migration.h"
 #include "lib/lib.h"
-#include "migrate/migrate.h"
+#include "migration/job.h"
 #include "mm/mm.h"
 #include "net/net.h"
 #include "power/power.h"
 #include "snapshot/snapshot.h"
-#include "vm/vm.h"
 #include "x86/x86.h"
 
-static struct migrate_link_model *link_model(bool remote, unsigned payload);
+struct migration_job job;
 
 /* The migrating VM's CPU time so far: in the guest and in hv for it. */
 static uint64_t vm_cpu_time_ns(void *ctx)
@@ -26,7 +22,6 @@ static uint64_t vm_cpu_time_ns(void *ctx)
 	return host_ticks_to_ns(vm->guest_tsc + vm->hv_tsc);
 }
 
-#define PIPE_SLOTS 64
 /* One pass of the migration engine in the scheduler loop lasts this long,
  * like a vCPU's slice: on one CPU a busy VM and its migration then share
  * the CPU half and half, and throttling the vCPU (a policy's auto-converge)
@@ -34,53 +29,6 @@ static uint64_t vm_cpu_time_ns(void *ctx)
  * migration, which checksums and copies every page on both sides, take
  * ~99% of it. */
 #define MIGRATION_PASS_MS 2
-
-struct pipe {
-	uint8_t frame[PIPE_SLOTS][MIGRATE_MTU];
-	uint16_t len[PIPE_SLOTS];
-	unsigned head, tail; /* free-running */
-	uint64_t dropped;
-	uint64_t sent;
-	uint64_t cut_after; /* fault injection: the link dies after this many frames (0: never) */
-};
-
-/* The state blob is a snapshot (snapshot/snapshot.h): one section per
- * device, each checked against what the device could have reached before
- * the destination lets the source go. */
-#define STATE_CAP 8192
-
-enum role { ROLE_LOCAL, ROLE_SOURCE, ROLE_DEST };
-
-static struct {
-	bool active;
-	/* Energy of the migration engine (power/ account) at the start and at
-	 * the pause: rounds = pause - start, stop-and-copy = end - pause. */
-	uint64_t energy_start_nj, energy_pause_nj;
-	enum role role;
-	uint64_t drain_until_tsc; /* source after commit: keep answering a while */
-	struct vm *src_vm, *dst_vm;
-	const struct dirty_tracker_ops *tracker;
-	const struct migrate_policy *policy;
-	char knobs[MIGRATE_TEXT_MAX]; /* the policy and every knob, as run */
-	struct migrate_source src;
-	struct migrate_dest dst;
-	enum migrate_status src_status, dst_status;
-	struct pipe to_dst, to_src;
-	uint64_t *pfn_buf, *seen;
-	uint64_t pfn_pages, seen_pages; /* frames backing them, to free */
-	/* Snapshots read their sections in place: 8-byte aligned. */
-	uint8_t state_out[STATE_CAP] __attribute__((aligned(64)));
-	uint8_t state_in[STATE_CAP] __attribute__((aligned(64)));
-	enum vcpu_state state_at_pause; /* an abort gives the source vCPU this back */
-	bool reported;
-	/* The source vCPU's share of the CPU in each live round (guest-mode
-	 * time over the round's time, %): what the throttle really did. */
-	unsigned rounds_seen;
-	uint64_t progress_shown; /* destination: pages announced so far */
-	uint64_t round_start_tsc, round_start_guest_tsc, throttled_start_ticks;
-	uint8_t vcpu_percent[MIGRATE_ROUNDS_RECORDED];
-	struct linkfault fault_at_start; /* the fault counters at the start */
-} job;
 
 /* What the snapshot's sections need of this host, now. */
 static struct snapshot_host this_host(const struct vm *vm, enum vcpu_state state)
@@ -110,28 +58,6 @@ static bool state_will_restore(void *ctx, const uint8_t *blob, size_t len)
 	return false;
 }
 
-static void pipe_send(void *ctx, const uint8_t *bytes, size_t len)
-{
-	struct pipe *p = ctx;
-	if (p->cut_after && ++p->sent > p->cut_after) {
-		p->dropped++; /* the link is cut: the peer is gone */
-		return;
-	}
-	if (p->head - p->tail == PIPE_SLOTS || len > MIGRATE_MTU) {
-		p->dropped++; /* like a full NIC queue: the transport retransmits */
-		return;
-	}
-	memcpy(p->frame[p->head % PIPE_SLOTS], bytes, len);
-	p->len[p->head % PIPE_SLOTS] = (uint16_t)len;
-	p->head++;
-}
-
-/* Faults injected on the frames this host sends (linkfault=, soak tests),
- * and the one frame held back to be sent after the next (a reorder). */
-static struct linkfault fault;
-static uint8_t held_frame[MIGRATE_ETH_FRAME_MAX];
-static uint16_t held_len;
-
 /* send_back=MS[:N]: each VM that arrives goes back MS ms after it resumed. */
 static struct {
 	uint64_t ms;      /* 0: off */
@@ -140,11 +66,6 @@ static struct {
 	struct vm *vm;    /* the next to go, or NULL */
 	uint64_t due_tsc; /* when */
 } send_back;
-
-bool migration_set_linkfault(const char *spec, char *err, size_t err_size)
-{
-	return linkfault_parse(&fault, spec, err, err_size);
-}
 
 bool migration_set_send_back(const char *spec, char *err, size_t err_size)
 {
@@ -163,59 +84,6 @@ bool migration_set_send_back(const char *spec, char *err, size_t err_size)
 	send_back.ms = ms;
 	send_back.limit = (unsigned)limit;
 	return true;
-}
-
-static void e1000_send_one(const uint8_t *frame, size_t len)
-{
-	struct net_frame f = {frame, (uint16_t)len};
-	e1000_send_batch(&f, 1); /* a full ring loses it: the transport resends */
-}
-
-/* What the link does to this frame (linkfault=): sent, lost, sent twice,
- * or held and sent after the next one. */
-static void send_with_faults(const uint8_t *frame, size_t len)
-{
-	enum linkfault_action a =
-	    linkfault_active(&fault) ? linkfault_decide(&fault) : LINKFAULT_SEND;
-	if (a == LINKFAULT_DROP)
-		return;
-	if (a == LINKFAULT_HOLD && !held_len) {
-		memcpy(held_frame, frame, len);
-		held_len = (uint16_t)len;
-		return;
-	}
-	e1000_send_one(frame, len);
-	if (a == LINKFAULT_DUPLICATE)
-		e1000_send_one(frame, len);
-	if (held_len) { /* overtaken: it arrives after this one */
-		e1000_send_one(held_frame, held_len);
-		held_len = 0;
-	}
-}
-
-/* Remote roles: our frames ride in an Ethernet frame of EtherType 0x88B6
- * from this host's NIC to the peer's (broadcast until we know it). */
-static void remote_send(void *ctx, const uint8_t *bytes, size_t len)
-{
-	(void)ctx;
-	static uint8_t frame[MIGRATE_ETH_FRAME_MAX];
-	if (len > MIGRATE_MTU || !e1000_present())
-		return;
-	static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	/* Broadcast, like the switch's tunnel: unicast through bxhub depends on
-	 * what it learned (PLATFORM.md B1); the session id makes other hosts
-	 * ignore frames that are not theirs. */
-	memcpy(frame, broadcast, 6);
-	memcpy(frame + 6, e1000_mac(), 6);
-	frame[12] = MIGRATE_ETHERTYPE >> 8;
-	frame[13] = MIGRATE_ETHERTYPE & 0xFF;
-	memcpy(frame + MIGRATE_ETH_HEADER, bytes, len);
-	size_t total = MIGRATE_ETH_HEADER + len;
-	if (total < 60) {
-		memset(frame + total, 0, 60 - total);
-		total = 60;
-	}
-	send_with_faults(frame, total);
 }
 
 static uint64_t *alloc_words(uint64_t words, uint64_t *pages)
@@ -361,7 +229,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		return false;
 	}
 	job.active = true;
-	job.fault_at_start = fault;
+	job.fault_at_start = link_faults;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 	job.round_start_tsc = rdtsc();
 	job.round_start_guest_tsc = vm->guest_tsc;
@@ -413,7 +281,7 @@ static void start_incoming(const uint8_t *bytes, size_t len)
 	listen_into(job.dst_vm, m.hello.nr_pages, true, host_now_ns());
 	job.role = ROLE_DEST;
 	job.active = true;
-	job.fault_at_start = fault;
+	job.fault_at_start = link_faults;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
 	job.src_status = MIGRATE_ABORTED; /* no local source */
 	job.dst_status = MIGRATE_RUNNING;
@@ -438,189 +306,6 @@ void migration_receive_frame(const uint8_t *bytes, size_t len)
 	}
 }
 
-/* A time measured on a link of link_Bps as it would be on 1 Gb/s (125 MB/s),
- * everything else scaling with the link. */
-static uint64_t at_1gbps(uint64_t t, uint64_t link_Bps)
-{
-	return migrate_scale(t, link_Bps, 125000000ull);
-}
-
-/* The inside of a JSON array of numbers, built one number at a time. */
-struct number_list {
-	char text[400];
-	size_t used;
-};
-
-static void number_list_add(struct number_list *l, uint64_t value)
-{
-	if (l->used < sizeof l->text)
-		l->used +=
-		    (size_t)fmt_snprintf(l->text + l->used, sizeof l->text - l->used, "%s%llu",
-		                         l->used ? "," : "", (unsigned long long)value);
-}
-
-/* The faults injected on this host's frames since the migration started. */
-static const char *faults_text(void)
-{
-	static char text[160];
-	const struct linkfault *s = &job.fault_at_start;
-	fmt_snprintf(text, sizeof text,
-	             "\"sent\":%llu,\"dropped\":%llu,\"duplicated\":%llu,\"reordered\":%llu,"
-	             "\"per_mille\":[%u,%u,%u],\"seed\":%llu",
-	             (unsigned long long)(fault.frames - s->frames),
-	             (unsigned long long)(fault.dropped - s->dropped),
-	             (unsigned long long)(fault.duplicated - s->duplicated),
-	             (unsigned long long)(fault.reordered - s->reordered), fault.drop, fault.dup,
-	             fault.reorder, (unsigned long long)fault.seed);
-	return text;
-}
-
-static void trace_rounds(void);
-
-static void report(void)
-{
-	power_settle(true);
-	uint64_t energy_now = power_account_nj(ACCOUNT_MIGRATION_ID);
-	const struct migrate_report *r = &job.src.report;
-	struct number_list pages = {0}, skipped = {0}, rates = {0}, throttle = {0}, share = {0};
-	for (unsigned i = 0; i < r->rounds && i < MIGRATE_ROUNDS_RECORDED; i++) {
-		number_list_add(&pages, r->round[i].pages_sent);
-		number_list_add(&skipped, r->round[i].pages_skipped);
-		number_list_add(&rates, r->round[i].dirty_rate_pps);
-		number_list_add(&throttle, r->round[i].throttle_percent);
-		number_list_add(&share, job.vcpu_percent[i]);
-	}
-	const char *status = r->status == MIGRATE_COMMITTED ? "committed"
-	                     : r->status == MIGRATE_ABORTED ? "aborted"
-	                                                    : "other";
-	bool local = job.role == ROLE_LOCAL;
-	uint64_t khz = host_tsc_khz ? host_tsc_khz : 1;
-	/* The link's measured rate over the whole migration, retransmissions
-	 * excluded: times scaled by it to a 1 Gb/s link compare with the
-	 * seeds' figures (the bochs link is far slower than its CPU). */
-	uint64_t link_Bps =
-	    r->total_ns ? migrate_scale(r->bytes_sent, 1000000000ull, r->total_ns) : 0;
-	if (r->stopped_by_round_limit)
-		kprintf(
-		    "hv: migrate: %s: the engine's round limit (%u rounds) stopped the pre-copy: "
-		    "policy %s had not said stop\n",
-		    job.src_vm->name, r->rounds, job.policy->name);
-	log_event(
-	    "{\"ev\":\"migrate_done\",\"vm\":\"%s\",\"to\":\"%s\",\"status\":\"%s\","
-	    "\"reason\":\"%s\",\"total_ms\":%llu,\"downtime_us\":%llu,"
-	    "\"predicted_downtime_us\":%llu,\"forecast\":\"%s\",\"commit_us\":%llu,"
-	    "\"rounds\":%u,\"pages\":[%s],\"skipped\":[%s],\"dirty_rate\":[%s],"
-	    "\"throttle\":[%s],\"vcpu_percent\":[%s],\"throttled_ms\":%llu,"
-	    "\"link_Bps\":%llu,\"total_ms_at_1gbps\":%llu,\"downtime_us_at_1gbps\":%llu,"
-	    "\"stop_copy_pages\":%llu,\"bytes\":%llu,\"zero_pages\":%llu,\"pages_skipped\":%llu,"
-	    "\"state_bytes\":%llu,"
-	    "\"retransmits\":%llu,\"tracker\":\"%s\",\"tracker_exits\":%llu,\"tracker_scan_us\":%"
-	    "llu,\"policy\":\"%s\",\"knobs\":\"%s\",\"stopped_by\":\"%s\","
-	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
-	    "source\":\"%s\","
-	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
-	    "\"last_reject\":\"%s\",\"faults\":{%s},\"time\":\"emulated\"}",
-	    job.src_vm->name, local ? job.dst_vm->name : "peer", status,
-	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
-	    (unsigned long long)(r->total_ns / 1000000),
-	    (unsigned long long)(r->downtime_ns / 1000),
-	    (unsigned long long)r->predicted_downtime_us,
-	    r->forecast_learned ? "learned" : "rounds", (unsigned long long)r->commit_us, r->rounds,
-	    pages.text, skipped.text, rates.text, throttle.text, share.text,
-	    (unsigned long long)((job.src_vm->vcpu.throttled_ticks - job.throttled_start_ticks) /
-	                         khz),
-	    (unsigned long long)link_Bps,
-	    (unsigned long long)at_1gbps(r->total_ns / 1000000, link_Bps),
-	    (unsigned long long)at_1gbps(r->downtime_ns / 1000, link_Bps),
-	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->bytes_sent,
-	    (unsigned long long)r->zero_pages, (unsigned long long)r->pages_skipped,
-	    (unsigned long long)r->state_bytes, (unsigned long long)r->link.retransmits,
-	    job.tracker->name, (unsigned long long)job.src_vm->dirty.exits,
-	    (unsigned long long)(job.src_vm->dirty.scan_cycles * 1000 / khz), job.policy->name,
-	    job.knobs, r->stopped_by_round_limit ? "round_limit" : "policy",
-	    job.src.cfg.link.payload_size,
-	    (unsigned long long)(((job.energy_pause_nj ? job.energy_pause_nj : energy_now) -
-	                          job.energy_start_nj) /
-	                         1000),
-	    (unsigned long long)(job.energy_pause_nj ? (energy_now - job.energy_pause_nj) / 1000
-	                                             : 0),
-	    power_source_name(), local ? "local" : "e1000",
-	    (unsigned long long)r->link.frames_received, (unsigned long long)r->link.rejected,
-	    (unsigned long long)r->link.strangers, migrate_error_name(r->link.last_reject),
-	    faults_text());
-	if (trace_migrate_on)
-		trace_rounds();
-}
-
-/* trace=migrate: what the stop policy saw, one trace_migrate event per
- * live round (the struct migrate_round_stats it was given) and one that
- * ends the trace with what the engine did after it, for make sim-migrate
- * (tools/sim_migrate.c). Bounded by the rounds the report keeps. */
-static void trace_rounds(void)
-{
-	const struct migrate_report *r = &job.src.report;
-	const char *vm = job.src_vm->name;
-	for (unsigned i = 0; i < r->rounds && i < MIGRATE_ROUNDS_RECORDED; i++) {
-		const struct migrate_round_stats *s = &r->round[i];
-		log_event("{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"round\":%u,\"vm_pages\":%llu,"
-		          "\"pages\":%llu,\"zero\":%llu,\"bytes\":%llu,\"us\":%llu,\"dirty\":%llu,"
-		          "\"prev\":%llu,\"rtt_us\":%llu,\"scan_us\":%llu,\"vm_us\":%llu,"
-		          "\"commit_us\":%llu,\"learned_Bps\":%llu,\"learned_commit_us\":%llu,"
-		          "\"throttle\":%u,\"predicted_us\":%llu}",
-		          vm, s->round, (unsigned long long)s->vm_pages,
-		          (unsigned long long)s->pages_sent, (unsigned long long)s->zero_pages,
-		          (unsigned long long)s->bytes_sent, (unsigned long long)s->duration_us,
-		          (unsigned long long)s->dirty_pages,
-		          (unsigned long long)s->prev_dirty_pages, (unsigned long long)s->rtt_us,
-		          (unsigned long long)s->scan_us, (unsigned long long)s->vm_us,
-		          (unsigned long long)s->commit_us, (unsigned long long)s->learned_Bps,
-		          (unsigned long long)s->learned_commit_us, s->throttle_percent,
-		          (unsigned long long)s->predicted_downtime_us);
-	}
-	log_event(
-	    "{\"ev\":\"trace_migrate\",\"vm\":\"%s\",\"end\":1,\"knobs\":\"%s\","
-	    "\"state_bytes\":%llu,\"rounds\":%u,\"stopped_by\":\"%s\",\"stop_copy_pages\":%llu,"
-	    "\"stop_copy_bytes\":%llu,\"bytes\":%llu,\"predicted_downtime_us\":%llu,"
-	    "\"downtime_us\":%llu,\"total_us\":%llu}",
-	    vm, job.knobs, (unsigned long long)job.src.cfg.params.state_bytes, r->rounds,
-	    r->stopped_by_round_limit ? "round_limit" : "policy",
-	    (unsigned long long)r->stop_copy_pages, (unsigned long long)r->stop_copy_bytes,
-	    (unsigned long long)r->bytes_sent, (unsigned long long)r->predicted_downtime_us,
-	    (unsigned long long)(r->downtime_ns / 1000), (unsigned long long)(r->total_ns / 1000));
-}
-
-/* Applies the policy's throttle to the source vCPU (sched.c holds it out)
- * and measures each finished round's vCPU share. */
-static void follow_rounds(struct vm *src)
-{
-	const struct migrate_report *r = &job.src.report;
-	uint64_t now = rdtsc();
-	while (job.rounds_seen < r->rounds) {
-		uint64_t span = now - job.round_start_tsc;
-		unsigned share =
-		    (unsigned)(span ? MIN((src->guest_tsc - job.round_start_guest_tsc) * 100 / span,
-		                          100u)
-		                    : 0);
-		if (job.rounds_seen < MIGRATE_ROUNDS_RECORDED) {
-			const struct migrate_round_stats *s = &r->round[job.rounds_seen];
-			job.vcpu_percent[job.rounds_seen] = (uint8_t)share;
-			/* Progress, one line a round: a migration can take minutes. */
-			log_event(
-			    "{\"ev\":\"migrate_round\",\"vm\":\"%s\",\"round\":%u,\"pages\":%llu,"
-			    "\"ms\":%llu,\"dirty_pages\":%llu,\"throttle\":%u,"
-			    "\"vcpu_percent\":%u,\"time\":\"emulated\"}",
-			    src->name, job.rounds_seen + 1, (unsigned long long)s->pages_sent,
-			    (unsigned long long)(s->duration_us / 1000),
-			    (unsigned long long)s->dirty_pages, s->throttle_percent, share);
-		}
-		job.rounds_seen++;
-		job.round_start_tsc = now;
-		job.round_start_guest_tsc = src->guest_tsc;
-	}
-	bool live = job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE;
-	src->vcpu.throttle_percent = live ? job.src.throttle_percent : 0;
-}
-
 static void finish(void)
 {
 	if (job.src_vm)
@@ -632,10 +317,7 @@ static void finish(void)
 		frames_free_range(&host_frames, (uint64_t)(uintptr_t)job.seen,
 		                  job.seen_pages * PAGE_SIZE);
 	job.active = false;
-	if (held_len) { /* late, but it does go out (the peer drops it as old) */
-		e1000_send_one(held_frame, held_len);
-		held_len = 0;
-	}
+	link_flush_held();
 }
 
 /* One round of moving frames and stepping the engines this host runs. */
@@ -664,28 +346,6 @@ static void pump(uint64_t now)
 		job.dst_status = migrate_dest_step(&job.dst, now);
 }
 
-/* What earlier stop-and-copies did, per link (local pipe or the e1000
- * peer) and payload size, for the forecast of the next one
- * (migrate_link_model). A few links at most; a new one takes the oldest
- * slot. */
-static struct link_model_slot {
-	bool used, remote;
-	unsigned payload;
-	struct migrate_link_model model;
-} link_models[8];
-static unsigned link_model_next;
-
-static struct migrate_link_model *link_model(bool remote, unsigned payload)
-{
-	for (unsigned i = 0; i < ARRAY_SIZE(link_models); i++)
-		if (link_models[i].used && link_models[i].remote == remote &&
-		    link_models[i].payload == payload)
-			return &link_models[i].model;
-	struct link_model_slot *slot = &link_models[link_model_next++ % ARRAY_SIZE(link_models)];
-	*slot = (struct link_model_slot){.used = true, .remote = remote, .payload = payload};
-	return &slot->model;
-}
-
 static void resume_destination(void)
 {
 	struct vm *dst = job.dst_vm;
@@ -711,7 +371,7 @@ static void resume_destination(void)
 	    job.role == ROLE_LOCAL ? "local" : "e1000",
 	    (unsigned long long)((power_account_nj(ACCOUNT_MIGRATION_ID) - job.energy_start_nj) /
 	                         1000),
-	    power_source_name(), (long long)dst->vcpu.tsc_offset, faults_text());
+	    power_source_name(), (long long)dst->vcpu.tsc_offset, link_faults_text());
 	if (job.role == ROLE_DEST && send_back.ms &&
 	    (!send_back.limit || send_back.done < send_back.limit)) {
 		send_back.vm = dst;
@@ -756,7 +416,7 @@ void migration_poll(void)
 		pump(host_now_ns());
 	while (rdtsc() < pass_end && job.src_status == src_was && job.dst_status == dst_was);
 	if (job.role != ROLE_DEST)
-		follow_rounds(src);
+		migration_follow_rounds(src);
 	if (job.role != ROLE_DEST) {
 		if (job.src_status == MIGRATE_NEED_PAUSE && src->vcpu.state != VCPU_PAUSED) {
 			/* Stop-and-copy: the vCPU stops here; its state goes last. */
@@ -777,7 +437,7 @@ void migration_poll(void)
 				src->vcpu.state =
 				    job.state_at_pause; /* nothing lost: it runs on here */
 			if (!job.reported) {
-				report();
+				migration_report();
 				job.reported = true;
 			}
 			if (job.dst_vm && !job.dst_vm->stopped) {
@@ -792,7 +452,7 @@ void migration_poll(void)
 			vm_stop(src, 0, "migrated to %s", job.dst_vm ? job.dst_vm->name : "peer");
 			src->vacated = true; /* an incoming VM may take the slot again */
 			sched_listen_restart();
-			report();
+			migration_report();
 			job.reported = true;
 			/* Keep answering a while: the destination resumes only once it
 			 * knows its COMMIT_ACK arrived (migrate.h). */
