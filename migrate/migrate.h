@@ -210,9 +210,13 @@ uint64_t migrate_zero_pfn(const struct migrate_zero_pages *z, unsigned i);
  * the receiver buffers out-of-order frames, drops duplicates, delivers in
  * order, and answers with ACK frames carrying a cumulative ACK plus a 64-bit
  * selective-ACK bitmap, so only frames really missing are sent again. A frame
- * is sent again when its timer (rto_ns) runs out, or at once, one time, when
- * a later frame is reported as arrived (fast retransmit). After max_retries
- * sends again of one frame, or idle_timeout_ns of silence, the link fails.
+ * is sent again at once when a frame first sent after its last copy is
+ * reported as arrived (fast retransmit: that copy was most likely lost,
+ * and a lost retransmission is found the same way as a lost original), or
+ * when its timer runs out: twice the smoothed RTT plus twice the ACK delay,
+ * never under rto_ns / 8 nor over rto_ns (rto_ns itself until an RTT is
+ * measured). After max_retries timeouts of one frame, or idle_timeout_ns
+ * of silence, the link fails.
  *
  * The window is the flow control: never pace by rate (the bochs link takes
  * about one frame per emulated ms and silently drops what overruns its
@@ -225,8 +229,8 @@ struct migrate_link_config {
 	uint32_t session;         /* 0 on a destination: take the first HELLO's */
 	unsigned window;          /* frames in flight, 1..MIGRATE_WINDOW_MAX */
 	unsigned payload_size;    /* MIGRATE_PAYLOAD_MIN..MIGRATE_PAYLOAD_MAX */
-	uint64_t rto_ns;          /* send again when unacknowledged this long */
-	unsigned max_retries;     /* then give up: the peer is gone */
+	uint64_t rto_ns;          /* the longest a frame waits unacknowledged (see above) */
+	unsigned max_retries;     /* timeouts of one frame, then give up: the peer is gone */
 	uint64_t idle_timeout_ns; /* nothing heard this long: the peer is gone */
 	unsigned ack_every;       /* ACK after this many frames in order... */
 	uint64_t ack_delay_ns;    /* ...or when the oldest unacknowledged is this old */
@@ -256,11 +260,12 @@ struct migrate_link_stats {
 };
 
 struct migrate_tx_slot {
-	uint64_t sent_ns; /* last time it went out */
-	uint16_t len;     /* bytes in frame[] */
-	uint8_t retries;  /* how often it was sent again */
-	bool in_flight;   /* sent and not yet acknowledged */
-	bool fast_resent; /* already sent again on a selective ACK */
+	uint64_t sent_ns;    /* last time it went out */
+	uint16_t len;        /* bytes in frame[] */
+	uint8_t retries;     /* how often it was sent again (for any reason) */
+	uint8_t timeouts;    /* how often its timer ran out: max_retries bounds these */
+	bool in_flight;      /* sent and not yet acknowledged */
+	uint32_t next_after; /* the first new frame sent after its last copy */
 	uint8_t frame[MIGRATE_MTU];
 };
 struct migrate_rx_slot {
@@ -303,6 +308,8 @@ bool migrate_transport_send(struct migrate_transport *t, uint8_t type, const uin
                             uint16_t len, uint64_t now_ns);
 /* Timers: retransmissions, delayed and keep-alive ACKs, failure detection. */
 void migrate_transport_tick(struct migrate_transport *t, uint64_t now_ns);
+/* The retransmission timer as it stands (see above). */
+uint64_t migrate_transport_rto_ns(const struct migrate_transport *t);
 /* Sends an ACK now (whatever the delay rules say). */
 void migrate_transport_ack_now(struct migrate_transport *t, uint64_t now_ns);
 bool migrate_transport_all_acked(const struct migrate_transport *t);

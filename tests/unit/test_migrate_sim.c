@@ -60,7 +60,7 @@ void sim_send(void *ctx, const uint8_t *bytes, size_t len)
 		p->cut_lost++;
 		return;
 	}
-	if (p->sent == p->drop_nth || chance(p, p->faults.drop_pct)) {
+	if (p->sent == p->drop_nth || p->sent == p->drop_nth_too || chance(p, p->faults.drop_pct)) {
 		p->dropped++;
 		return;
 	}

@@ -29,11 +29,12 @@ struct sim_pipe {
 	uint64_t latency_ns;
 	struct sim_faults faults;
 	uint64_t rng;
-	bool cut;            /* everything sent from now on is lost */
-	uint64_t drop_nth;   /* lose exactly the n-th frame sent (1-based; 0: none) */
-	uint8_t cut_on_type; /* cut the link as a frame of this type is sent (0: never) */
-	uint64_t rx_gap_ns;  /* at most one frame per this at the receiver (0: no limit) */
-	unsigned capacity;   /* frames that may wait; SIM_QUEUE_MAX if 0 */
+	bool cut;              /* everything sent from now on is lost */
+	uint64_t drop_nth;     /* lose exactly the n-th frame sent (1-based; 0: none) */
+	uint64_t drop_nth_too; /* and this one */
+	uint8_t cut_on_type;   /* cut the link as a frame of this type is sent (0: never) */
+	uint64_t rx_gap_ns;    /* at most one frame per this at the receiver (0: no limit) */
+	unsigned capacity;     /* frames that may wait; SIM_QUEUE_MAX if 0 */
 	uint64_t next_rx_ns, order;
 	unsigned count;
 	struct sim_packet q[SIM_QUEUE_MAX];

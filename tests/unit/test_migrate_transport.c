@@ -162,6 +162,47 @@ TEST(migrate_transport_one_loss_costs_one_retransmission)
 	CHECK_EQ(w.b.stats.duplicates, 0);
 }
 
+TEST(migrate_transport_a_lost_retransmission_is_found_by_the_frames_after_it)
+{
+	/* Frame 4 (seq 3) is lost, and so is its fast retransmission, frame
+	 * 33: the first 32 went out at t=0 and the ACK that reveals the hole
+	 * comes back before any new frame. The frames sent after that copy
+	 * reveal it as they did the original: no timer is waited for. */
+	setup(clean, 32, MIGRATE_PAYLOAD_MAX);
+	w.a.cfg.rto_ns = 500 * MS;
+	w.a2b.drop_nth = 4;
+	w.a2b.drop_nth_too = 33;
+	bool order_ok;
+	CHECK_EQ(stream(200, MIGRATE_PAYLOAD_MAX, 2000 * MS, &order_ok), 200);
+	CHECK(order_ok);
+	CHECK_EQ(w.a2b.dropped, 2);
+	CHECK_EQ(w.a.stats.retransmits, 2);
+	CHECK(w.now < 20 * MS); /* the timer (now at least 500 / 8 ms) never ran out */
+}
+
+TEST(migrate_transport_timer_follows_the_rtt_between_bounds)
+{
+	/* A lost last frame: nothing after it reveals the loss, its timer
+	 * does, after about two RTTs (the link's 0.4 ms, ACK delays), not
+	 * after the configured 500 ms, and not under its eighth. */
+	setup(clean, 32, MIGRATE_PAYLOAD_MAX);
+	w.a.cfg.rto_ns = 500 * MS;
+	CHECK_EQ(migrate_transport_rto_ns(&w.a), 500 * MS); /* no RTT yet */
+	w.a2b.drop_nth = 20;
+	bool order_ok;
+	CHECK_EQ(stream(20, MIGRATE_PAYLOAD_MAX, 2000 * MS, &order_ok), 20);
+	CHECK(order_ok);
+	CHECK_EQ(w.a.stats.retransmits, 1);
+	CHECK(w.a.stats.rtt_ns >= 400 * US && w.a.stats.rtt_ns < 2 * MS);
+	CHECK_EQ(migrate_transport_rto_ns(&w.a), 500 * MS / 8); /* 2 RTT + 2 x 0.5 ms < 62.5 ms */
+	CHECK(w.now >= 500 * MS / 8 && w.now < 80 * MS);
+	/* A slow link's RTT raises it, up to the configured bound. */
+	w.a.stats.rtt_ns = 100 * MS;
+	CHECK_EQ(migrate_transport_rto_ns(&w.a), 201 * MS);
+	w.a.stats.rtt_ns = 400 * MS;
+	CHECK_EQ(migrate_transport_rto_ns(&w.a), 500 * MS);
+}
+
 TEST(migrate_transport_gives_up_when_peer_is_gone)
 {
 	setup(clean, 32, MIGRATE_PAYLOAD_MAX);
