@@ -22,7 +22,10 @@ guest dirties at 100 pages/s, so rounds cannot converge and its ~21 MB
 All times are emulated (bochs). Each row also has the link's measured rate
 (bytes sent / total time) and the times scaled to a 1 Gb/s link by it
 (hv's total_ms_at_1gbps, downtime_us_at_1gbps), which compare with the
-seeds' GbE figures. Writes build/exp/migrate.csv and, with gnuplot,
+seeds' GbE figures, the downtime as data (KB-eq: downtime x the link's
+rate), and each host's CPU share spent on the migration and the memory hv
+held for it (A/B: source and destination; one host for local rows, whose
+two engines share it). Writes build/exp/migrate.csv and, with gnuplot,
 build/exp/migrate.png (total time, downtime, bytes by packet size).
 
 Policies by name: `make exp-migrate POLICIES="default qemu shrink:ratio=25"
@@ -113,7 +116,8 @@ FIELDS = ["workload", "tracker", "payload", "link", "policy", "knobs"] + KNOB_CO
           "stopped_by", "total_ms", "downtime_us",
           "predicted_downtime_us", "rounds", "bytes", "zero_pages", "stop_copy_pages",
           "tracker_exits", "retransmits", "max_throttle", "throttled_ms", "link_Bps",
-          "total_ms_at_1gbps", "downtime_us_at_1gbps", "energy_j"]
+          "total_ms_at_1gbps", "downtime_us_at_1gbps", "energy_j",
+          "src_cpu_permille", "dst_cpu_permille", "src_mem_kib", "dst_mem_kib", "downtime_kb_eq"]
 
 lock = threading.Lock()
 progress = {"done": 0}
@@ -124,10 +128,22 @@ def case_name(wl, tracker, payload, link, policy):
                               "" if policy == "default" else "-" + re.sub(r"[^\w.-]", "_", policy))
 
 
-def done_event(log):
+def last_event(log, ev):
     text = open(log, errors="replace").read() if os.path.exists(log) else ""
-    done = [json.loads(m.group(1)) for m in re.finditer(r'^@ (\{"ev":"migrate_done".*\})$', text, re.M)]
-    return done[-1] if done else None
+    found = [json.loads(m.group(1)) for m in re.finditer(r'^@ (\{"ev":"%s".*\})$' % ev, text, re.M)]
+    return found[-1] if found else None
+
+
+def done_event(log, dest_log):
+    """The source's migrate_done, with the destination host's CPU share
+    and memory from its migrate_resume (the same host for local runs: its
+    figures then cover both engines)."""
+    d = last_event(log, "migrate_done")
+    resume = last_event(dest_log, "migrate_resume")
+    if d is not None and resume is not None:
+        d["dst_cpu_permille"] = resume.get("cpu_permille", "")
+        d["dst_mem_kib"] = resume.get("hv_mem_kib", "")
+    return d
 
 
 def run(case):
@@ -155,7 +171,7 @@ def run(case):
     try:
         r = subprocess.run(cmd, capture_output=True, text=True)
         status, err = r.returncode, r.stderr.strip().splitlines()
-        d = done_event(log)
+        d = done_event(log, log if link == "local" else os.path.join(work, "serial-b.log"))
     except Exception as e:  # keep the sweep going: one case failed, not all
         status, err, d = -1, [repr(e)], None
     ok = status == 0 and d is not None and d.get("status") == "committed"
@@ -171,6 +187,10 @@ def run(case):
                          % (progress["done"], len(CASES), name, time.time() - start, how))
         sys.stderr.flush()
     return case, d if ok else None
+
+
+def permille(v):
+    return "-" if v in (None, "") else "%.0f" % (v / 10.0)
 
 
 def energy(d):
@@ -193,7 +213,9 @@ def row(case, d):
             knobs.get(c[len("knob_"):], "") for c in KNOB_COLS] + [d.get("stopped_by", ""), d["total_ms"], d["downtime_us"], d["predicted_downtime_us"],
             d["rounds"], d["bytes"], d["zero_pages"], d["stop_copy_pages"], d["tracker_exits"],
             d["retransmits"], max(d.get("throttle") or [0]), d["throttled_ms"], d["link_Bps"],
-            d["total_ms_at_1gbps"], d["downtime_us_at_1gbps"], "%.1f" % energy(d)]
+            d["total_ms_at_1gbps"], d["downtime_us_at_1gbps"], "%.1f" % energy(d),
+            d.get("cpu_permille", ""), d.get("dst_cpu_permille", ""), d.get("hv_mem_kib", ""),
+            d.get("dst_mem_kib", ""), d.get("downtime_kb_eq", "")]
 
 
 def plot(out_dir, rows):
@@ -276,19 +298,22 @@ def main():
                 w.writerow(row(c, d))
     print("16 MiB VM migrated at 1 s (bochs, emulated time); link local: in-memory, "
           "same host; e1000: two bochs hosts through bxhub")
-    print("%-10s %-3s %5s %-5s %-7s %8s %11s %12s %5s %6s %10s %6s %4s %10s %9s %11s" % (
+    print("%-10s %-3s %5s %-5s %-7s %8s %11s %12s %5s %6s %10s %6s %4s %10s %9s %11s %7s %8s %7s" % (
         "workload", "trk", "pay", "link", "policy", "total ms", "downtime us", "predicted us", "off",
-        "rounds", "bytes", "exits", "thr%", "link B/s", "ms@1Gb/s", "us@1Gb/s"))
+        "rounds", "bytes", "exits", "thr%", "link B/s", "ms@1Gb/s", "us@1Gb/s", "KB-eq",
+        "cpu% A/B", "KiB A/B"))
     for c, d in rows:
         wl, t, p, link, policy = c
         if not d:
             print("%-10s %-3s %5d %-5s %-7s FAILED" % (wl, t, p, link, policy))
             continue
-        print("%-10s %-3s %5d %-5s %-7s %8d %11d %12d %+4.0f%% %6d %10d %6d %4d %10d %9d %11d" % (
+        print("%-10s %-3s %5d %-5s %-7s %8d %11d %12d %+4.0f%% %6d %10d %6d %4d %10d %9d %11d %7s %8s %7s" % (
             wl, t, p, link, policy, d["total_ms"], d["downtime_us"], d["predicted_downtime_us"],
             forecast_off_percent(d), d["rounds"], d["bytes"],
             d["tracker_exits"], max(d.get("throttle") or [0]), d["link_Bps"], d["total_ms_at_1gbps"],
-            d["downtime_us_at_1gbps"]))
+            d["downtime_us_at_1gbps"], d.get("downtime_kb_eq", "-"),
+            "%s/%s" % (permille(d.get("cpu_permille")), permille(d.get("dst_cpu_permille"))),
+            "%s/%s" % (d.get("hv_mem_kib", "-"), d.get("dst_mem_kib", "-"))))
     done = [d for c, d in rows if d]
     held = sum(1 for d in done if forecast_holds(d))
     print("forecast (predicted downtime) within max(20%%, 1 ms) of the measured one: %d of %d runs (%.0f%%)"

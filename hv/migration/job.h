@@ -37,6 +37,10 @@ struct migration_job {
 	/* Energy of the migration engine (power/ account) at the start and at
 	 * the pause: rounds = pause - start, stop-and-copy = end - pause. */
 	uint64_t energy_start_nj, energy_pause_nj;
+	/* The CPU it took (seed 004's CPU consumption): the migration
+	 * account's cycles and the TSC at the start. */
+	uint64_t cycles_start, tsc_start;
+	uint64_t mem_peak_kib; /* migration_mem_kib() at its largest (source) */
 	enum role role;
 	uint64_t drain_until_tsc; /* source after commit: keep answering a while */
 	struct vm *src_vm, *dst_vm;
@@ -79,6 +83,11 @@ const char *link_faults_text(void);
 struct migrate_link_model *link_model(bool remote, unsigned payload);
 
 /* ---- report.c ---- */
+/* The migration's share of this host's CPU since it started, per mille,
+ * and the memory hv holds for it (KiB): the job's own state, the page
+ * list and bitmaps it allocated, the dirty log of the VM it tracks. */
+unsigned migration_cpu_permille(void);
+uint64_t migration_mem_kib(void);
 /* The migrate_done event (and, with trace=migrate, the trace). */
 void migration_report(void);
 /* Applies the policy's throttle to the source vCPU and logs each

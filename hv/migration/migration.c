@@ -231,6 +231,8 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 	job.active = true;
 	job.fault_at_start = link_faults;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
+	job.cycles_start = power_account_cycles(ACCOUNT_MIGRATION_ID);
+	job.tsc_start = rdtsc();
 	job.round_start_tsc = rdtsc();
 	job.round_start_guest_tsc = vm->guest_tsc;
 	job.throttled_start_ticks = vm->vcpu.throttled_ticks;
@@ -283,6 +285,8 @@ static void start_incoming(const uint8_t *bytes, size_t len)
 	job.active = true;
 	job.fault_at_start = link_faults;
 	job.energy_start_nj = power_account_nj(ACCOUNT_MIGRATION_ID);
+	job.cycles_start = power_account_cycles(ACCOUNT_MIGRATION_ID);
+	job.tsc_start = rdtsc();
 	job.src_status = MIGRATE_ABORTED; /* no local source */
 	job.dst_status = MIGRATE_RUNNING;
 	kprintf("hv: incoming migration: %llu MiB into new VM %s\n",
@@ -364,14 +368,16 @@ static void resume_destination(void)
 	    "{\"ev\":\"migrate_resume\",\"vm\":\"%s\",\"from\":\"%s\",\"pages\":%llu,"
 	    "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\",\"energy_uj\":%"
 	    "llu,"
-	    "\"energy_source\":\"%s\",\"guest_tsc_offset\":%lld,\"faults\":{%s}}",
+	    "\"energy_source\":\"%s\",\"guest_tsc_offset\":%lld,\"faults\":{%s},"
+	    "\"cpu_permille\":%u,\"hv_mem_kib\":%llu}",
 	    dst->name, job.role == ROLE_LOCAL ? job.src_vm->name : "peer",
 	    (unsigned long long)job.dst.report.pages_distinct, job.dst.report.state_len,
 	    job.dst.report.rounds, (unsigned long long)job.dst.report.link.retransmits,
 	    job.role == ROLE_LOCAL ? "local" : "e1000",
 	    (unsigned long long)((power_account_nj(ACCOUNT_MIGRATION_ID) - job.energy_start_nj) /
 	                         1000),
-	    power_source_name(), (long long)dst->vcpu.tsc_offset, link_faults_text());
+	    power_source_name(), (long long)dst->vcpu.tsc_offset, link_faults_text(),
+	    migration_cpu_permille(), (unsigned long long)migration_mem_kib());
 	if (job.role == ROLE_DEST && send_back.ms &&
 	    (!send_back.limit || send_back.done < send_back.limit)) {
 		send_back.vm = dst;

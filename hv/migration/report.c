@@ -5,6 +5,7 @@
  * make sim-migrate. */
 #include "lib/lib.h"
 #include "migration/job.h"
+#include "mm/mm.h"
 #include "power/power.h"
 #include "x86/x86.h"
 
@@ -27,6 +28,29 @@ static void number_list_add(struct number_list *l, uint64_t value)
 		l->used +=
 		    (size_t)fmt_snprintf(l->text + l->used, sizeof l->text - l->used, "%s%llu",
 		                         l->used ? "," : "", (unsigned long long)value);
+}
+
+unsigned migration_cpu_permille(void)
+{
+	uint64_t span = rdtsc() - job.tsc_start;
+	uint64_t used = power_account_cycles(ACCOUNT_MIGRATION_ID) - job.cycles_start;
+	return span ? (unsigned)MIN(migrate_scale(used, 1000, span), 1000u) : 0;
+}
+
+static uint64_t frames_kib(uint64_t bytes)
+{
+	return (bytes + PAGE_SIZE - 1) / PAGE_SIZE * (PAGE_SIZE / 1024);
+}
+
+uint64_t migration_mem_kib(void)
+{
+	uint64_t kib = (sizeof job + 1023) / 1024 + (job.pfn_pages + job.seen_pages) * 4;
+	const struct vm *tracked = job.role == ROLE_DEST ? NULL : job.src_vm;
+	if (tracked && tracked->dirty.bitmap)
+		kib += frames_kib((tracked->mem_size / PAGE_SIZE + 63) / 64 * 8);
+	if (tracked && tracked->dirty.pml_pa)
+		kib += 4;
+	return kib;
 }
 
 static void trace_rounds(void);
@@ -73,7 +97,8 @@ void migration_report(void)
 	    "\"payload\":%u,\"energy_rounds_uj\":%llu,\"energy_stop_copy_uj\":%llu,\"energy_"
 	    "source\":\"%s\","
 	    "\"link\":\"%s\",\"frames_received\":%llu,\"rejected\":%llu,\"strangers\":%llu,"
-	    "\"last_reject\":\"%s\",\"faults\":{%s},\"time\":\"emulated\"}",
+	    "\"last_reject\":\"%s\",\"faults\":{%s},\"cpu_permille\":%u,\"hv_mem_kib\":%llu,"
+	    "\"downtime_kb_eq\":%llu,\"time\":\"emulated\"}",
 	    job.src_vm->name, local ? job.dst_vm->name : "peer", status,
 	    r->status == MIGRATE_ABORTED ? migrate_error_name(r->reason) : "",
 	    (unsigned long long)(r->total_ns / 1000000),
@@ -101,7 +126,10 @@ void migration_report(void)
 	    power_source_name(), local ? "local" : "e1000",
 	    (unsigned long long)r->link.frames_received, (unsigned long long)r->link.rejected,
 	    (unsigned long long)r->link.strangers, migrate_error_name(r->link.last_reject),
-	    link_faults_text());
+	    link_faults_text(), migration_cpu_permille(),
+	    (unsigned long long)MAX(job.mem_peak_kib, migration_mem_kib()),
+	    /* the downtime as data: what the link would have moved meanwhile */
+	    (unsigned long long)(migrate_scale(r->downtime_ns, link_Bps, 1000000000ull) / 1000));
 	if (trace_migrate_on)
 		trace_rounds();
 }
@@ -171,6 +199,8 @@ void migration_follow_rounds(struct vm *src)
 		job.round_start_tsc = now;
 		job.round_start_guest_tsc = src->guest_tsc;
 	}
+	job.mem_peak_kib =
+	    MAX(job.mem_peak_kib, migration_mem_kib()); /* the dirty log goes at the end */
 	bool live = job.src_status == MIGRATE_RUNNING || job.src_status == MIGRATE_NEED_PAUSE;
 	src->vcpu.throttle_percent = live ? job.src.throttle_percent : 0;
 }

@@ -504,14 +504,17 @@ void net_poll_uplink(void)
 	unsigned n = e1000_receive_batch(bufs, 8);
 	if (!n)
 		return;
-	power_switch_to(ACCOUNT_NET_ID);
+	unsigned was = power_switch_to(ACCOUNT_NET_ID);
 	uint64_t now = host_now_ns();
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *outer = bufs[i].data;
 		uint16_t type = eth_type_of(outer, bufs[i].len);
 		if (type == ETH_TYPE_MIGRATE && bufs[i].len > ETH_HEADER_LEN) {
+			/* The migration's work, wherever the poll came from. */
+			unsigned net = power_switch_to(ACCOUNT_MIGRATION_ID);
 			migration_receive_frame(outer + ETH_HEADER_LEN,
 			                        bufs[i].len - ETH_HEADER_LEN);
+			power_switch_to(net);
 			continue;
 		}
 		if (type != ETH_TYPE_TUNNEL || bufs[i].len < 2 * ETH_HEADER_LEN)
@@ -527,7 +530,7 @@ void net_poll_uplink(void)
 			if (ports & (1u << p))
 				rx_deliver(&vms[p], frame, len, now);
 	}
-	power_switch_to(ACCOUNT_HV_OTHER_ID);
+	power_switch_to(was); /* the migration's pass, or the scheduler */
 }
 
 bool net_uplink_present(void)

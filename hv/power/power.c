@@ -96,8 +96,9 @@ const char *power_source_name(void)
 	return use_rapl ? "rapl" : "model";
 }
 
-void power_switch_to(unsigned account)
+unsigned power_switch_to(unsigned account)
 {
+	unsigned previous = current_account;
 	uint64_t now = rdtsc();
 	uint64_t cycles = now - last_switch_tsc;
 	ledger_charge(&ledger, current_account, cycles);
@@ -107,6 +108,7 @@ void power_switch_to(unsigned account)
 		interval_active += cycles;
 	current_account = account;
 	last_switch_tsc = now;
+	return previous;
 }
 
 uint64_t power_next_tick_tsc(void)
@@ -332,4 +334,10 @@ void power_report_summary(void)
 uint64_t power_account_nj(unsigned account)
 {
 	return account < ACCOUNT_COUNT ? ledger.energy_nj[account] : 0;
+}
+
+uint64_t power_account_cycles(unsigned account)
+{
+	return account < ACCOUNT_COUNT ? ledger.cycles[account] + ledger.pending_cycles[account]
+	                               : 0;
 }

@@ -130,8 +130,10 @@ extern const unsigned attribution_rule_count;
 void power_init(const char *options, uint64_t tsc_khz);
 const char *power_source_name(void);
 /* The CPU now works for this account (time since the last switch is
- * charged to the previous one). */
-void power_switch_to(unsigned account);
+ * charged to the previous one); returns the previous one, so that work
+ * done on behalf of another (the uplink polled from inside a migration's
+ * pass) can give the CPU back to it. */
+unsigned power_switch_to(unsigned account);
 /* Settles if at least 1 ms passed, or always with force (VM switches). */
 void power_settle(bool force);
 /* When the next settlement is due (TSC), so the run loop can stop there. */
@@ -152,6 +154,8 @@ void power_print_table(void);
 void power_report_summary(void);
 /* Energy attributed to one account so far (nJ). */
 uint64_t power_account_nj(unsigned account);
+/* TSC cycles charged to one account so far (up to the last switch). */
+uint64_t power_account_cycles(unsigned account);
 #endif
 
 #endif

@@ -418,6 +418,15 @@ def test_live_migration_local_with_each_tracker():
                and sum(done["pages"][1:]) + done["stop_copy_pages"] > 0,
                "%s: rounds/pages/bytes not reported: %r" % (tracker, done))
         expect(done["downtime_us"] > 0 and done["predicted_downtime_us"] > 0, "%s: no downtime figures" % tracker)
+        # What it cost the host (seed 004's CPU consumption and memory):
+        # a share of the CPU, at least the page list's 32 KiB and the
+        # job's own buffers; the downtime as the data the link would have
+        # moved meanwhile.
+        expect(0 < done["cpu_permille"] <= 1000 and done["hv_mem_kib"] >= 32 + 16,
+               "%s: cpu %r per mille, %r KiB" % (tracker, done["cpu_permille"], done["hv_mem_kib"]))
+        kb_eq = done["downtime_us"] * done["link_Bps"] / 1e9
+        expect(abs(done["downtime_kb_eq"] - kb_eq) <= 1 + kb_eq / 100,
+               "%s: downtime_kb_eq %r, downtime x link rate %.1f KB" % (tracker, done["downtime_kb_eq"], kb_eq))
         # Each tracker reports its own cost: exits (one per newly dirtied
         # page for wp, PML-full exits for pml, none for ad) and harvest time.
         expect(done["tracker_scan_us"] > 0 and (tracker != "wp" or done["tracker_exits"] > 0)
@@ -425,7 +434,9 @@ def test_live_migration_local_with_each_tracker():
                "%s: tracker cost %r us, %r exits" % (tracker, done["tracker_scan_us"], done["tracker_exits"]))
         src = r.event("vm_exit", vm="d")
         expect(src["status"] == 0 and src["reason"] == "migrated to d-mig", "%s: source %r" % (tracker, src))
-        r.event("migrate_resume", vm="d-mig")
+        resume = r.event("migrate_resume", vm="d-mig")
+        expect(0 < resume["cpu_permille"] <= 1000 and resume["hv_mem_kib"] >= 32,
+               "%s: destination cpu %r, %r KiB" % (tracker, resume["cpu_permille"], resume["hv_mem_kib"]))
         moved = r.guest_event("d-mig", "dirty")
         expect(moved["pages_written"] == 3000 and moved["checksum"] == want,
                "%s: after migration %r, unmigrated checksum %s" % (tracker, moved, want))
