@@ -580,6 +580,20 @@ static void mark_seen(struct migrate_dest *dst, uint64_t pfn)
 	dst->cfg.seen_bitmap[pfn / 64] |= bit;
 }
 
+/* A page's last copy was data (true) or a zero marker (false). */
+static void mark_data(struct migrate_dest *dst, uint64_t pfn, bool data)
+{
+	uint64_t *word = dst->cfg.data_bitmap ? &dst->cfg.data_bitmap[pfn / 64] : NULL;
+	uint64_t bit = 1ull << (pfn % 64);
+	if (!word || !!(*word & bit) == data)
+		return;
+	*word ^= bit;
+	if (data)
+		dst->report.nonzero_pages++;
+	else
+		dst->report.nonzero_pages--;
+}
+
 static enum migrate_error dest_hello(struct migrate_dest *dst, const struct migrate_hello *h,
                                      uint64_t now_ns)
 {
@@ -592,6 +606,8 @@ static enum migrate_error dest_hello(struct migrate_dest *dst, const struct migr
 	dst->report.session = dst->link.cfg.session;
 	dst->report.vm_pages = h->nr_pages;
 	memset(dst->cfg.seen_bitmap, 0, (h->nr_pages + 63) / 64 * sizeof(uint64_t));
+	if (dst->cfg.data_bitmap)
+		memset(dst->cfg.data_bitmap, 0, (h->nr_pages + 63) / 64 * sizeof(uint64_t));
 	struct migrate_msg m = {.type = MIGRATE_HELLO_ACK};
 	m.hello_ack.nr_pages = dst->cfg.nr_pages;
 	if (!send_msg(&dst->link, dst->scratch, &m, now_ns))
@@ -638,6 +654,7 @@ static enum migrate_error dest_page(struct migrate_dest *dst, struct migrate_pag
 	if (migrate_page_checksum(page) != c->page_checksum)
 		return MIGRATE_ERR_PAGE_CHECKSUM;
 	mark_seen(dst, c->pfn);
+	mark_data(dst, c->pfn, true);
 	dst->report.pages_received++;
 	return MIGRATE_OK;
 }
@@ -653,6 +670,7 @@ static enum migrate_error dest_zero_pages(struct migrate_dest *dst,
 		if (seen || !dst->cfg.memory_is_zero)
 			memset(dst->cfg.memory + pfn * MIGRATE_PAGE_SIZE, 0, MIGRATE_PAGE_SIZE);
 		mark_seen(dst, pfn);
+		mark_data(dst, pfn, false);
 		dst->report.pages_received++;
 		dst->report.zero_pages++;
 	}

@@ -584,6 +584,10 @@ struct migrate_dest_config {
 	uint8_t *memory; /* host pointer to the new VM's guest-physical 0 */
 	uint64_t nr_pages;
 	uint64_t *seen_bitmap; /* (nr_pages + 63) / 64 words: pages that arrived */
+	/* Optional, as large: pages whose last copy came as data (the source
+	 * sends a zero page as a marker), so that the report can count the
+	 * image's non-zero pages: what the guest had touched. */
+	uint64_t *data_bitmap;
 	/* The caller cleared memory before listening: a zero marker for a page
 	 * that never arrived needs no clearing (most of a VM, in round one). */
 	bool memory_is_zero;
@@ -605,6 +609,7 @@ struct migrate_dest_report {
 	uint64_t vm_pages; /* from HELLO */
 	unsigned rounds;   /* ROUND_END frames seen */
 	uint64_t pages_received, zero_pages, pages_distinct;
+	uint64_t nonzero_pages; /* with data_bitmap: pages of the image that are not zero */
 	uint32_t state_len;
 	struct migrate_link_stats link;
 };

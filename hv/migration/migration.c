@@ -111,7 +111,8 @@ static void listen_into(struct vm *dst, uint64_t pages, bool remote, uint64_t no
 	struct migrate_dest_config dc = {
 	    .memory = (uint8_t *)(uintptr_t)dst->mem_hpa,
 	    .nr_pages = pages,
-	    .seen_bitmap = job.seen,
+	    .seen_bitmap = job.seen, /* then, as large, the data bitmap */
+	    .data_bitmap = job.seen + (pages + 63) / 64,
 	    .memory_is_zero = true, /* vm_create_empty clears it */
 	    .state_check = state_will_restore,
 	    .state_check_ctx = dst,
@@ -191,7 +192,7 @@ bool migration_start(struct vm *vm, const char *dest, const char *tracker, const
 		char name[VM_NAME_MAX];
 		fmt_snprintf(name, sizeof name, "%.10s-mig", vm->name);
 		job.dst_vm = vm_create_empty(&vm->config, name);
-		job.seen = alloc_words((pages + 63) / 64, &job.seen_pages);
+		job.seen = alloc_words(2 * ((pages + 63) / 64), &job.seen_pages);
 		if (!job.dst_vm || !job.seen) {
 			if (job.dst_vm)
 				vm_stop(job.dst_vm, 0,
@@ -270,7 +271,7 @@ static void start_incoming(const uint8_t *bytes, size_t len)
 	fmt_snprintf(name, sizeof name, "in%u", vm_count);
 	fmt_snprintf(config.name, sizeof config.name, "%s", name);
 	job.dst_vm = vm_create_empty(&config, name);
-	job.seen = alloc_words((m.hello.nr_pages + 63) / 64, &job.seen_pages);
+	job.seen = alloc_words(2 * ((m.hello.nr_pages + 63) / 64), &job.seen_pages);
 	if (!job.dst_vm || !job.seen)
 		return; /* the source hears nothing and gives up: its VM runs on */
 	/* Named by its slot: a VM that comes back into the slot it left (or its
@@ -369,7 +370,7 @@ static void resume_destination(void)
 	    "\"state_bytes\":%u,\"rounds\":%u,\"retransmits\":%llu,\"link\":\"%s\",\"energy_uj\":%"
 	    "llu,"
 	    "\"energy_source\":\"%s\",\"guest_tsc_offset\":%lld,\"faults\":{%s},"
-	    "\"cpu_permille\":%u,\"hv_mem_kib\":%llu}",
+	    "\"cpu_permille\":%u,\"hv_mem_kib\":%llu,\"nonzero_pages\":%llu}",
 	    dst->name, job.role == ROLE_LOCAL ? job.src_vm->name : "peer",
 	    (unsigned long long)job.dst.report.pages_distinct, job.dst.report.state_len,
 	    job.dst.report.rounds, (unsigned long long)job.dst.report.link.retransmits,
@@ -377,7 +378,8 @@ static void resume_destination(void)
 	    (unsigned long long)((power_account_nj(ACCOUNT_MIGRATION_ID) - job.energy_start_nj) /
 	                         1000),
 	    power_source_name(), (long long)dst->vcpu.tsc_offset, link_faults_text(),
-	    migration_cpu_permille(), (unsigned long long)migration_mem_kib());
+	    migration_cpu_permille(), (unsigned long long)migration_mem_kib(),
+	    (unsigned long long)job.dst.report.nonzero_pages);
 	if (job.role == ROLE_DEST && send_back.ms &&
 	    (!send_back.limit || send_back.done < send_back.limit)) {
 		send_back.vm = dst;

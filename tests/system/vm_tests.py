@@ -437,6 +437,10 @@ def test_live_migration_local_with_each_tracker():
         resume = r.event("migrate_resume", vm="d-mig")
         expect(0 < resume["cpu_permille"] <= 1000 and resume["hv_mem_kib"] >= 32,
                "%s: destination cpu %r, %r KiB" % (tracker, resume["cpu_permille"], resume["hv_mem_kib"]))
+        # The image's non-zero pages: at least the working set the VM
+        # wrote (2 MiB), at most the VM; what crossed is counted against it.
+        expect(512 <= resume["nonzero_pages"] <= 4096 and done["bytes"] >= resume["nonzero_pages"] * 4096,
+               "%s: %r non-zero pages, %r bytes sent" % (tracker, resume["nonzero_pages"], done["bytes"]))
         moved = r.guest_event("d-mig", "dirty")
         expect(moved["pages_written"] == 3000 and moved["checksum"] == want,
                "%s: after migration %r, unmigrated checksum %s" % (tracker, moved, want))

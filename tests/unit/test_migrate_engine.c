@@ -98,6 +98,7 @@ static struct {
 	uint8_t vm_view[MAX_PAGES * MIGRATE_PAGE_SIZE]; /* what the VM wrote, kept apart */
 	_Alignas(4096) uint8_t dst_mem[MAX_PAGES * MIGRATE_PAGE_SIZE];
 	uint64_t seen[(MAX_PAGES + 63) / 64];
+	uint64_t data[(MAX_PAGES + 63) / 64]; /* the destination's data_bitmap */
 	uint64_t pfn_buf[MAX_PAGES];
 	uint8_t state_out[STATE_LEN], state_in[MIGRATE_STATE_MAX];
 	uint64_t pages, rng;
@@ -193,6 +194,7 @@ static bool start(const struct setup *s, uint64_t seed)
 	struct migrate_dest_config dc = {.memory = w.dst_mem,
 	                                 .nr_pages = s->dest_pages,
 	                                 .seen_bitmap = w.seen,
+	                                 .data_bitmap = w.data,
 	                                 .memory_is_zero = s->dest_zeroed,
 	                                 .state_check = s->state_check,
 	                                 .state_check_ctx = &w,
@@ -337,6 +339,21 @@ static bool images_equal(void)
 	       memcmp(w.state_in, w.state_out, STATE_LEN) == 0;
 }
 
+/* The destination image's non-zero pages, counted. */
+static uint64_t nonzero_pages_in_image(void)
+{
+	uint64_t n = 0;
+	for (uint64_t pfn = 0; pfn < w.pages; pfn++) {
+		const uint8_t *page = w.dst_mem + pfn * MIGRATE_PAGE_SIZE;
+		for (unsigned i = 0; i < MIGRATE_PAGE_SIZE; i++)
+			if (page[i]) {
+				n++;
+				break;
+			}
+	}
+	return n;
+}
+
 TEST(migrate_engine_clean_link_copies_memory_and_state)
 {
 	struct setup s = defaults();
@@ -380,6 +397,9 @@ TEST(migrate_engine_clean_link_copies_memory_and_state)
 	CHECK_EQ(w.dst.report.pages_received, r->pages_sent);
 	CHECK_EQ(w.dst.report.zero_pages, r->zero_pages);
 	CHECK_EQ(w.dst.report.state_len, STATE_LEN);
+	/* What the guest had touched: the image's non-zero pages. */
+	CHECK_EQ(w.dst.report.nonzero_pages, nonzero_pages_in_image());
+	CHECK(w.dst.report.nonzero_pages >= MAX_PAGES - w.initial_zero_pages - 2);
 }
 
 /* A page written again while it waits for its turn in a live round is in
@@ -492,6 +512,8 @@ TEST(migrate_engine_zeroed_destination_gives_identical_image)
 		CHECK_EQ(w.s, MIGRATE_COMMITTED);
 		CHECK_EQ(w.d, MIGRATE_COMMITTED);
 		CHECK(images_equal());
+		/* Pages zeroed after they were sent as data count as zero. */
+		CHECK_EQ(w.dst.report.nonzero_pages, nonzero_pages_in_image());
 	}
 }
 
