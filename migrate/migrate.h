@@ -609,7 +609,8 @@ struct migrate_dest_report {
 	uint64_t vm_pages; /* from HELLO */
 	unsigned rounds;   /* ROUND_END frames seen */
 	uint64_t pages_received, zero_pages, pages_distinct;
-	uint64_t nonzero_pages; /* with data_bitmap: pages of the image that are not zero */
+	uint64_t nonzero_pages; /* with data_bitmap: pages whose last copy came as data (from
+	                           this engine's source: the image's non-zero pages) */
 	uint32_t state_len;
 	struct migrate_link_stats link;
 };

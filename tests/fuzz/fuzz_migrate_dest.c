@@ -21,7 +21,7 @@ static struct {
 	struct peer peer;
 	struct migrate_dest dst;
 	uint8_t *memory, *state_buf;
-	uint64_t *seen;
+	uint64_t *seen, *data; /* data: the destination's data_bitmap, or NULL */
 	uint64_t nr_pages;
 	size_t state_cap;
 	bool state_ok;
@@ -79,11 +79,19 @@ static void on_engine_frame(void *ctx, const struct migrate_frame *f, const stru
 	FUZZ_ASSERT(w.state_checks > 0 || !w.dst.cfg.state_check);
 	if (w.image_unknown)
 		return;
+	uint64_t data_pages = 0;
 	for (uint64_t pfn = 0; pfn < r->vm_pages; pfn++) {
 		FUZZ_ASSERT(w.page_valid[pfn]);
 		FUZZ_ASSERT(!memcmp(w.memory + pfn * MIGRATE_PAGE_SIZE,
 		                    w.image + pfn * MIGRATE_PAGE_SIZE, MIGRATE_PAGE_SIZE));
+		if (w.data)
+			data_pages += w.data[pfn / 64] >> (pfn % 64) & 1;
 	}
+	/* The count is the pages whose last copy came as data (hv's source
+	 * sends a zero page as a marker, so there they are the non-zero ones;
+	 * this peer may send zeros as data). */
+	if (w.data)
+		FUZZ_ASSERT(r->nonzero_pages == data_pages);
 	FUZZ_ASSERT(!memcmp(w.state_buf, w.state, w.dst.state_received));
 }
 
@@ -95,6 +103,7 @@ static void check(enum migrate_status s)
 	const struct migrate_dest_report *r = &w.dst.report;
 	FUZZ_ASSERT(r->vm_pages <= w.nr_pages);
 	FUZZ_ASSERT(r->pages_distinct <= r->vm_pages);
+	FUZZ_ASSERT(r->nonzero_pages <= r->pages_distinct);
 	FUZZ_ASSERT(w.dst.state_received <= w.state_cap);
 	if (s == MIGRATE_COMMITTED || s == MIGRATE_IN_DOUBT)
 		FUZZ_ASSERT(w.commit_ack_seen);
@@ -196,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Exact sizes: see the top. */
 	w.memory = calloc(w.nr_pages, MIGRATE_PAGE_SIZE);
 	w.seen = malloc((w.nr_pages + 63) / 64 * sizeof *w.seen);
+	w.data = flags & 8 ? NULL : malloc((w.nr_pages + 63) / 64 * sizeof *w.data);
 	w.state_buf = malloc(w.state_cap ? w.state_cap : 1);
 	if (!w.memory || !w.seen || !w.state_buf)
 		abort();
@@ -203,6 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .memory = w.memory,
 	    .nr_pages = w.nr_pages,
 	    .seen_bitmap = w.seen,
+	    .data_bitmap = w.data,
 	    .memory_is_zero = flags & 1,
 	    .state_check = flags & 4 ? NULL : state_check,
 	    .state_buf = w.state_buf,
@@ -264,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
 	free(w.memory);
 	free(w.seen);
+	free(w.data);
 	free(w.state_buf);
 	return 0;
 }
