@@ -447,6 +447,25 @@ def test_live_migration_local_with_each_tracker():
         expect(r.event("vm_exit", vm="d-mig")["status"] == 0, "%s: the migrated VM failed" % tracker)
 
 
+def test_hot_set_vm_migrates_locally_within_0_6_mb_equivalent_of_downtime():
+    # Issue 15: a VM that rewrites a 1 MiB hot set all the time (each page
+    # ~80 times a second) moves on one host with a downtime of at most
+    # 0.6 MB-equivalent (downtime x the link's rate), and ends with the
+    # memory checksum of an unmigrated run.
+    args = "dirty --ws 1 --rate 20000 --seconds 4 --checksum"
+    want = _bare_dirty_checksum(args)
+    r = Run("migrate_hot_set", "bochs", timeout=300, cmdline="at=800:migrate,d,local,pml",
+            modules=[(GUEST % "dirty", "name=d mem=16M -- " + args)])
+    r.expect_status(0)
+    done = r.event("migrate_done", vm="d")
+    expect(done["status"] == "committed", "not committed: %r" % done)
+    expect(0 < done["downtime_kb_eq"] <= 600,
+           "downtime %d us at %d B/s: %d KB-equivalent, over 600" % (
+               done["downtime_us"], done["link_Bps"], done["downtime_kb_eq"]))
+    moved = r.guest_event("d-mig", "dirty")
+    expect(moved["checksum"] == want, "after migration %r, unmigrated checksum %s" % (moved, want))
+
+
 def test_migration_with_a_dead_link_aborts_and_loses_nothing():
     # The link dies after 500 frames; the VM runs long enough (6 s) for the
     # transport to give up on the peer while it still runs.
