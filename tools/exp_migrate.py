@@ -278,6 +278,39 @@ def plot(out_dir, rows):
     return png
 
 
+# The memory sweep's points: (workload, VM MiB, idle or busy).
+MEMORY_SWEEP = [("idle", 16, "idle"), ("idle-64M", 64, "idle"), ("idle-256M", 256, "idle"),
+                ("dirty-1000", 16, "busy"), ("busy-64M", 64, "busy"), ("busy-256M", 256, "busy")]
+
+
+def plot_memory(out_dir, rows):
+    """Seed 000's figure: migration time (and downtime, bytes) against the
+    VM's memory, idle and busy (local, pml, 1500-byte packets)."""
+    got = {c[0]: d for c, d in rows if d and c[1] == "pml" and c[2] == 1482 and c[3] == "local"
+           and c[4] == "default"}
+    points = [(kind, mib, got[wl]) for wl, mib, kind in MEMORY_SWEEP if wl in got]
+    if len({mib for _, mib, _ in points}) < 2:
+        return None
+    dat = os.path.join(out_dir, "migrate_memory.dat")
+    with open(dat, "w") as f:
+        for kind, mib, d in sorted(points, key=lambda p: (p[0], p[1])):
+            f.write("%s %d %d %.3f %d\n" % (kind, mib, d["total_ms"], d["downtime_us"] / 1000.0 + 0.01,
+                                             d["bytes"]))
+    png = os.path.join(out_dir, "migrate_memory.png")
+
+    def panel(col, ylabel):
+        return ("set ylabel '%s'\nplot " % ylabel + ", ".join(
+            "'< grep \"^%s \" %s' using 2:%d with linespoints title '%s VM'" % (k, dat, col, k)
+            for k in ("idle", "busy")) + "\n")
+
+    script = ("set terminal png size 1400,520\nset output '%s'\nset multiplot layout 1,3\n"
+              "set logscale x 2\nset key below\nset xlabel 'VM memory (MiB)'\n" % png
+              + panel(3, "total ms (emulated)") + panel(4, "downtime ms (emulated)")
+              + panel(5, "bytes sent") + "unset multiplot\n")
+    subprocess.run(["gnuplot"], input=script, text=True, check=False)
+    return png
+
+
 def plot_policies(out_dir, rows):
     """Every policy that ran (local, 1500-byte packets): one series per
     policy and knobs, total time, downtime and bytes by workload."""
@@ -354,9 +387,9 @@ def main():
           "much longer at 32-byte packets")
     if shutil.which("gnuplot"):
         print("plot: %s" % plot(out_dir, rows))
-        png = plot_policies(out_dir, rows)
-        if png:
-            print("plot: %s" % png)
+        for png in (plot_policies(out_dir, rows), plot_memory(out_dir, rows)):
+            if png:
+                print("plot: %s" % png)
     print("csv: %s" % os.path.join(out_dir, "migrate.csv"))
     failed = [case_name(*c) for c, d in rows if not d]
     if failed:
