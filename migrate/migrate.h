@@ -215,8 +215,9 @@ uint64_t migrate_zero_pfn(const struct migrate_zero_pages *z, unsigned i);
  * and a lost retransmission is found the same way as a lost original), or
  * when its timer runs out: twice the smoothed RTT plus twice the ACK delay,
  * never under rto_ns / 8 nor over rto_ns (rto_ns itself until an RTT is
- * measured). After max_retries timeouts of one frame, or idle_timeout_ns
- * of silence, the link fails.
+ * measured), doubled at each timeout until a new RTT sample (as TCP backs
+ * off). After max_retries timeouts of one frame, or idle_timeout_ns of
+ * silence, the link fails.
  *
  * The window is the flow control: never pace by rate (the bochs link takes
  * about one frame per emulated ms and silently drops what overruns its
@@ -282,6 +283,10 @@ struct migrate_transport {
 	uint64_t last_heard_ns, last_sent_ns;
 	/* sender: seqs tx_base..tx_next-1 are in flight, slot = seq % WINDOW_MAX */
 	uint32_t tx_base, tx_next;
+	/* The timer doubles at each timeout (up to rto_ns) until an RTT is
+	 * measured again: with Karn's rule a link whose RTT outgrew the timer
+	 * would otherwise give no sample and time every frame out. */
+	unsigned rto_backoff;
 	struct migrate_tx_slot tx[MIGRATE_WINDOW_MAX];
 	/* receiver: rx_next is the next seq to deliver */
 	uint32_t rx_next;

@@ -140,6 +140,7 @@ static void sample_rtt(struct migrate_transport *t, const struct migrate_tx_slot
 	if (slot->retries || now_ns < slot->sent_ns)
 		return;
 	uint64_t sample = now_ns - slot->sent_ns;
+	t->rto_backoff = 0; /* a clean sample: the timer follows the RTT again */
 	if (t->stats.rtt_ns == 0)
 		t->stats.rtt_ns = sample;
 	else if (sample > t->stats.rtt_ns)
@@ -283,8 +284,8 @@ uint64_t migrate_transport_rto_ns(const struct migrate_transport *t)
 {
 	if (!t->stats.rtt_ns)
 		return t->cfg.rto_ns;
-	uint64_t rto = 2 * t->stats.rtt_ns + 2 * t->cfg.ack_delay_ns;
-	return MIN(MAX(rto, t->cfg.rto_ns / 8), t->cfg.rto_ns);
+	uint64_t rto = MAX(2 * t->stats.rtt_ns + 2 * t->cfg.ack_delay_ns, t->cfg.rto_ns / 8);
+	return MIN(rto << MIN(t->rto_backoff, 3u), t->cfg.rto_ns);
 }
 
 void migrate_transport_tick(struct migrate_transport *t, uint64_t now_ns)
@@ -292,6 +293,7 @@ void migrate_transport_tick(struct migrate_transport *t, uint64_t now_ns)
 	if (t->error != MIGRATE_OK || !t->bound)
 		return;
 	uint64_t rto = migrate_transport_rto_ns(t);
+	bool timed_out = false;
 	for (uint32_t seq = t->tx_base; seq != t->tx_next; seq++) {
 		struct migrate_tx_slot *slot = &t->tx[seq % MIGRATE_WINDOW_MAX];
 		if (!slot->in_flight || now_ns - slot->sent_ns < rto)
@@ -301,8 +303,11 @@ void migrate_transport_tick(struct migrate_transport *t, uint64_t now_ns)
 			return;
 		}
 		slot->timeouts++;
+		timed_out = true;
 		resend(t, slot, now_ns);
 	}
+	if (timed_out && t->rto_backoff < 3)
+		t->rto_backoff++;
 	/* A frame may have been received with a later clock reading than the
 	 * one this tick got: that is not silence (and must not wrap around). */
 	if (now_ns > t->last_heard_ns && now_ns - t->last_heard_ns >= t->cfg.idle_timeout_ns) {

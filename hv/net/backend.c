@@ -590,8 +590,8 @@ static bool vnic_state_usable(const struct vm *vm, const struct vnic_state *s, c
 		             VNIC_STATE_VERSION);
 		return false;
 	}
-	if (s->attached > 1) {
-		fmt_snprintf(why, why_len, "attached is neither 0 nor 1");
+	if (s->attached > 1 || s->pad || s->pad1 || s->batch.pad) {
+		fmt_snprintf(why, why_len, "attached is neither 0 nor 1, or padding is not zero");
 		return false;
 	}
 	if (!s->attached)

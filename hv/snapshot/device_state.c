@@ -85,16 +85,23 @@ static bool lapic_check(const struct vm *vm, const struct snapshot_host *host, c
 		fmt_snprintf(why, why_len, "%s", bad);
 		return false;
 	}
-	/* A period only a periodic timer has, and never below the VM's bound
-	 * here: a period of one tick would keep the vCPU from ever running an
-	 * instruction (vlapic.c, the timer_period_us limit). */
-	if (s.timer_period_ns && (VLAPIC_LVT_MODE(l->lvt_timer) != 1 ||
-	                          s.timer_period_ns / 1000 < host->timer_period_min_us)) {
+	/* A period only a periodic timer has, never below the VM's bound
+	 * here (a period of one tick would keep the vCPU from ever running an
+	 * instruction: vlapic.c, the timer_period_us limit), and never above
+	 * what a guest can program ((2^32 - 1) x 128 bus ticks; 16 times that,
+	 * for hosts of other TSC rates): deadline + period must not wrap.
+	 * Both in this host's ticks, as vlapic.c bounds a write. */
+	uint64_t ticks = migrate_scale(s.timer_period_ns, host->tsc_khz, 1000000);
+	uint64_t min_ticks = host->tsc_khz * host->timer_period_min_us / 1000;
+	uint64_t max_ticks = (uint64_t)UINT32_MAX << 11;
+	if (s.timer_period_ns &&
+	    (VLAPIC_LVT_MODE(l->lvt_timer) != 1 || ticks < min_ticks || ticks > max_ticks)) {
 		fmt_snprintf(why, why_len,
-		             "a timer period of %llu ns (mode %u; at least %llu us here, and only "
-		             "in periodic mode)",
-		             (unsigned long long)s.timer_period_ns, VLAPIC_LVT_MODE(l->lvt_timer),
-		             (unsigned long long)host->timer_period_min_us);
+		             "a timer period of %llu ns, %llu ticks here (mode %u; only periodic "
+		             "mode has one, of %llu to %llu ticks)",
+		             (unsigned long long)s.timer_period_ns, (unsigned long long)ticks,
+		             VLAPIC_LVT_MODE(l->lvt_timer), (unsigned long long)min_ticks,
+		             (unsigned long long)max_ticks);
 		return false;
 	}
 	return true;
@@ -226,7 +233,10 @@ static bool pic_check(const struct vm *vm, const struct snapshot_host *host, con
 	for (unsigned c = 0; c < 2; c++) {
 		const struct vpic_chip *chip = &p.chip[c];
 		/* vpic.c: ICW2 keeps bits 7:3; the ICW steps are 0 (done), 2, 3, 4 */
-		if (chip->vector_base & 7 || chip->icw_step == 1 || chip->icw_step > 4) {
+		/* and ICW3 only in cascade mode, ICW4 only when ICW1 asked */
+		if (chip->vector_base & 7 || chip->icw_step == 1 || chip->icw_step > 4 ||
+		    (chip->icw_step == 3 && chip->single) ||
+		    (chip->icw_step == 4 && !chip->need_icw4)) {
 			fmt_snprintf(why, why_len, "chip %u: vector base 0x%02x or ICW step %u", c,
 			             chip->vector_base, chip->icw_step);
 			return false;

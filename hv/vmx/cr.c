@@ -43,6 +43,8 @@
 #define EFER_LMA   (1ull << 10)
 #define EFER_NXE   (1ull << 11)
 #define CS_AR_LONG (1ull << 13) /* CS.L, SDM 25.4.1 table 25-2 */
+#define RFLAGS_IF  (1ull << 9)
+#define RFLAGS_VM  (1ull << 17)
 
 static bool paging(uint64_t cr0)
 {
@@ -135,9 +137,23 @@ static void set_ia32e(bool on, uint64_t efer)
 	           on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
 }
 
-bool vcpu_write_cr0(struct vcpu *v, uint64_t value)
+/* The real CR0 and CR4 of a guest whose read shadows hold what it wrote:
+ * the bits VMX operation needs added (NE, VMXE; PE and PG may be 0 with
+ * unrestricted guest, SDM 27.3.1.1), those this CPU cannot hold dropped. */
+uint64_t vcpu_real_cr0(uint64_t shadow)
 {
 	const struct vmx_caps *c = &vmx_host_caps;
+	return (shadow | (c->cr0_fixed0 & ~(CR0_PE | CR0_PG))) & (c->cr0_fixed1 | CR0_PE | CR0_PG);
+}
+
+uint64_t vcpu_real_cr4(uint64_t shadow)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	return (shadow | c->cr4_fixed0 | CR4_VMXE) & c->cr4_fixed1;
+}
+
+bool vcpu_write_cr0(struct vcpu *v, uint64_t value)
+{
 	uint64_t old = vmcs_read(VMCS_CR0_READ_SHADOW);
 	uint64_t cr4 = vmcs_read(VMCS_CR4_READ_SHADOW);
 	uint64_t efer = vmcs_read(VMCS_GUEST_IA32_EFER);
@@ -169,8 +185,7 @@ bool vcpu_write_cr0(struct vcpu *v, uint64_t value)
 	 * bits VMX operation needs (NE; PE and PG may be 0 with unrestricted
 	 * guest, SDM 27.3.1.1). */
 	vmcs_write(VMCS_CR0_READ_SHADOW, value);
-	vmcs_write(VMCS_GUEST_CR0, (value | (c->cr0_fixed0 & ~(CR0_PE | CR0_PG))) &
-	                               (c->cr0_fixed1 | CR0_PE | CR0_PG));
+	vmcs_write(VMCS_GUEST_CR0, vcpu_real_cr0(value));
 	if (pg_on && (efer & EFER_LME))
 		set_ia32e(true, efer);
 	else if (pg_off && (efer & EFER_LMA))
@@ -182,7 +197,6 @@ bool vcpu_write_cr0(struct vcpu *v, uint64_t value)
 
 bool vcpu_write_cr4(struct vcpu *v, uint64_t value)
 {
-	const struct vmx_caps *c = &vmx_host_caps;
 	uint64_t old = vmcs_read(VMCS_CR4_READ_SHADOW);
 	uint64_t cr0 = vmcs_read(VMCS_CR0_READ_SHADOW);
 	uint64_t efer = vmcs_read(VMCS_GUEST_IA32_EFER);
@@ -203,7 +217,7 @@ bool vcpu_write_cr4(struct vcpu *v, uint64_t value)
 	if (pae_paging(cr0, value, efer) && ((value ^ old) & paging_bits) && !load_pdptes(v))
 		return false;
 	vmcs_write(VMCS_CR4_READ_SHADOW, value);
-	vmcs_write(VMCS_GUEST_CR4, (value | c->cr4_fixed0 | CR4_VMXE) & c->cr4_fixed1);
+	vmcs_write(VMCS_GUEST_CR4, vcpu_real_cr4(value));
 	if ((value ^ old) & paging_bits)
 		flush_guest_tlb(v);
 	return true;
@@ -238,45 +252,73 @@ bool vcpu_write_efer(struct vcpu *v, uint64_t value)
 }
 
 /* A vCPU state from elsewhere (a migration's blob) is held to the rules
- * above and to the VM-entry checks they keep: the state a guest could
- * have reached here through vcpu_write_cr0/cr4/efer, and one this CPU's
- * VM entry takes (SDM Vol. 3C 27.3.1.1 control registers and IA-32e mode,
- * 27.3.1.4 RFLAGS, 27.3.1.5 activity state), so that a corrupt blob is
- * refused with its reason instead of failing the VM entry. */
+ * above and to the VM-entry checks (SDM Vol. 3C 27.3.1.1 control and debug
+ * registers, MSRs and IA-32e mode, 27.3.1.4 RIP and RFLAGS, 27.3.1.5
+ * activity and interruptibility state, 27.2.1.3 the event to inject), so
+ * that a corrupt blob is refused with its reason instead of failing the VM
+ * entry after the source has let the VM go. The real CR0 and CR4 are not
+ * taken from the blob: the restore derives them from the shadows for this
+ * CPU (vcpu_real_cr0/cr4), as the guest's own writes do. Segment state is
+ * not checked here: the blob's comes from a VM entry that took it. */
 const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s)
 {
-	const struct vmx_caps *c = &vmx_host_caps;
-	uint64_t cr0_free = CR0_PE | CR0_PG; /* unrestricted guest (27.3.1.1) */
+	uint64_t cr0 = vcpu_real_cr0(s->cr0_shadow), cr4 = vcpu_real_cr4(s->cr4_shadow);
+	bool pe = cr0 & CR0_PE, pg = paging(cr0);
 	if (s->cr0_shadow & ~CR0_DEFINED || !(s->cr0_shadow & CR0_ET))
 		return "CR0 has bits no write sets";
-	if ((s->cr0_shadow & CR0_PG) && !(s->cr0_shadow & CR0_PE))
+	if (pg && !pe)
 		return "CR0.PG without CR0.PE";
-	if ((s->cr0_shadow & CR0_NW) && !(s->cr0_shadow & CR0_CD))
+	if ((cr0 & CR0_NW) && !(cr0 & CR0_CD))
 		return "CR0.NW without CR0.CD";
-	if ((s->cr0 ^ s->cr0_shadow) & cr0_free)
-		return "CR0's PE or PG differ from what the guest sees";
-	if ((s->cr0 & (c->cr0_fixed0 & ~cr0_free)) != (c->cr0_fixed0 & ~cr0_free) ||
-	    s->cr0 & ~(c->cr0_fixed1 | cr0_free))
-		return "CR0 breaks this CPU's VMX fixed bits";
 	if (s->cr4_shadow & ~cr4_allowed(v))
 		return "CR4 has a bit reserved to this guest";
-	if ((s->cr4 & c->cr4_fixed0) != c->cr4_fixed0 || s->cr4 & ~c->cr4_fixed1)
-		return "CR4 breaks this CPU's VMX fixed bits";
-	if ((s->cr4_shadow & CR4_CET) && !(s->cr0_shadow & CR0_WP))
+	if ((cr4 & CR4_CET) && !(cr0 & CR0_WP))
 		return "CR4.CET without CR0.WP";
 	if (s->efer & ~efer_allowed(v))
 		return "IA32_EFER has a bit reserved to this guest";
-	if (!!(s->efer & EFER_LMA) != s->ia32e)
-		return "IA32_EFER.LMA differs from the IA-32e mode guest control";
-	if (s->ia32e &&
-	    (!(s->efer & EFER_LME) || !paging(s->cr0_shadow) || !(s->cr4_shadow & CR4_PAE)))
-		return "IA-32e mode without LME, paging or PAE";
-	if ((s->cr4_shadow & CR4_PCIDE) && !s->ia32e)
+	/* With "load IA32_EFER": LMA is the IA-32e mode guest control, and
+	 * with paging on LME is LMA (27.3.1.1). */
+	if (!!(s->efer & EFER_LMA) != s->ia32e || (pg && !!(s->efer & EFER_LME) != s->ia32e))
+		return "IA32_EFER's LME and LMA differ from the IA-32e mode guest control";
+	if (s->ia32e && (!pg || !(cr4 & CR4_PAE)))
+		return "IA-32e mode without paging or PAE";
+	if ((cr4 & CR4_PCIDE) && !s->ia32e)
 		return "CR4.PCIDE outside IA-32e mode";
-	/* RFLAGS: bit 1 is 1, bits 63:22, 15, 5 and 3 are 0 */
+	if (s->cr3 & phys_addr_reserved_bits())
+		return "CR3 beyond the physical-address width";
+	if (s->dr7 >> 32 || s->debugctl)
+		return "DR7 bits 63:32 or IA32_DEBUGCTL set (no guest write sets them)";
+	if (!vcpu_pat_valid(s->pat))
+		return "IA32_PAT has a reserved memory type";
+	if (!is_canonical(s->sysenter_esp) || !is_canonical(s->sysenter_eip) ||
+	    !is_canonical(s->fs_base) || !is_canonical(s->gs_base))
+		return "a SYSENTER, FS or GS base that is not canonical";
+	bool long_cs = s->ia32e && (s->cs_ar & CS_AR_LONG);
+	if (long_cs ? !is_canonical(s->rip) : s->rip >> 32)
+		return "RIP out of range for its mode";
+	/* RFLAGS: bit 1 is 1; 63:22, 15, 5 and 3 are 0; VM only in
+	 * protected mode outside IA-32e mode. */
 	if (!(s->rflags & 2) || s->rflags & (~0x3FFFFFull | 1u << 15 | 1u << 5 | 1u << 3))
 		return "RFLAGS has reserved bits wrong";
-	if (s->activity_state > 1)
-		return "an activity state other than active or HLT";
+	if ((s->rflags & RFLAGS_VM) && (s->ia32e || !pe))
+		return "RFLAGS.VM outside protected mode";
+	/* hv exits on HLT: a vCPU is never left in the HLT activity state. */
+	if (s->activity_state != 0)
+		return "an activity state other than active";
+	uint64_t blocking = s->interruptibility;
+	if (blocking >> 5 || (blocking & 3) == 3 || ((blocking & 1) && !(s->rflags & RFLAGS_IF)))
+		return "an interruptibility state no instruction leaves";
+	uint64_t info = s->entry_intr_info;
+	if (info & (1u << 31)) {
+		unsigned type = (info >> 8) & 7, vector = info & 0xFF;
+		bool error_code = info & (1u << 11);
+		/* the exceptions that push an error code (SDM Vol. 3A 6.13) */
+		bool pushes = type == 3 && pe && vector < 32 && (0x00227D00u >> vector & 1);
+		if (info & 0x7FFFF000u || type == 1 || (type == 2 && vector != 2) ||
+		    (type == 3 && vector > 31) || (type == 7 && vector != 0) ||
+		    error_code != pushes ||
+		    (type == 0 && (!(s->rflags & RFLAGS_IF) || (blocking & 3))))
+			return "an event to inject that VM entry would refuse";
+	}
 	return NULL;
 }

@@ -76,7 +76,7 @@ static enum exit_action inject_gp(void)
 }
 
 /* Each of the 8 entries is UC 0, WC 1, WT 4, WP 5, WB 6 or UC- 7. */
-static bool pat_valid(uint64_t pat)
+bool vcpu_pat_valid(uint64_t pat)
 {
 	for (unsigned i = 0; i < 8; i++) {
 		unsigned type = (pat >> (8 * i)) & 0xFF;
@@ -84,6 +84,17 @@ static bool pat_valid(uint64_t pat)
 			return false;
 	}
 	return true;
+}
+
+/* What the CPU refuses (SDM Vol. 4 table 2-2): a non-canonical LSTAR,
+ * CSTAR or KERNEL_GS_BASE; bits 63:32 of SFMASK or TSC_AUX. Any STAR is
+ * taken. hv loads these into the real MSRs (vcpu.c), so a value from a
+ * migration's blob is held to the same rule. */
+bool vcpu_swapped_msr_value_ok(unsigned i, uint64_t value)
+{
+	if (i == VCPU_MSR_SFMASK || i == VCPU_MSR_TSC_AUX)
+		return value >> 32 == 0;
+	return i == VCPU_MSR_STAR || is_canonical(value);
 }
 
 enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
@@ -98,12 +109,8 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 	case VLAPIC_MSR_NOT_MINE: break;
 	}
 	if (swapped >= 0) {
-		/* What the CPU refuses (SDM Vol. 4 table 2-2): a non-canonical
-		 * LSTAR, CSTAR or KERNEL_GS_BASE; bits 63:32 of SFMASK or TSC_AUX.
-		 * Any STAR is taken. The vCPU owns the real MSR while it runs. */
-		bool upper_reserved = swapped == VCPU_MSR_SFMASK || swapped == VCPU_MSR_TSC_AUX;
-		if (upper_reserved ? value >> 32 != 0
-		                   : swapped != VCPU_MSR_STAR && !is_canonical(value))
+		/* The vCPU owns the real MSR while it runs. */
+		if (!vcpu_swapped_msr_value_ok((unsigned)swapped, value))
 			return inject_gp();
 		wrmsr(msr, value);
 		return EXIT_NEXT_INSN;
@@ -123,7 +130,7 @@ enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 	case MSR_IA32_PAT:
 		/* The VM entry loads it and the exit saves it (vcpu.c); a reserved
 		 * memory type is #GP (SDM Vol. 3A 13.12.2). */
-		if (!pat_valid(value))
+		if (!vcpu_pat_valid(value))
 			return inject_gp();
 		vmcs_write(VMCS_GUEST_IA32_PAT, value);
 		return EXIT_NEXT_INSN;

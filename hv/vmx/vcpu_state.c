@@ -174,20 +174,37 @@ static bool vcpu_blob_check(struct vcpu *v, const uint8_t *in, char *why, size_t
 		return false;
 	}
 	struct vcpu_control_state c = {
-	    .cr0 = blob_field(b, VMCS_GUEST_CR0),
-	    .cr4 = blob_field(b, VMCS_GUEST_CR4),
 	    .cr0_shadow = blob_field(b, VMCS_CR0_READ_SHADOW),
 	    .cr4_shadow = blob_field(b, VMCS_CR4_READ_SHADOW),
+	    .cr3 = blob_field(b, VMCS_GUEST_CR3),
 	    .efer = blob_field(b, VMCS_GUEST_IA32_EFER),
 	    .rflags = blob_field(b, VMCS_GUEST_RFLAGS),
+	    .rip = blob_field(b, VMCS_GUEST_RIP),
+	    .cs_ar = blob_field(b, VMCS_GUEST_CS_AR),
 	    .activity_state = blob_field(b, VMCS_GUEST_ACTIVITY_STATE),
+	    .interruptibility = blob_field(b, VMCS_GUEST_INTERRUPTIBILITY),
+	    .entry_intr_info = blob_field(b, VMCS_ENTRY_INTR_INFO),
+	    .dr7 = blob_field(b, VMCS_GUEST_DR7),
+	    .debugctl = blob_field(b, VMCS_GUEST_IA32_DEBUGCTL),
+	    .pat = blob_field(b, VMCS_GUEST_IA32_PAT),
+	    .sysenter_esp = blob_field(b, VMCS_GUEST_SYSENTER_ESP),
+	    .sysenter_eip = blob_field(b, VMCS_GUEST_SYSENTER_EIP),
+	    .fs_base = blob_field(b, VMCS_GUEST_FS_BASE),
+	    .gs_base = blob_field(b, VMCS_GUEST_GS_BASE),
 	    .ia32e = b->ia32e_mode != 0,
 	};
+	/* hv loads the swapped MSRs into the real ones (vcpu.c): a value the
+	 * CPU refuses would fault in hv, not in the guest. */
+	bool msrs_ok = true;
+	for (unsigned i = 0; i < VCPU_SWAPPED_MSRS; i++)
+		if (vcpu_msr_is_switched(i) && !vcpu_swapped_msr_value_ok(i, b->swapped_msrs[i]))
+			msrs_ok = false;
 	const char *problem = b->ia32e_mode > 1 || b->interrupt_window > 1
 	                          ? "a control flag neither 0 nor 1"
-	                      : blob_field(b, VMCS_GUEST_DR7) >> 32 || b->dr6 >> 32
-	                          ? "DR6 or DR7 has bits 63:32 set (SDM 27.3.1.1)"
-	                          : vcpu_control_state_problem(v, &c);
+	                      : b->dr6 >> 32 ? "DR6 has bits 63:32 set (SDM Vol. 3A 17.2.3)"
+	                      : !msrs_ok     ? "a syscall MSR the CPU would refuse (non-canonical, "
+	                                       "or upper bits of SFMASK or TSC_AUX)"
+	                                     : vcpu_control_state_problem(v, &c);
 	if (problem) {
 		fmt_snprintf(why, why_len, "%s (CR0 0x%llx, CR4 0x%llx, EFER 0x%llx)", problem,
 		             (unsigned long long)c.cr0_shadow, (unsigned long long)c.cr4_shadow,
@@ -209,6 +226,10 @@ bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
 	arch_vcpu_release_fpu(v);
 	for (unsigned i = 0; i < FIELD_COUNT; i++)
 		vmcs_write(b->fields[i].field, b->fields[i].value);
+	/* The real CR0 and CR4 for this CPU, from what the guest wrote (the
+	 * source's carry its VMX fixed bits, which may differ here). */
+	vmcs_write(VMCS_GUEST_CR0, vcpu_real_cr0(blob_field(b, VMCS_CR0_READ_SHADOW)));
+	vmcs_write(VMCS_GUEST_CR4, vcpu_real_cr4(blob_field(b, VMCS_CR4_READ_SHADOW)));
 	uint64_t entry = vmcs_read(VMCS_ENTRY_CTLS);
 	vmcs_write(VMCS_ENTRY_CTLS, b->ia32e_mode ? entry | ENTRY_IA32E_MODE_GUEST
 	                                          : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);

@@ -114,7 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct vlapic *l = &vm.vcpu.lapic;
 	uint64_t min_ticks = host.tsc_khz * host.timer_period_min_us / 1000;
 	FUZZ_ASSERT(!l->timer_period ||
-	            (VLAPIC_LVT_MODE(l->lvt_timer) == 1 && l->timer_period >= min_ticks));
+	            (VLAPIC_LVT_MODE(l->lvt_timer) == 1 && l->timer_period >= min_ticks &&
+	             l->timer_period <= (uint64_t)UINT32_MAX << 11));
 	/* Saved again, it checks again, the same. */
 	size_t len2 = snapshot_save(&table, &vm, &host, again, sizeof again);
 	FUZZ_ASSERT(len2 == len);

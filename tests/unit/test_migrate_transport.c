@@ -194,9 +194,44 @@ TEST(migrate_transport_timer_follows_the_rtt_between_bounds)
 	CHECK(order_ok);
 	CHECK_EQ(w.a.stats.retransmits, 1);
 	CHECK(w.a.stats.rtt_ns >= 400 * US && w.a.stats.rtt_ns < 2 * MS);
-	CHECK_EQ(migrate_transport_rto_ns(&w.a), 500 * MS / 8); /* 2 RTT + 2 x 0.5 ms < 62.5 ms */
+	/* It went out again after 62.5 ms (2 RTT + 2 x 0.5 ms is less), and
+	 * that timeout doubled the timer: no clean RTT sample came after it. */
 	CHECK(w.now >= 500 * MS / 8 && w.now < 80 * MS);
+	CHECK_EQ(migrate_transport_rto_ns(&w.a), 2 * (500 * MS / 8));
+	/* Each timeout doubles it, up to the bound: the link is cut now,
+	 * and one frame goes out into the void. */
+	uint8_t buf[MIGRATE_MTU];
+	size_t len;
+	while (!migrate_transport_all_acked(&w.a) && w.now < 1000 * MS) { /* the last ACK */
+		w.now += 50 * US;
+		while (sim_receive(&w.b2a, buf, &len))
+			migrate_transport_receive(&w.a, buf, len, w.now);
+		migrate_transport_tick(&w.b, w.now);
+	}
+	CHECK(migrate_transport_all_acked(&w.a));
+	sim_cut(&w.a2b);
+	w.a.cfg.idle_timeout_ns = 100000 * MS; /* the timer's patience, not silence, ends it */
+	uint8_t p[8] = {0};
+	CHECK(migrate_transport_send(&w.a, MIGRATE_PAGE, p, sizeof p, w.now));
+	uint64_t sent = w.now, want[] = {250 * MS, 500 * MS, 500 * MS, 500 * MS};
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t resent = w.a.stats.retransmits;
+		while (w.a.stats.retransmits == resent && w.now < sent + 10000 * MS) {
+			w.now += 1 * MS;
+			migrate_transport_tick(&w.a, w.now);
+		}
+		CHECK_EQ(migrate_transport_rto_ns(&w.a), want[i]);
+	}
+	/* max_retries (10) timeouts, then the peer is gone: 125 + 250 + 9 x
+	 * 500 ms of patience, not 11 x 62.5. */
+	while (w.a.error == MIGRATE_OK && w.now < sent + 10000 * MS) {
+		w.now += 1 * MS;
+		migrate_transport_tick(&w.a, w.now);
+	}
+	CHECK_EQ(w.a.error, MIGRATE_ERR_PEER_GONE);
+	CHECK(w.now - sent >= 4870 * MS && w.now - sent < 4900 * MS);
 	/* A slow link's RTT raises it, up to the configured bound. */
+	w.a.rto_backoff = 0;
 	w.a.stats.rtt_ns = 100 * MS;
 	CHECK_EQ(migrate_transport_rto_ns(&w.a), 201 * MS);
 	w.a.stats.rtt_ns = 400 * MS;

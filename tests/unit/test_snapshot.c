@@ -169,10 +169,11 @@ TEST(snapshot_refuses_a_timer_period_below_the_vms_bound)
 	uint64_t ns = 1;
 	size_t at = section_at(0) + sizeof(struct vlapic) + sizeof(uint64_t);
 	memcpy(blob + at, &ns, sizeof ns);
-	CHECK(refused_with("x2apic: a timer period of 1 ns (mode 1; at least 200 us here"));
+	CHECK(refused_with("x2apic: a timer period of 1 ns, 2 ticks here (mode 1; only periodic "
+	                   "mode has one, of 400000 to"));
 	ns = 199999;
 	memcpy(blob + at, &ns, sizeof ns);
-	CHECK(refused_with("a timer period of 199999 ns"));
+	CHECK(refused_with("a timer period of 199999 ns, 399998 ticks here"));
 	ns = 200000; /* at the bound: taken */
 	memcpy(blob + at, &ns, sizeof ns);
 	struct vm *vm = calloc(1, sizeof *vm);
@@ -185,6 +186,37 @@ TEST(snapshot_refuses_a_timer_period_below_the_vms_bound)
 	save_busy();
 	blob[section_at(0) + offsetof(struct vlapic, lvt_timer) + 2] = 0;
 	CHECK(refused_with("(mode 0;"));
+}
+
+TEST(snapshot_refuses_a_timer_period_no_guest_can_program)
+{
+	/* Saturated to UINT64_MAX ticks, deadline + period would wrap to
+	 * just before the deadline: due at every pass, the vCPU never runs. */
+	save_busy();
+	uint64_t ns = UINT64_MAX / 2;
+	memcpy(blob + section_at(0) + sizeof(struct vlapic) + sizeof(uint64_t), &ns, sizeof ns);
+	CHECK(refused_with("ticks here (mode 1; only periodic mode has one, of 400000 to "
+	                   "8796093020160 ticks)"));
+}
+
+TEST(snapshot_takes_a_period_at_the_bound_where_the_tsc_rate_is_not_round)
+{
+	/* 49996 kHz (bochs' calibrated TSC): the bound is 9999 ticks, which
+	 * saves as 199996 ns; the restore here must take its own bound back. */
+	struct vm *vm = busy_vm();
+	struct snapshot_host h = host();
+	h.tsc_khz = 49996;
+	vm->vcpu.lapic.timer_period = h.tsc_khz * h.timer_period_min_us / 1000;
+	blob_len = snapshot_save(&devices, vm, &h, blob, sizeof blob);
+	CHECK(blob_len);
+	memset(vm, 0, sizeof *vm);
+	char why[SNAPSHOT_WHY_MAX] = "";
+	bool ok = snapshot_restore(&devices, vm, &h, blob, blob_len, why, sizeof why);
+	if (!ok)
+		printf("  refused: %s\n", why);
+	CHECK(ok);
+	CHECK_EQ(vm->vcpu.lapic.timer_period, 9999);
+	free(vm);
 }
 
 TEST(snapshot_refuses_blobs_of_another_layout)
