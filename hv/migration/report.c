@@ -32,6 +32,8 @@ static void number_list_add(struct number_list *l, uint64_t value)
 
 unsigned migration_cpu_permille(void)
 {
+	/* Charge the interval still open (this pass) to whoever has the CPU. */
+	power_switch_to(power_switch_to(ACCOUNT_MIGRATION_ID));
 	uint64_t span = rdtsc() - job.tsc_start;
 	uint64_t used = power_account_cycles(ACCOUNT_MIGRATION_ID) - job.cycles_start;
 	return span ? (unsigned)MIN(migrate_scale(used, 1000, span), 1000u) : 0;
