@@ -180,7 +180,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 # Pure hv code that the unit tests exercise on the host.
 UNIT_UNDER_TEST := hv/boot/multiboot.c hv/mm/frames.c hv/lib/cmdline.c hv/lib/fmt.c hv/lib/knobs.c \
 	hv/vm/vm_config.c hv/vm/limits.c hv/lib/limit.c hv/vm/elf_loader.c hv/vmx/ept.c \
-	hv/smp/cpu_tables.c hv/dev/linkfault.c
+	hv/smp/cpu_tables.c hv/dev/linkfault.c hv/vmx/vcpu_rules.c
 # Subsystems list their own pure (host-testable) sources here.
 -include hv/net/unit.mk migrate/unit.mk hv/power/unit.mk hv/snapshot/unit.mk
 # libFuzzer targets (make fuzz, make fuzz-ci): tests/fuzz/fuzz.mk

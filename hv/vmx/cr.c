@@ -12,40 +12,6 @@
 #include "vmx/exits.h"
 #include "x86/x86.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_EM (1ull << 2)
-#define CR0_TS (1ull << 3)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_AM (1ull << 18)
-#define CR0_NW (1ull << 29)
-#define CR0_CD (1ull << 30)
-#define CR0_PG (1ull << 31)
-/* The bits CR0 has (SDM Vol. 3A 2.5); setting another of bits 31:0 is
- * ignored, setting one of 63:32 is #GP. */
-#define CR0_DEFINED                                                                                \
-	(CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | \
-	 CR0_PG)
-
-#define CR4_PSE    (1ull << 4)
-#define CR4_PAE    (1ull << 5)
-#define CR4_PGE    (1ull << 7)
-#define CR4_LA57   (1ull << 12)
-#define CR4_VMXE   (1ull << 13)
-#define CR4_PCIDE  (1ull << 17)
-#define CR4_SMEP   (1ull << 20)
-#define CR4_SMAP   (1ull << 21)
-#define CR4_CET    (1ull << 23)
-#define EFER_SCE   (1ull << 0)
-#define EFER_LME   (1ull << 8)
-#define EFER_LMA   (1ull << 10)
-#define EFER_NXE   (1ull << 11)
-#define CS_AR_LONG (1ull << 13) /* CS.L, SDM 25.4.1 table 25-2 */
-#define RFLAGS_IF  (1ull << 9)
-#define RFLAGS_VM  (1ull << 17)
-
 static bool paging(uint64_t cr0)
 {
 	return cr0 & CR0_PG;
@@ -137,19 +103,18 @@ static void set_ia32e(bool on, uint64_t efer)
 	           on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
 }
 
-/* The real CR0 and CR4 of a guest whose read shadows hold what it wrote:
- * the bits VMX operation needs added (NE, VMXE; PE and PG may be 0 with
- * unrestricted guest, SDM 27.3.1.1), those this CPU cannot hold dropped. */
 uint64_t vcpu_real_cr0(uint64_t shadow)
 {
-	const struct vmx_caps *c = &vmx_host_caps;
-	return (shadow | (c->cr0_fixed0 & ~(CR0_PE | CR0_PG))) & (c->cr0_fixed1 | CR0_PE | CR0_PG);
+	struct vcpu_rules r = {.cr0_fixed0 = vmx_host_caps.cr0_fixed0,
+	                       .cr0_fixed1 = vmx_host_caps.cr0_fixed1};
+	return vcpu_rules_real_cr0(&r, shadow);
 }
 
 uint64_t vcpu_real_cr4(uint64_t shadow)
 {
-	const struct vmx_caps *c = &vmx_host_caps;
-	return (shadow | c->cr4_fixed0 | CR4_VMXE) & c->cr4_fixed1;
+	struct vcpu_rules r = {.cr4_fixed0 = vmx_host_caps.cr4_fixed0,
+	                       .cr4_fixed1 = vmx_host_caps.cr4_fixed1};
+	return vcpu_rules_real_cr4(&r, shadow);
 }
 
 bool vcpu_write_cr0(struct vcpu *v, uint64_t value)
@@ -251,74 +216,17 @@ bool vcpu_write_efer(struct vcpu *v, uint64_t value)
 	return true;
 }
 
-/* A vCPU state from elsewhere (a migration's blob) is held to the rules
- * above and to the VM-entry checks (SDM Vol. 3C 27.3.1.1 control and debug
- * registers, MSRs and IA-32e mode, 27.3.1.4 RIP and RFLAGS, 27.3.1.5
- * activity and interruptibility state, 27.2.1.3 the event to inject), so
- * that a corrupt blob is refused with its reason instead of failing the VM
- * entry after the source has let the VM go. The real CR0 and CR4 are not
- * taken from the blob: the restore derives them from the shadows for this
- * CPU (vcpu_real_cr0/cr4), as the guest's own writes do. Segment state is
- * not checked here: the blob's comes from a VM entry that took it. */
+/* A vCPU state from elsewhere (a migration's blob): held to this CPU's and
+ * this guest's rules (vcpu_rules.c says which). */
 const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s)
 {
-	uint64_t cr0 = vcpu_real_cr0(s->cr0_shadow), cr4 = vcpu_real_cr4(s->cr4_shadow);
-	bool pe = cr0 & CR0_PE, pg = paging(cr0);
-	if (s->cr0_shadow & ~CR0_DEFINED || !(s->cr0_shadow & CR0_ET))
-		return "CR0 has bits no write sets";
-	if (pg && !pe)
-		return "CR0.PG without CR0.PE";
-	if ((cr0 & CR0_NW) && !(cr0 & CR0_CD))
-		return "CR0.NW without CR0.CD";
-	if (s->cr4_shadow & ~cr4_allowed(v))
-		return "CR4 has a bit reserved to this guest";
-	if ((cr4 & CR4_CET) && !(cr0 & CR0_WP))
-		return "CR4.CET without CR0.WP";
-	if (s->efer & ~efer_allowed(v))
-		return "IA32_EFER has a bit reserved to this guest";
-	/* With "load IA32_EFER": LMA is the IA-32e mode guest control, and
-	 * with paging on LME is LMA (27.3.1.1). */
-	if (!!(s->efer & EFER_LMA) != s->ia32e || (pg && !!(s->efer & EFER_LME) != s->ia32e))
-		return "IA32_EFER's LME and LMA differ from the IA-32e mode guest control";
-	if (s->ia32e && (!pg || !(cr4 & CR4_PAE)))
-		return "IA-32e mode without paging or PAE";
-	if ((cr4 & CR4_PCIDE) && !s->ia32e)
-		return "CR4.PCIDE outside IA-32e mode";
-	if (s->cr3 & phys_addr_reserved_bits())
-		return "CR3 beyond the physical-address width";
-	if (s->dr7 >> 32 || s->debugctl)
-		return "DR7 bits 63:32 or IA32_DEBUGCTL set (no guest write sets them)";
-	if (!vcpu_pat_valid(s->pat))
-		return "IA32_PAT has a reserved memory type";
-	if (!is_canonical(s->sysenter_esp) || !is_canonical(s->sysenter_eip) ||
-	    !is_canonical(s->fs_base) || !is_canonical(s->gs_base))
-		return "a SYSENTER, FS or GS base that is not canonical";
-	bool long_cs = s->ia32e && (s->cs_ar & CS_AR_LONG);
-	if (long_cs ? !is_canonical(s->rip) : s->rip >> 32)
-		return "RIP out of range for its mode";
-	/* RFLAGS: bit 1 is 1; 63:22, 15, 5 and 3 are 0; VM only in
-	 * protected mode outside IA-32e mode. */
-	if (!(s->rflags & 2) || s->rflags & (~0x3FFFFFull | 1u << 15 | 1u << 5 | 1u << 3))
-		return "RFLAGS has reserved bits wrong";
-	if ((s->rflags & RFLAGS_VM) && (s->ia32e || !pe))
-		return "RFLAGS.VM outside protected mode";
-	/* hv exits on HLT: a vCPU is never left in the HLT activity state. */
-	if (s->activity_state != 0)
-		return "an activity state other than active";
-	uint64_t blocking = s->interruptibility;
-	if (blocking >> 5 || (blocking & 3) == 3 || ((blocking & 1) && !(s->rflags & RFLAGS_IF)))
-		return "an interruptibility state no instruction leaves";
-	uint64_t info = s->entry_intr_info;
-	if (info & (1u << 31)) {
-		unsigned type = (info >> 8) & 7, vector = info & 0xFF;
-		bool error_code = info & (1u << 11);
-		/* the exceptions that push an error code (SDM Vol. 3A 6.13) */
-		bool pushes = type == 3 && pe && vector < 32 && (0x00227D00u >> vector & 1);
-		if (info & 0x7FFFF000u || type == 1 || (type == 2 && vector != 2) ||
-		    (type == 3 && vector > 31) || (type == 7 && vector != 0) ||
-		    error_code != pushes ||
-		    (type == 0 && (!(s->rflags & RFLAGS_IF) || (blocking & 3))))
-			return "an event to inject that VM entry would refuse";
-	}
-	return NULL;
+	const struct vmx_caps *c = &vmx_host_caps;
+	struct vcpu_rules r = {.cr0_fixed0 = c->cr0_fixed0,
+	                       .cr0_fixed1 = c->cr0_fixed1,
+	                       .cr4_fixed0 = c->cr4_fixed0,
+	                       .cr4_fixed1 = c->cr4_fixed1,
+	                       .cr4_allowed = cr4_allowed(v),
+	                       .efer_allowed = efer_allowed(v),
+	                       .phys_reserved = phys_addr_reserved_bits()};
+	return vcpu_rules_problem(&r, s);
 }

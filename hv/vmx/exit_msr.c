@@ -75,28 +75,6 @@ static enum exit_action inject_gp(void)
 	return EXIT_RESUME;
 }
 
-/* Each of the 8 entries is UC 0, WC 1, WT 4, WP 5, WB 6 or UC- 7. */
-bool vcpu_pat_valid(uint64_t pat)
-{
-	for (unsigned i = 0; i < 8; i++) {
-		unsigned type = (pat >> (8 * i)) & 0xFF;
-		if (type > 7 || type == 2 || type == 3)
-			return false;
-	}
-	return true;
-}
-
-/* What the CPU refuses (SDM Vol. 4 table 2-2): a non-canonical LSTAR,
- * CSTAR or KERNEL_GS_BASE; bits 63:32 of SFMASK or TSC_AUX. Any STAR is
- * taken. hv loads these into the real MSRs (vcpu.c), so a value from a
- * migration's blob is held to the same rule. */
-bool vcpu_swapped_msr_value_ok(unsigned i, uint64_t value)
-{
-	if (i == VCPU_MSR_SFMASK || i == VCPU_MSR_TSC_AUX)
-		return value >> 32 == 0;
-	return i == VCPU_MSR_STAR || is_canonical(value);
-}
-
 enum exit_action exit_wrmsr(struct vcpu *v, const struct vmx_exit *e)
 {
 	(void)e;

@@ -96,22 +96,12 @@ void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t subleaf, struct cpuid_re
 bool vcpu_write_cr0(struct vcpu *v, uint64_t value);
 bool vcpu_write_cr4(struct vcpu *v, uint64_t value);
 bool vcpu_write_efer(struct vcpu *v, uint64_t value);
-/* A vCPU's control state as a migration's blob brings it (cr.c): NULL if
- * the guest could have reached it and this CPU's VM entry takes it, else
- * what is wrong with it. The real CR0/CR4 are derived from the shadows. */
-struct vcpu_control_state {
-	uint64_t cr0_shadow, cr4_shadow, cr3, efer, rflags, rip, cs_ar;
-	uint64_t activity_state, interruptibility, entry_intr_info;
-	uint64_t dr7, debugctl, pat, sysenter_esp, sysenter_eip, fs_base, gs_base;
-	bool ia32e;
-};
-/* The real CR0 and CR4 for what the guest wrote (the read shadows). */
+/* cr.c: a vCPU's control state from a migration's blob, against this CPU
+ * and this guest (vcpu_rules.c, vmx.h); the real CR0 and CR4 for what the
+ * guest wrote, on this CPU. */
+const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s);
 uint64_t vcpu_real_cr0(uint64_t shadow);
 uint64_t vcpu_real_cr4(uint64_t shadow);
-/* exit_msr.c: a value the CPU takes for swapped MSR i (vcpu_swapped_msrs)
- * and for IA32_PAT. */
-bool vcpu_swapped_msr_value_ok(unsigned i, uint64_t value);
-bool vcpu_pat_valid(uint64_t pat);
 const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s);
 
 /* vcpu.c: an interrupt the vCPU could be given (x2APIC or PIC). */

@@ -17,13 +17,9 @@ int vmx_enter(struct guest_regs *regs, int launched);
 extern char vmx_exit_stub[];
 extern uint64_t boot_gdt[];
 
-#define CR0_PE         (1ull << 0)
-#define CR0_ET         (1ull << 4)
-#define CR0_NE         (1ull << 5)
-#define CR0_PG         (1ull << 31)
+/* CR0_* and CR4_VMXE: vmx.h */
 #define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
-#define CR4_VMXE       (1ull << 13)
 
 uint64_t vmcs_read(uint64_t field)
 {
