@@ -25,7 +25,7 @@ FUZZ_LDFLAGS := -fsanitize=fuzzer,$(FUZZ_SANITIZERS) -fno-sanitize-recover=all
 # UNIT_UNDER_TEST so that this file works wherever it is included. All of
 # migrate/ is pure (migrate/unit.mk); so is every batching policy file.
 FUZZ_LIB_SRCS := hv/boot/multiboot.c hv/lib/cmdline.c hv/lib/fmt.c hv/lib/knobs.c hv/vm/vm_config.c hv/vm/limits.c \
-	hv/smp/cpu_tables.c hv/snapshot/snapshot.c hv/snapshot/device_state.c \
+	hv/smp/cpu_tables.c hv/snapshot/snapshot.c hv/snapshot/device_state.c hv/vmx/vcpu_rules.c \
 	hv/vm/elf_loader.c hv/net/ether.c hv/net/ring.c hv/net/vswitch.c \
 	$(sort $(wildcard hv/net/batch*.c)) $(sort $(wildcard migrate/*.c))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))

@@ -399,6 +399,22 @@ def console():
     write("console", "bad_script", u8(0) + b"at=x:energy at=10:nosuch\0migrate\nbatch nosuch\n")
 
 
+# ---- vcpu_rules (tests/fuzz/fuzz_vcpu_rules.c): struct vcpu_rules, then
+# struct vcpu_control_state (its u64 fields in order), ia32e, an MSR ----
+def vcpu_rules():
+    rules = b"".join(u64(v) for v in (0x80000021, 0xFFFFFFFF, 0x2000, 0x3727FF,
+                                       0x7FF | 1 << 16 | 1 << 17 | 1 << 18 | 1 << 20 | 1 << 21,
+                                       1 | 1 << 8 | 1 << 10 | 1 << 11, (~0 << 39) & (2**64 - 1)))
+    pat = 0x0007040600070406
+    # cr0_shadow cr4_shadow cr3 efer rflags rip cs_ar activity interruptibility
+    # entry_intr_info dr7 debugctl pat sysenter_esp sysenter_eip fs_base gs_base
+    pvh = [0x11, 0, 0, 0, 2, 0x100026, 0xC09B, 0, 0, 0, 0x400, 0, pat, 0, 0, 0, 0]
+    lx = [0x80050033, 0x3606F0 & ~(1 << 13), 0x1a0c000, 0xD01, 0x246, 0xffffffff81000000,
+          0xA09B, 0, 0, 0x80000B0E, 0x400, 0, pat, 0, 0, 0, 0]
+    write("vcpu_rules", "pvh32", rules + b"".join(u64(v) for v in pvh) + u8(0) + u8(1) + u64(0xffffffff81a00080))
+    write("vcpu_rules", "linux64", rules + b"".join(u64(v) for v in lx) + u8(1) + u8(3) + u64(0x47700))
+
+
 multiboot()
 texts()
 elf_seeds()
@@ -408,3 +424,4 @@ wire()
 migrate_streams()
 snapshot()
 console()
+vcpu_rules()
