@@ -92,7 +92,7 @@ static bool lapic_check(const struct vm *vm, const struct snapshot_host *host, c
 	 * for hosts of other TSC rates): deadline + period must not wrap.
 	 * Both in this host's ticks, as vlapic.c bounds a write. */
 	uint64_t ticks = migrate_scale(s.timer_period_ns, host->tsc_khz, 1000000);
-	uint64_t min_ticks = host->tsc_khz * host->timer_period_min_us / 1000;
+	uint64_t min_ticks = vlapic_min_period_ticks(host->tsc_khz, host->timer_period_min_us);
 	uint64_t max_ticks = (uint64_t)UINT32_MAX << 11;
 	if (s.timer_period_ns &&
 	    (VLAPIC_LVT_MODE(l->lvt_timer) != 1 || ticks < min_ticks || ticks > max_ticks)) {

@@ -220,7 +220,7 @@ static bool apic_base_write(struct vlapic *l, uint64_t value)
  * instruction (KVM's min_timer_period_us is the same bound). */
 static uint64_t min_period_ticks(const struct vcpu *v)
 {
-	return host_tsc_khz * vm_limit(v->vm, LIMIT_TIMER_PERIOD_US) / 1000;
+	return vlapic_min_period_ticks(host_tsc_khz, vm_limit(v->vm, LIMIT_TIMER_PERIOD_US));
 }
 
 enum vlapic_msr vlapic_write_msr(struct vcpu *v, uint32_t msr, uint64_t value)

@@ -388,6 +388,13 @@ static inline uint64_t vlapic_host_deadline(const struct vcpu *v, uint64_t guest
 	uint64_t ahead = guest_deadline - guest_now;
 	return ahead > UINT64_MAX - host_now ? UINT64_MAX : host_now + ahead;
 }
+/* The shortest periodic x2APIC timer, in TSC ticks, for a bound of min_us
+ * (the timer_period_us limit): one formula for the write (vlapic.c) and
+ * the check of a migrated timer (snapshot/device_state.c). */
+static inline uint64_t vlapic_min_period_ticks(uint64_t tsc_khz, uint64_t min_us)
+{
+	return tsc_khz * min_us / 1000;
+}
 /* A device raises an interrupt: the vector becomes pending, a halted vCPU
  * wakes. */
 void vlapic_raise(struct vcpu *v, int vector);
@@ -445,13 +452,8 @@ void arch_vcpu_run(struct vcpu *v, uint64_t slice_end_tsc);
  * migrate/'s struct dirty_tracker_ops; ctx is the struct vm. */
 struct dirty_tracker_ops;
 const struct dirty_tracker_ops *arch_dirty_tracker(const char *name);
-/* The vCPU's architectural state as a blob (vmx/vcpu_state.c), for
- * migration: save with the VM paused; restore into a vCPU made by
- * arch_vcpu_init. False if the blob does not fit or does not check (the
- * check, with its reason, is the vCPU's snapshot section). */
-size_t arch_vcpu_state_size(void);
-bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap);
-bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len);
+/* The vCPU's architectural state for migration is its snapshot section
+ * (snapshot_vcpu_section in vmx/vcpu_state.c; snapshot/snapshot.h). */
 /* Sets v->tsc_offset and the VMCS field that applies it. */
 bool arch_vcpu_set_tsc_offset(struct vcpu *v, uint64_t offset);
 /* Makes sure v's FPU/SSE state and swapped MSRs are in v (not live in the

@@ -103,17 +103,26 @@ static void set_ia32e(bool on, uint64_t efer)
 	           on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
 }
 
+/* This CPU's VMX fixed bits as the rules take them (what the guest may
+ * set is added where a check needs it). */
+static struct vcpu_rules this_cpu_rules(void)
+{
+	const struct vmx_caps *c = &vmx_host_caps;
+	return (struct vcpu_rules){.cr0_fixed0 = c->cr0_fixed0,
+	                           .cr0_fixed1 = c->cr0_fixed1,
+	                           .cr4_fixed0 = c->cr4_fixed0,
+	                           .cr4_fixed1 = c->cr4_fixed1};
+}
+
 uint64_t vcpu_real_cr0(uint64_t shadow)
 {
-	struct vcpu_rules r = {.cr0_fixed0 = vmx_host_caps.cr0_fixed0,
-	                       .cr0_fixed1 = vmx_host_caps.cr0_fixed1};
+	struct vcpu_rules r = this_cpu_rules();
 	return vcpu_rules_real_cr0(&r, shadow);
 }
 
 uint64_t vcpu_real_cr4(uint64_t shadow)
 {
-	struct vcpu_rules r = {.cr4_fixed0 = vmx_host_caps.cr4_fixed0,
-	                       .cr4_fixed1 = vmx_host_caps.cr4_fixed1};
+	struct vcpu_rules r = this_cpu_rules();
 	return vcpu_rules_real_cr4(&r, shadow);
 }
 
@@ -220,13 +229,9 @@ bool vcpu_write_efer(struct vcpu *v, uint64_t value)
  * this guest's rules (vcpu_rules.c says which). */
 const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s)
 {
-	const struct vmx_caps *c = &vmx_host_caps;
-	struct vcpu_rules r = {.cr0_fixed0 = c->cr0_fixed0,
-	                       .cr0_fixed1 = c->cr0_fixed1,
-	                       .cr4_fixed0 = c->cr4_fixed0,
-	                       .cr4_fixed1 = c->cr4_fixed1,
-	                       .cr4_allowed = cr4_allowed(v),
-	                       .efer_allowed = efer_allowed(v),
-	                       .phys_reserved = phys_addr_reserved_bits()};
+	struct vcpu_rules r = this_cpu_rules();
+	r.cr4_allowed = cr4_allowed(v);
+	r.efer_allowed = efer_allowed(v);
+	r.phys_reserved = phys_addr_reserved_bits();
 	return vcpu_rules_problem(&r, s);
 }

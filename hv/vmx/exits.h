@@ -102,7 +102,6 @@ bool vcpu_write_efer(struct vcpu *v, uint64_t value);
 const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s);
 uint64_t vcpu_real_cr0(uint64_t shadow);
 uint64_t vcpu_real_cr4(uint64_t shadow);
-const char *vcpu_control_state_problem(struct vcpu *v, const struct vcpu_control_state *s);
 
 /* vcpu.c: an interrupt the vCPU could be given (x2APIC or PIC). */
 bool vcpu_interrupt_pending(const struct vcpu *v);

@@ -94,17 +94,11 @@ struct vcpu_blob {
 	uint8_t fpu_area[VCPU_FPU_AREA_SIZE]; /* XSAVE standard format (xsave.c) */
 };
 
-size_t arch_vcpu_state_size(void)
+static bool save_blob(struct vcpu *v, struct vcpu_blob *b)
 {
-	return sizeof(struct vcpu_blob);
-}
-
-bool arch_vcpu_save(struct vcpu *v, uint8_t *out, size_t cap)
-{
-	if (cap < sizeof(struct vcpu_blob) || vmptrld(v->vmcs_pa) != VMX_OK)
+	if (vmptrld(v->vmcs_pa) != VMX_OK)
 		return false;
 	arch_vcpu_release_fpu(v);
-	struct vcpu_blob *b = (struct vcpu_blob *)out;
 	b->magic = STATE_MAGIC;
 	b->field_count = FIELD_COUNT;
 	for (unsigned i = 0; i < FIELD_COUNT; i++) {
@@ -141,7 +135,7 @@ static uint64_t blob_field(const struct vcpu_blob *b, uint32_t field)
 	return 0; /* not reached: every field asked for is saved */
 }
 
-/* Whether arch_vcpu_restore would take the blob into v: its layout, an
+/* Whether restore_blob would take the blob into v: its layout, an
  * XSAVE state this CPU can load, control registers the guest could have
  * reached and the VM entry takes (cr.c). False with the reason in why. */
 static bool vcpu_blob_check(struct vcpu *v, const uint8_t *in, char *why, size_t why_len)
@@ -214,12 +208,11 @@ static bool vcpu_blob_check(struct vcpu *v, const uint8_t *in, char *why, size_t
 	return true;
 }
 
-bool arch_vcpu_restore(struct vcpu *v, const uint8_t *in, size_t len)
+/* Only after vcpu_blob_check said yes (the snapshot walker checks every
+ * section before it restores any). */
+static bool restore_blob(struct vcpu *v, const struct vcpu_blob *b)
 {
-	const struct vcpu_blob *b = (const struct vcpu_blob *)in;
-	char why[SNAPSHOT_WHY_MAX];
-	if (len < sizeof *b || !vcpu_blob_check(v, in, why, sizeof why) ||
-	    vmptrld(v->vmcs_pa) != VMX_OK)
+	if (vmptrld(v->vmcs_pa) != VMX_OK)
 		return false;
 	/* If this vCPU's state is in the registers, park it first: the next
 	 * switch_to then loads what the blob brings. */
@@ -258,7 +251,7 @@ static size_t vcpu_section_size(void)
 static bool vcpu_section_save(struct vm *vm, struct snapshot_host *host, void *out)
 {
 	(void)host;
-	return arch_vcpu_save(&vm->vcpu, out, sizeof(struct vcpu_blob));
+	return save_blob(&vm->vcpu, out);
 }
 
 static bool vcpu_section_check(const struct vm *vm, const struct snapshot_host *host,
@@ -272,7 +265,7 @@ static bool vcpu_section_check(const struct vm *vm, const struct snapshot_host *
 static bool vcpu_section_restore(struct vm *vm, struct snapshot_host *host, const void *in)
 {
 	(void)host;
-	return arch_vcpu_restore(&vm->vcpu, in, sizeof(struct vcpu_blob));
+	return restore_blob(&vm->vcpu, in);
 }
 
 const struct snapshot_section snapshot_vcpu_section = {
